@@ -1,0 +1,593 @@
+/* The XEP-0114 component connection (see xmpp.h). Owns the libstrophe context and
+ * connection, the GLib sources that drive them, the reconnect backoff, the stanza dispatch
+ * tables and the IQs waiting for an answer. What a stanza means belongs to the handlers. */
+#include "xmpp.h"
+
+#include "cc-autoptr.h"
+#include "cc-error.h"
+#include "stanza.h"
+
+#include <arpa/inet.h>
+#include <glib-unix.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TICK_MS 100
+
+typedef struct {
+    CcStanzaHandler handler;
+    gpointer user_data;
+} Handler;
+
+typedef struct {
+    CcXmppComponent *comp;
+    char *id;
+    char *to;
+    CcIqCallback callback;
+    gpointer user_data;
+    guint timeout_source;
+} PendingIq;
+
+struct _CcXmppComponent {
+    char *server, *domain, *secret;
+    guint16 port;
+    guint backoff_min_ms, backoff_max_ms, backoff_ms;
+
+    xmpp_log_t logger;
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;
+    int fd;
+    gboolean connected, started, stopping, freeing, quiet;
+
+    guint fd_source, tick_source, flush_source, reconnect_source, stop_timeout_source;
+    GSourceFunc stop_done;
+    gpointer stop_done_data;
+
+    GHashTable *iq_handlers; /* "ns name" -> Handler* */
+    Handler message_handler, presence_handler;
+    GHashTable *pending;     /* id -> PendingIq* */
+
+    CcStateCallback state_callback;
+    gpointer state_data;
+
+    CcMetric *m_connected, *m_connects, *m_disconnects, *m_in, *m_out, *m_dropped,
+        *m_iq_timeouts, *m_unhandled;
+};
+
+static void connect_now(CcXmppComponent *comp);
+
+/* libstrophe's debug output is raw XML with room names and JIDs: only its warnings and
+ * errors reach our log, and those carry no stanza content. */
+static void
+strophe_log(void *userdata, xmpp_log_level_t level, const char *area, const char *msg)
+{
+    CcXmppComponent *comp = userdata;
+    if (comp->quiet)
+        return;
+    if (level == XMPP_LEVEL_ERROR || level == XMPP_LEVEL_WARN)
+        g_warning("xmpp (%s): %s", area, msg);
+}
+
+
+static void
+pending_free(PendingIq *p)
+{
+    g_clear_handle_id(&p->timeout_source, g_source_remove);
+    g_free(p->id);
+    g_free(p->to);
+    g_free(p);
+}
+
+static void
+pending_finish(CcXmppComponent *comp, PendingIq *p, xmpp_stanza_t *reply, const GError *error)
+{
+    /* Steal first: the callback may send new IQs (and so touch the table). */
+    g_hash_table_steal(comp->pending, p->id);
+    p->callback(comp, reply, error, p->user_data);
+    pending_free(p);
+}
+
+static void
+fail_all_pending(CcXmppComponent *comp)
+{
+    g_autoptr(GError) error =
+        g_error_new_literal(CC_ERROR, CC_ERROR_DISCONNECTED, "connection to the server lost");
+    GList *all = g_hash_table_get_values(comp->pending);
+    for (GList *l = all; l != NULL; l = l->next)
+        pending_finish(comp, l->data, NULL, error);
+    g_list_free(all);
+}
+
+static gboolean
+on_tick(gpointer data)
+{
+    CcXmppComponent *comp = data;
+    xmpp_run_once(comp->ctx, 0);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_flush(gpointer data)
+{
+    CcXmppComponent *comp = data;
+    comp->flush_source = 0;
+    xmpp_run_once(comp->ctx, 0);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_flush(CcXmppComponent *comp)
+{
+    if (comp->flush_source == 0)
+        comp->flush_source = g_idle_add(on_flush, comp);
+}
+
+static gboolean
+on_socket(int fd, GIOCondition condition, gpointer data)
+{
+    CcXmppComponent *comp = data;
+    xmpp_run_once(comp->ctx, 0);
+    /* libstrophe closes the socket and tells us through the connection handler, which
+     * removes this source; if it is still ours, keep watching. */
+    return comp->fd_source != 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* libstrophe 0.12 gives the sockopt callback no user data: map connections to their
+ * component (main thread only). */
+static GHashTable *conn_owners;
+
+static void
+conn_owner_set(xmpp_conn_t *conn, CcXmppComponent *comp)
+{
+    if (conn_owners == NULL)
+        conn_owners = g_hash_table_new(g_direct_hash, g_direct_equal);
+    if (comp != NULL)
+        g_hash_table_insert(conn_owners, conn, comp);
+    else
+        g_hash_table_remove(conn_owners, conn);
+}
+
+static void
+conn_release(CcXmppComponent *comp)
+{
+    if (comp->conn == NULL)
+        return;
+    xmpp_conn_set_sockopt_callback(comp->conn, NULL);
+    conn_owner_set(comp->conn, NULL);
+    xmpp_conn_release(comp->conn);
+    comp->conn = NULL;
+}
+
+static int
+on_sockopt(xmpp_conn_t *conn, void *sock)
+{
+    CcXmppComponent *comp = g_hash_table_lookup(conn_owners, conn);
+    if (comp == NULL)
+        return 0;
+    comp->fd = *(int *)sock;
+    g_clear_handle_id(&comp->fd_source, g_source_remove);
+    comp->fd_source = g_unix_fd_add(comp->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_socket, comp);
+    return 0;
+}
+
+static guint
+next_backoff(CcXmppComponent *comp)
+{
+    guint delay = comp->backoff_ms;
+    comp->backoff_ms = MIN(comp->backoff_ms * 2, comp->backoff_max_ms);
+    /* Up to 25% jitter so that many components do not reconnect in lock step. */
+    return delay + g_random_int_range(0, (gint32)(delay / 4 + 1));
+}
+
+static gboolean
+on_reconnect(gpointer data)
+{
+    CcXmppComponent *comp = data;
+    comp->reconnect_source = 0;
+    connect_now(comp);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_stop_done(gpointer data)
+{
+    CcXmppComponent *comp = data;
+    comp->stop_timeout_source = 0;
+    GSourceFunc done = g_steal_pointer(&comp->stop_done);
+    if (done != NULL)
+        done(comp->stop_done_data);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+set_connected(CcXmppComponent *comp, gboolean connected)
+{
+    if (comp->connected == connected)
+        return;
+    comp->connected = connected;
+    cc_metric_set(comp->m_connected, connected);
+    cc_metric_inc(connected ? comp->m_connects : comp->m_disconnects);
+    if (comp->state_callback != NULL)
+        comp->state_callback(comp, connected, comp->state_data);
+}
+
+static void
+on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+              xmpp_stream_error_t *stream_error, void *data)
+{
+    CcXmppComponent *comp = data;
+    if (comp->freeing)
+        return;
+    if (event == XMPP_CONN_CONNECT) {
+        g_message("connected to %s:%u as %s", comp->server, comp->port, comp->domain);
+        comp->backoff_ms = comp->backoff_min_ms;
+        set_connected(comp, TRUE);
+        return;
+    }
+    if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
+        return;
+    g_clear_handle_id(&comp->fd_source, g_source_remove);
+    gboolean was_connected = comp->connected;
+    set_connected(comp, FALSE);
+    fail_all_pending(comp);
+    if (comp->stopping) {
+        g_clear_handle_id(&comp->stop_timeout_source, g_source_remove);
+        comp->stop_timeout_source = g_idle_add(on_stop_done, comp);
+        return;
+    }
+    guint delay = next_backoff(comp);
+    const char *reason = stream_error ? "stream error" : error ? g_strerror(error) : "closed";
+    if (was_connected)
+        g_warning("connection to %s:%u lost (%s); reconnecting in %u ms", comp->server,
+                  comp->port, reason, delay);
+    else
+        g_info("cannot connect to %s:%u (%s); retrying in %u ms", comp->server, comp->port,
+               reason, delay);
+    comp->reconnect_source = g_timeout_add(delay, on_reconnect, comp);
+}
+
+static void
+answer_error(CcXmppComponent *comp, xmpp_stanza_t *request, const char *type,
+             const char *condition)
+{
+    const char *stanza_type = xmpp_stanza_get_type(request);
+    /* Never answer an error with an error (RFC 6120 8.3.1). */
+    if (stanza_type != NULL && g_str_equal(stanza_type, "error"))
+        return;
+    g_autoptr(xmpp_stanza_t) reply = cc_stanza_error_reply(request, type, condition, NULL);
+    cc_xmpp_component_send(comp, reply);
+}
+
+static void
+dispatch_iq_request(CcXmppComponent *comp, xmpp_stanza_t *stanza)
+{
+    xmpp_stanza_t *payload = cc_stanza_first_element(stanza);
+    const char *ns = payload ? xmpp_stanza_get_ns(payload) : NULL;
+    if (payload == NULL || ns == NULL || xmpp_stanza_get_id(stanza) == NULL) {
+        cc_metric_inc(comp->m_unhandled);
+        answer_error(comp, stanza, "modify", "bad-request");
+        return;
+    }
+    g_autofree char *key = g_strconcat(ns, " ", xmpp_stanza_get_name(payload), NULL);
+    Handler *h = g_hash_table_lookup(comp->iq_handlers, key);
+    if (h == NULL || !h->handler(comp, stanza, h->user_data)) {
+        cc_metric_inc(comp->m_unhandled);
+        answer_error(comp, stanza, "cancel", "service-unavailable");
+    }
+}
+
+static void
+dispatch_iq_response(CcXmppComponent *comp, xmpp_stanza_t *stanza, gboolean is_error)
+{
+    const char *id = xmpp_stanza_get_id(stanza);
+    PendingIq *p = id ? g_hash_table_lookup(comp->pending, id) : NULL;
+    const char *from = xmpp_stanza_get_from(stanza);
+    /* An answer must come from where the request went, or anyone could answer for it. */
+    if (p == NULL || from == NULL || g_ascii_strcasecmp(from, p->to) != 0) {
+        cc_metric_inc(comp->m_unhandled);
+        g_debug("dropping an IQ response that matches no request");
+        return;
+    }
+    g_autoptr(GError) error = NULL;
+    if (is_error) {
+        const char *condition = cc_stanza_error_condition(stanza);
+        error = g_error_new(CC_ERROR, CC_ERROR_REMOTE, "%s",
+                            condition ? condition : "undefined-condition");
+    }
+    pending_finish(comp, p, stanza, error);
+}
+
+static int
+on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *data)
+{
+    CcXmppComponent *comp = data;
+    const char *name = xmpp_stanza_get_name(stanza);
+    const char *type = xmpp_stanza_get_type(stanza);
+    if (name == NULL)
+        return 1;
+    if (g_str_equal(name, "iq")) {
+        cc_metric_inc(comp->m_in);
+        if (type != NULL && (g_str_equal(type, "get") || g_str_equal(type, "set")))
+            dispatch_iq_request(comp, stanza);
+        else if (type != NULL && (g_str_equal(type, "result") || g_str_equal(type, "error")))
+            dispatch_iq_response(comp, stanza, g_str_equal(type, "error"));
+        else
+            answer_error(comp, stanza, "modify", "bad-request");
+    } else if (g_str_equal(name, "message") || g_str_equal(name, "presence")) {
+        cc_metric_inc(comp->m_in);
+        gboolean is_message = g_str_equal(name, "message");
+        Handler *h = is_message ? &comp->message_handler : &comp->presence_handler;
+        gboolean handled = h->handler != NULL && h->handler(comp, stanza, h->user_data);
+        if (!handled) {
+            cc_metric_inc(comp->m_unhandled);
+            /* Presence needs no answer; a message to nobody gets service-unavailable. */
+            if (is_message)
+                answer_error(comp, stanza, "cancel", "service-unavailable");
+        }
+    }
+    return 1; /* keep this handler */
+}
+
+/* libstrophe 0.12.2 reads conn->sm_state for every stanza it receives but only allocates it
+ * in xmpp_connect_client(): a component connection crashes on its first stanza. Until the
+ * library is fixed, take a (zeroed, unused) stream-management state from a client
+ * connection attempt to a port that refuses it, and give it to the component connection. */
+static void
+on_donor_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+               xmpp_stream_error_t *stream_error, void *data)
+{
+}
+
+static void
+ensure_sm_state(CcXmppComponent *comp)
+{
+    xmpp_sm_state_t *state = xmpp_conn_get_sm_state(comp->conn);
+    if (state == NULL) {
+        int refuser = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof addr;
+        /* Bound but not listening: a connect to it is refused at once. */
+        if (refuser >= 0 && bind(refuser, (struct sockaddr *)&addr, len) == 0 &&
+            getsockname(refuser, (struct sockaddr *)&addr, &len) == 0) {
+            xmpp_conn_t *donor = xmpp_conn_new(comp->ctx);
+            xmpp_conn_set_jid(donor, "donor@localhost");
+            comp->quiet = TRUE;
+            if (xmpp_connect_client(donor, "127.0.0.1", ntohs(addr.sin_port),
+                                    on_donor_event, NULL) ==
+                XMPP_EOK) {
+                for (int i = 0; i < 50 && !xmpp_conn_is_disconnected(donor); i++)
+                    xmpp_run_once(comp->ctx, 10);
+            }
+            comp->quiet = FALSE;
+            state = xmpp_conn_is_disconnected(donor) ? xmpp_conn_get_sm_state(donor) : NULL;
+            xmpp_conn_release(donor);
+        }
+        if (refuser >= 0)
+            close(refuser);
+    }
+    if (state != NULL && xmpp_conn_set_sm_state(comp->conn, state) != XMPP_EOK)
+        xmpp_free_sm_state(state);
+}
+
+static void
+connect_now(CcXmppComponent *comp)
+{
+    conn_release(comp);
+    comp->conn = xmpp_conn_new(comp->ctx);
+    conn_owner_set(comp->conn, comp);
+    xmpp_conn_set_jid(comp->conn, comp->domain);
+    xmpp_conn_set_pass(comp->conn, comp->secret);
+    xmpp_conn_set_sockopt_callback(comp->conn, on_sockopt);
+    xmpp_handler_add(comp->conn, on_stanza, NULL, NULL, NULL, comp);
+    ensure_sm_state(comp);
+    if (xmpp_connect_component(comp->conn, comp->server, comp->port, on_conn_event, comp) !=
+        XMPP_EOK) {
+        guint delay = next_backoff(comp);
+        g_warning("cannot start a connection to %s:%u; retrying in %u ms", comp->server,
+                  comp->port, delay);
+        comp->reconnect_source = g_timeout_add(delay, on_reconnect, comp);
+    }
+}
+
+CcXmppComponent *
+cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics *metrics)
+{
+    static gsize initialized;
+    if (g_once_init_enter(&initialized)) {
+        xmpp_initialize();
+        g_once_init_leave(&initialized, 1);
+    }
+    CcXmppComponent *comp = g_new0(CcXmppComponent, 1);
+    comp->server = g_strdup(settings->server);
+    comp->port = settings->port;
+    comp->domain = g_strdup(settings->domain);
+    comp->secret = g_strdup(settings->secret);
+    comp->backoff_min_ms = settings->reconnect_min_ms ? settings->reconnect_min_ms : 250;
+    comp->backoff_max_ms = MAX(settings->reconnect_max_ms ? settings->reconnect_max_ms : 4000,
+                               comp->backoff_min_ms);
+    comp->backoff_ms = comp->backoff_min_ms;
+    comp->fd = -1;
+    comp->logger.handler = strophe_log;
+    comp->logger.userdata = comp;
+    comp->ctx = xmpp_ctx_new(NULL, &comp->logger);
+    comp->iq_handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    comp->pending = g_hash_table_new(g_str_hash, g_str_equal);
+    comp->m_connected = cc_metrics_gauge(metrics, "conclave_xmpp_connected",
+                                         "1 while the component stream is up", NULL);
+    comp->m_connects = cc_metrics_counter(metrics, "conclave_xmpp_connects_total",
+                                          "Component streams established", NULL);
+    comp->m_disconnects = cc_metrics_counter(metrics, "conclave_xmpp_disconnects_total",
+                                             "Component streams lost or closed", NULL);
+    comp->m_in = cc_metrics_counter(metrics, "conclave_xmpp_stanzas_received_total",
+                                    "Stanzas received", NULL);
+    comp->m_out =
+        cc_metrics_counter(metrics, "conclave_xmpp_stanzas_sent_total", "Stanzas sent", NULL);
+    comp->m_dropped = cc_metrics_counter(metrics, "conclave_xmpp_stanzas_dropped_total",
+                                         "Stanzas not sent because the stream was down", NULL);
+    comp->m_iq_timeouts = cc_metrics_counter(metrics, "conclave_xmpp_iq_timeouts_total",
+                                             "IQ requests that got no answer in time", NULL);
+    comp->m_unhandled = cc_metrics_counter(metrics, "conclave_xmpp_stanzas_unhandled_total",
+                                           "Stanzas no handler took (answered with an error "
+                                           "where the protocol allows)",
+                                           NULL);
+    return comp;
+}
+
+void
+cc_xmpp_component_free(CcXmppComponent *comp)
+{
+    if (comp == NULL)
+        return;
+    g_clear_handle_id(&comp->fd_source, g_source_remove);
+    g_clear_handle_id(&comp->tick_source, g_source_remove);
+    g_clear_handle_id(&comp->flush_source, g_source_remove);
+    g_clear_handle_id(&comp->reconnect_source, g_source_remove);
+    g_clear_handle_id(&comp->stop_timeout_source, g_source_remove);
+    comp->stopping = TRUE;
+    fail_all_pending(comp);
+    comp->freeing = TRUE;
+    conn_release(comp);
+    xmpp_ctx_free(comp->ctx);
+    g_hash_table_unref(comp->iq_handlers);
+    g_hash_table_unref(comp->pending);
+    g_free(comp->server);
+    g_free(comp->domain);
+    if (comp->secret != NULL)
+        memset(comp->secret, 0, strlen(comp->secret));
+    g_free(comp->secret);
+    g_free(comp);
+}
+
+xmpp_ctx_t *
+cc_xmpp_component_ctx(CcXmppComponent *comp)
+{
+    return comp->ctx;
+}
+
+const char *
+cc_xmpp_component_domain(CcXmppComponent *comp)
+{
+    return comp->domain;
+}
+
+gboolean
+cc_xmpp_component_is_connected(CcXmppComponent *comp)
+{
+    return comp->connected;
+}
+
+void
+cc_xmpp_component_set_state_callback(CcXmppComponent *comp, CcStateCallback callback,
+                                     gpointer user_data)
+{
+    comp->state_callback = callback;
+    comp->state_data = user_data;
+}
+
+void
+cc_xmpp_component_register_iq(CcXmppComponent *comp, const char *ns, const char *name,
+                              CcStanzaHandler handler, gpointer user_data)
+{
+    Handler *h = g_new0(Handler, 1);
+    h->handler = handler;
+    h->user_data = user_data;
+    g_hash_table_replace(comp->iq_handlers, g_strconcat(ns, " ", name, NULL), h);
+}
+
+void
+cc_xmpp_component_register_stanza(CcXmppComponent *comp, const char *name,
+                                  CcStanzaHandler handler, gpointer user_data)
+{
+    g_return_if_fail(g_str_equal(name, "message") || g_str_equal(name, "presence"));
+    Handler *h = g_str_equal(name, "message") ? &comp->message_handler : &comp->presence_handler;
+    h->handler = handler;
+    h->user_data = user_data;
+}
+
+void
+cc_xmpp_component_start(CcXmppComponent *comp)
+{
+    g_return_if_fail(!comp->started);
+    comp->started = TRUE;
+    comp->tick_source = g_timeout_add(TICK_MS, on_tick, comp);
+    connect_now(comp);
+}
+
+void
+cc_xmpp_component_stop(CcXmppComponent *comp, guint timeout_ms, GSourceFunc done,
+                       gpointer user_data)
+{
+    comp->stopping = TRUE;
+    comp->stop_done = done;
+    comp->stop_done_data = user_data;
+    g_clear_handle_id(&comp->reconnect_source, g_source_remove);
+    if (comp->conn != NULL && !xmpp_conn_is_disconnected(comp->conn)) {
+        xmpp_disconnect(comp->conn);
+        schedule_flush(comp);
+        comp->stop_timeout_source = g_timeout_add(timeout_ms, on_stop_done, comp);
+    } else {
+        comp->stop_timeout_source = g_idle_add(on_stop_done, comp);
+    }
+}
+
+gboolean
+cc_xmpp_component_send(CcXmppComponent *comp, xmpp_stanza_t *stanza)
+{
+    if (!comp->connected || comp->stopping) {
+        cc_metric_inc(comp->m_dropped);
+        return FALSE;
+    }
+    xmpp_send(comp->conn, stanza);
+    cc_metric_inc(comp->m_out);
+    schedule_flush(comp);
+    return TRUE;
+}
+
+static gboolean
+on_iq_timeout(gpointer data)
+{
+    PendingIq *p = data;
+    p->timeout_source = 0;
+    cc_metric_inc(p->comp->m_iq_timeouts);
+    g_autoptr(GError) error =
+        g_error_new(CC_ERROR, CC_ERROR_TIMEOUT, "no answer from %s in time", p->to);
+    pending_finish(p->comp, p, NULL, error);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+fail_later(gpointer data)
+{
+    PendingIq *p = data;
+    g_autoptr(GError) error =
+        g_error_new_literal(CC_ERROR, CC_ERROR_DISCONNECTED, "not connected to the server");
+    p->callback(p->comp, NULL, error, p->user_data);
+    pending_free(p);
+    return G_SOURCE_REMOVE;
+}
+
+void
+cc_xmpp_component_send_iq(CcXmppComponent *comp, xmpp_stanza_t *iq, guint timeout_ms,
+                          CcIqCallback callback, gpointer user_data)
+{
+    g_return_if_fail(xmpp_stanza_get_to(iq) != NULL);
+    if (xmpp_stanza_get_id(iq) == NULL) {
+        g_autofree char *id = cc_stanza_new_id();
+        xmpp_stanza_set_id(iq, id);
+    }
+    PendingIq *p = g_new0(PendingIq, 1);
+    p->comp = comp;
+    p->id = g_strdup(xmpp_stanza_get_id(iq));
+    p->to = g_strdup(xmpp_stanza_get_to(iq));
+    p->callback = callback;
+    p->user_data = user_data;
+    if (!cc_xmpp_component_send(comp, iq) || g_hash_table_contains(comp->pending, p->id)) {
+        /* Callers get their answer from the main loop, never re-entrantly. */
+        g_idle_add(fail_later, p);
+        return;
+    }
+    p->timeout_source = g_timeout_add(timeout_ms, on_iq_timeout, p);
+    g_hash_table_insert(comp->pending, p->id, p);
+}

@@ -1,0 +1,75 @@
+/* An XEP-0114 component connection: libstrophe driven from a GLib main loop.
+ *
+ * The socket libstrophe opens is watched by GLib (its fd comes from the sockopt callback);
+ * a short timer runs libstrophe's own timers and finishes pending connects and writes; an
+ * idle callback flushes what we send. When the server goes away the component reconnects
+ * with exponential backoff (with jitter) until stopped.
+ *
+ * Incoming stanzas are dispatched here: IQ requests to the handler registered for the
+ * namespace and name of their payload (unknown ones get service-unavailable), IQ responses
+ * to the request that is waiting for them, messages and presences to one handler each. */
+#pragma once
+
+#include "metrics.h"
+
+#include <glib.h>
+#include <strophe.h>
+
+G_BEGIN_DECLS
+
+typedef struct _CcXmppComponent CcXmppComponent;
+
+typedef struct {
+    const char *server;   /* host of the XMPP server's component port */
+    guint16 port;
+    const char *domain;   /* the component's domain, e.g. conference.example.org */
+    const char *secret;   /* the shared handshake secret */
+    guint reconnect_min_ms; /* first retry delay; 0 means 250 ms */
+    guint reconnect_max_ms; /* backoff ceiling; 0 means 4000 ms */
+} CcXmppSettings;
+
+/* Handles one stanza. Returning FALSE from an IQ request handler makes the dispatcher
+ * answer service-unavailable; from a message or presence handler it means "not mine". */
+typedef gboolean (*CcStanzaHandler)(CcXmppComponent *comp, xmpp_stanza_t *stanza,
+                                    gpointer user_data);
+
+/* The answer to an IQ we sent: `reply` is the result or error stanza (borrowed), or NULL on
+ * timeout or disconnection; `error` is set for anything but a result. */
+typedef void (*CcIqCallback)(CcXmppComponent *comp, xmpp_stanza_t *reply, const GError *error,
+                             gpointer user_data);
+
+typedef void (*CcStateCallback)(CcXmppComponent *comp, gboolean connected, gpointer user_data);
+
+CcXmppComponent *cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics *metrics);
+void cc_xmpp_component_free(CcXmppComponent *comp);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcXmppComponent, cc_xmpp_component_free)
+
+xmpp_ctx_t *cc_xmpp_component_ctx(CcXmppComponent *comp);
+const char *cc_xmpp_component_domain(CcXmppComponent *comp);
+gboolean cc_xmpp_component_is_connected(CcXmppComponent *comp);
+
+void cc_xmpp_component_set_state_callback(CcXmppComponent *comp, CcStateCallback callback,
+                                          gpointer user_data);
+void cc_xmpp_component_register_iq(CcXmppComponent *comp, const char *ns, const char *name,
+                                   CcStanzaHandler handler, gpointer user_data);
+/* `name` is "message" or "presence". */
+void cc_xmpp_component_register_stanza(CcXmppComponent *comp, const char *name,
+                                       CcStanzaHandler handler, gpointer user_data);
+
+/* Connects, and keeps reconnecting until cc_xmpp_component_stop(). */
+void cc_xmpp_component_start(CcXmppComponent *comp);
+/* Closes the stream cleanly; `done` runs once the connection is closed (at most after
+ * `timeout_ms`). */
+void cc_xmpp_component_stop(CcXmppComponent *comp, guint timeout_ms, GSourceFunc done,
+                            gpointer user_data);
+
+/* Sends a stanza (reference taken by the caller is kept: this does not consume it).
+ * Dropped and counted when not connected. */
+gboolean cc_xmpp_component_send(CcXmppComponent *comp, xmpp_stanza_t *stanza);
+
+/* Sends an IQ get/set, giving it a random id if it has none, and calls `callback` exactly
+ * once: with the response, or with a timeout or disconnection error. */
+void cc_xmpp_component_send_iq(CcXmppComponent *comp, xmpp_stanza_t *iq, guint timeout_ms,
+                               CcIqCallback callback, gpointer user_data);
+
+G_END_DECLS
