@@ -42,7 +42,11 @@ writer(GLogLevelFlags flags, const GLogField *fields, gsize n_fields, gpointer u
     if (g_log_writer_is_journald(fileno(stderr)) &&
         g_log_writer_journald(flags, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
         return G_LOG_WRITER_HANDLED;
-    return g_log_writer_standard_streams(flags, fields, n_fields, user_data);
+    /* Everything to stderr: stdout belongs to the program (and to TAP in tests). */
+    g_autofree char *line = g_log_writer_format_fields(flags, fields, n_fields, FALSE);
+    fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+    return G_LOG_WRITER_HANDLED;
 }
 
 void
