@@ -53,11 +53,10 @@ cc_config_set_error(const CcConfig *config, const char *group, const char *key, 
     g_autofree char *message = g_strdup_vprintf(format, args);
     va_end(args);
     if (key != NULL)
-        g_set_error(error, CC_ERROR, CC_ERROR_CONFIG, "%s: [%s] %s: %s", config->path, group,
-                    key, message);
-    else
-        g_set_error(error, CC_ERROR, CC_ERROR_CONFIG, "%s: [%s]: %s", config->path, group,
+        g_set_error(error, CC_ERROR, CC_ERROR_CONFIG, "%s: [%s] %s: %s", config->path, group, key,
                     message);
+    else
+        g_set_error(error, CC_ERROR, CC_ERROR_CONFIG, "%s: [%s]: %s", config->path, group, message);
 }
 
 static gboolean
@@ -157,8 +156,8 @@ check_value(CcConfig *config, const CcConfigKey *k, const char *text, GError **e
     case CC_CONFIG_BOOL: {
         gboolean b;
         if (!parse_bool(text, &b)) {
-            cc_config_set_error(config, k->group, k->key, error,
-                                "expected true or false, got '%s'", text);
+            cc_config_set_error(config, k->group, k->key, error, "expected true or false, got '%s'",
+                                text);
             return NULL;
         }
         break;
@@ -166,8 +165,8 @@ check_value(CcConfig *config, const CcConfigKey *k, const char *text, GError **e
     case CC_CONFIG_CHOICE:
         if (!g_strv_contains(k->choices, text)) {
             g_autofree char *all = g_strjoinv(", ", (char **)k->choices);
-            cc_config_set_error(config, k->group, k->key, error, "'%s' is not one of: %s",
-                                text, all);
+            cc_config_set_error(config, k->group, k->key, error, "'%s' is not one of: %s", text,
+                                all);
             return NULL;
         }
         break;
@@ -230,8 +229,8 @@ load_key(CcConfig *config, GKeyFile *kf, const CcConfigKey *k, GError **error)
         g_autofree char *file_key = g_strconcat(k->key, "_file", NULL);
         g_autofree char *file = g_key_file_get_value(kf, k->group, file_key, NULL);
         if (text != NULL && file != NULL) {
-            cc_config_set_error(config, k->group, k->key, error,
-                                "set either %s or %s, not both", k->key, file_key);
+            cc_config_set_error(config, k->group, k->key, error, "set either %s or %s, not both",
+                                k->key, file_key);
             return FALSE;
         }
         if (file != NULL) {
@@ -295,8 +294,7 @@ cc_config_load(const char *path, const CcConfigKey *schema, gsize n_keys, GError
     g_autofree char *data = NULL;
     g_autoptr(GError) local = NULL;
     if (!g_file_get_contents(path, &data, NULL, &local)) {
-        g_set_error(error, CC_ERROR, CC_ERROR_CONFIG, "%s: cannot read: %s", path,
-                    local->message);
+        g_set_error(error, CC_ERROR, CC_ERROR_CONFIG, "%s: cannot read: %s", path, local->message);
         return NULL;
     }
     return cc_config_load_data(path, data, schema, n_keys, error);

@@ -29,15 +29,14 @@ typedef struct {
     const char *key;
     CcConfigType type;
     gboolean required;
-    const char *default_value; /* as it would be written in the file; NULL means "" */
-    gint64 min, max;           /* CC_CONFIG_INT only */
+    const char *default_value;  /* as it would be written in the file; NULL means "" */
+    gint64 min, max;            /* CC_CONFIG_INT only */
     const char *const *choices; /* CC_CONFIG_CHOICE only, NULL-terminated */
 } CcConfigKey;
 
 typedef struct _CcConfig CcConfig;
 
-CcConfig *cc_config_load(const char *path, const CcConfigKey *schema, gsize n_keys,
-                         GError **error);
+CcConfig *cc_config_load(const char *path, const CcConfigKey *schema, gsize n_keys, GError **error);
 CcConfig *cc_config_load_data(const char *name, const char *data, const CcConfigKey *schema,
                               gsize n_keys, GError **error);
 void cc_config_free(CcConfig *config);
@@ -48,12 +47,11 @@ const char *cc_config_get_string(const CcConfig *config, const char *group, cons
 gint64 cc_config_get_int(const CcConfig *config, const char *group, const char *key);
 gboolean cc_config_get_bool(const CcConfig *config, const char *group, const char *key);
 /* NULL-terminated; owned by the config. Never NULL (an empty list is { NULL }). */
-const char *const *cc_config_get_list(const CcConfig *config, const char *group,
-                                      const char *key);
+const char *const *cc_config_get_list(const CcConfig *config, const char *group, const char *key);
 
 /* Sets `error` to "<file>: [group] key: <message>", the shape of every config error. */
-void cc_config_set_error(const CcConfig *config, const char *group, const char *key,
-                         GError **error, const char *format, ...) G_GNUC_PRINTF(5, 6);
+void cc_config_set_error(const CcConfig *config, const char *group, const char *key, GError **error,
+                         const char *format, ...) G_GNUC_PRINTF(5, 6);
 
 /* Splits "ip:port" / "[ip]:port" into its parts; FALSE if it is not that shape. */
 gboolean cc_config_parse_listen(const char *value, char **host, guint16 *port);

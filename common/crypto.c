@@ -222,8 +222,7 @@ cc_secret_file_read(const char *path, GError **error)
     if (len > 0 && data[len - 1] == '\r')
         data[--len] = '\0';
     if (len == 0 || strlen(data) != len) {
-        g_set_error(error, CC_ERROR, CC_ERROR_KEY_FILE, "%s: empty or contains a NUL byte",
-                    path);
+        g_set_error(error, CC_ERROR, CC_ERROR_KEY_FILE, "%s: empty or contains a NUL byte", path);
         return NULL;
     }
     return g_steal_pointer(&data);

@@ -53,8 +53,8 @@ check_common(const CcConfig *config, GError **error)
     const char *text = cc_config_get_string(config, "xmpp", "domain");
     domain = cc_jid_parse(text, &local);
     if (domain == NULL || domain->local != NULL || domain->resource != NULL) {
-        cc_config_set_error(config, "xmpp", "domain", error, "'%s' is not a domain name%s%s",
-                            text, local ? ": " : "", local ? local->message : "");
+        cc_config_set_error(config, "xmpp", "domain", error, "'%s' is not a domain name%s%s", text,
+                            local ? ": " : "", local ? local->message : "");
         return FALSE;
     }
     return TRUE;
@@ -64,8 +64,8 @@ static CcConfig *
 load_config(CcDaemon *daemon, const char *path, GError **error)
 {
     daemon->schema = build_schema(daemon->spec);
-    g_autoptr(CcConfig) config = cc_config_load(path, (const CcConfigKey *)daemon->schema->data,
-                                                daemon->schema->len, error);
+    g_autoptr(CcConfig) config =
+        cc_config_load(path, (const CcConfigKey *)daemon->schema->data, daemon->schema->len, error);
     if (config == NULL || !check_common(config, error))
         return NULL;
     if (daemon->spec->validate != NULL && !daemon->spec->validate(config, error))

@@ -69,8 +69,8 @@ on_other(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable 
 }
 
 CcHttpServer *
-cc_http_server_new(const char *listen, CcMetrics *metrics, CcHealthFunc health,
-                   gpointer user_data, GError **error)
+cc_http_server_new(const char *listen, CcMetrics *metrics, CcHealthFunc health, gpointer user_data,
+                   GError **error)
 {
     g_autofree char *host = NULL;
     guint16 port = 0;

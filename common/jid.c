@@ -33,8 +33,7 @@ check_part(const char *what, const char *part, GError **error)
         return FALSE;
     }
     if (has_control_chars(part)) {
-        g_set_error(error, CC_ERROR, CC_ERROR_INVALID, "JID %s contains a control character",
-                    what);
+        g_set_error(error, CC_ERROR, CC_ERROR_INVALID, "JID %s contains a control character", what);
         return FALSE;
     }
     return TRUE;

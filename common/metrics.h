@@ -19,10 +19,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcMetrics, cc_metrics_free)
 
 /* Returns the series for `name` with the given labels (NULL-terminated name, value pairs),
  * creating it on first use. The same name must always be used with the same type and help. */
-CcMetric *cc_metrics_counter(CcMetrics *metrics, const char *name, const char *help, ...)
-    G_GNUC_NULL_TERMINATED;
-CcMetric *cc_metrics_gauge(CcMetrics *metrics, const char *name, const char *help, ...)
-    G_GNUC_NULL_TERMINATED;
+CcMetric *cc_metrics_counter(CcMetrics *metrics, const char *name, const char *help,
+                             ...) G_GNUC_NULL_TERMINATED;
+CcMetric *cc_metrics_gauge(CcMetrics *metrics, const char *name, const char *help,
+                           ...) G_GNUC_NULL_TERMINATED;
 /* A gauge whose value is read by calling `func` when rendering (on the rendering thread). */
 void cc_metrics_gauge_func(CcMetrics *metrics, const char *name, const char *help,
                            CcMetricFunc func, gpointer user_data);

@@ -7,10 +7,10 @@
 
 G_BEGIN_DECLS
 
-#define CC_NS_STANZAS   "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define CC_NS_STANZAS     "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define CC_NS_DISCO_INFO  "http://jabber.org/protocol/disco#info"
 #define CC_NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
-#define CC_NS_PING      "urn:xmpp:ping"
+#define CC_NS_PING        "urn:xmpp:ping"
 
 /* A new child element `name` in namespace `ns` (NULL: inherited), appended to `parent`;
  * the returned pointer is owned by the parent. */

@@ -7,9 +7,9 @@
 G_BEGIN_DECLS
 
 typedef struct {
-    const char *category; /* e.g. "conference" */
-    const char *type;     /* e.g. "text" */
-    const char *name;     /* human-readable */
+    const char *category;        /* e.g. "conference" */
+    const char *type;            /* e.g. "text" */
+    const char *name;            /* human-readable */
     const char *const *features; /* NULL-terminated; disco#info and ping are always added */
 } CcServiceIdentity;
 

@@ -46,13 +46,13 @@ struct _CcXmppComponent {
 
     GHashTable *iq_handlers; /* "ns name" -> Handler* */
     Handler message_handler, presence_handler;
-    GHashTable *pending;     /* id -> PendingIq* */
+    GHashTable *pending; /* id -> PendingIq* */
 
     CcStateCallback state_callback;
     gpointer state_data;
 
-    CcMetric *m_connected, *m_connects, *m_disconnects, *m_in, *m_out, *m_dropped,
-        *m_iq_timeouts, *m_unhandled;
+    CcMetric *m_connected, *m_connects, *m_disconnects, *m_in, *m_out, *m_dropped, *m_iq_timeouts,
+        *m_unhandled;
 };
 
 static void connect_now(CcXmppComponent *comp);
@@ -68,7 +68,6 @@ strophe_log(void *userdata, xmpp_log_level_t level, const char *area, const char
     if (level == XMPP_LEVEL_ERROR || level == XMPP_LEVEL_WARN)
         g_warning("xmpp (%s): %s", area, msg);
 }
-
 
 static void
 pending_free(PendingIq *p)
@@ -239,17 +238,16 @@ on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     guint delay = next_backoff(comp);
     const char *reason = stream_error ? "stream error" : error ? g_strerror(error) : "closed";
     if (was_connected)
-        g_warning("connection to %s:%u lost (%s); reconnecting in %u ms", comp->server,
-                  comp->port, reason, delay);
+        g_warning("connection to %s:%u lost (%s); reconnecting in %u ms", comp->server, comp->port,
+                  reason, delay);
     else
-        g_info("cannot connect to %s:%u (%s); retrying in %u ms", comp->server, comp->port,
-               reason, delay);
+        g_info("cannot connect to %s:%u (%s); retrying in %u ms", comp->server, comp->port, reason,
+               delay);
     comp->reconnect_source = g_timeout_add(delay, on_reconnect, comp);
 }
 
 static void
-answer_error(CcXmppComponent *comp, xmpp_stanza_t *request, const char *type,
-             const char *condition)
+answer_error(CcXmppComponent *comp, xmpp_stanza_t *request, const char *type, const char *condition)
 {
     const char *stanza_type = xmpp_stanza_get_type(request);
     /* Never answer an error with an error (RFC 6120 8.3.1). */
@@ -354,9 +352,8 @@ ensure_sm_state(CcXmppComponent *comp)
             xmpp_conn_t *donor = xmpp_conn_new(comp->ctx);
             xmpp_conn_set_jid(donor, "donor@localhost");
             comp->quiet = TRUE;
-            if (xmpp_connect_client(donor, "127.0.0.1", ntohs(addr.sin_port),
-                                    on_donor_event, NULL) ==
-                XMPP_EOK) {
+            if (xmpp_connect_client(donor, "127.0.0.1", ntohs(addr.sin_port), on_donor_event,
+                                    NULL) == XMPP_EOK) {
                 for (int i = 0; i < 50 && !xmpp_conn_is_disconnected(donor); i++)
                     xmpp_run_once(comp->ctx, 10);
             }
@@ -385,8 +382,8 @@ connect_now(CcXmppComponent *comp)
     if (xmpp_connect_component(comp->conn, comp->server, comp->port, on_conn_event, comp) !=
         XMPP_EOK) {
         guint delay = next_backoff(comp);
-        g_warning("cannot start a connection to %s:%u; retrying in %u ms", comp->server,
-                  comp->port, delay);
+        g_warning("cannot start a connection to %s:%u; retrying in %u ms", comp->server, comp->port,
+                  delay);
         comp->reconnect_source = g_timeout_add(delay, on_reconnect, comp);
     }
 }
@@ -405,8 +402,8 @@ cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics *metrics)
     comp->domain = g_strdup(settings->domain);
     comp->secret = g_strdup(settings->secret);
     comp->backoff_min_ms = settings->reconnect_min_ms ? settings->reconnect_min_ms : 250;
-    comp->backoff_max_ms = MAX(settings->reconnect_max_ms ? settings->reconnect_max_ms : 4000,
-                               comp->backoff_min_ms);
+    comp->backoff_max_ms =
+        MAX(settings->reconnect_max_ms ? settings->reconnect_max_ms : 4000, comp->backoff_min_ms);
     comp->backoff_ms = comp->backoff_min_ms;
     comp->fd = -1;
     comp->logger.handler = strophe_log;
@@ -497,8 +494,8 @@ cc_xmpp_component_register_iq(CcXmppComponent *comp, const char *ns, const char 
 }
 
 void
-cc_xmpp_component_register_stanza(CcXmppComponent *comp, const char *name,
-                                  CcStanzaHandler handler, gpointer user_data)
+cc_xmpp_component_register_stanza(CcXmppComponent *comp, const char *name, CcStanzaHandler handler,
+                                  gpointer user_data)
 {
     g_return_if_fail(g_str_equal(name, "message") || g_str_equal(name, "presence"));
     Handler *h = g_str_equal(name, "message") ? &comp->message_handler : &comp->presence_handler;

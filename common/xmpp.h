@@ -20,10 +20,10 @@ G_BEGIN_DECLS
 typedef struct _CcXmppComponent CcXmppComponent;
 
 typedef struct {
-    const char *server;   /* host of the XMPP server's component port */
+    const char *server; /* host of the XMPP server's component port */
     guint16 port;
-    const char *domain;   /* the component's domain, e.g. conference.example.org */
-    const char *secret;   /* the shared handshake secret */
+    const char *domain;     /* the component's domain, e.g. conference.example.org */
+    const char *secret;     /* the shared handshake secret */
     guint reconnect_min_ms; /* first retry delay; 0 means 250 ms */
     guint reconnect_max_ms; /* backoff ceiling; 0 means 4000 ms */
 } CcXmppSettings;

@@ -5,20 +5,19 @@
 #include <conclave-version.h>
 #include <stdio.h>
 
-static const char usage[] =
-    "Usage: conclavectl COMMAND [ARGS]\n"
-    "\n"
-    "The Conclave operator's tool.\n"
-    "\n"
-    "Commands:\n"
-    "  keygen FILE   Write a new random %d-byte key to FILE (mode 0600).\n"
-    "                Refuses to overwrite an existing file.\n"
-    "  help          Show this help.\n"
-    "  version       Show the version.\n"
-    "\n"
-    "Options:\n"
-    "  -h, --help    Show this help.\n"
-    "  -V, --version Show the version.\n";
+static const char usage[] = "Usage: conclavectl COMMAND [ARGS]\n"
+                            "\n"
+                            "The Conclave operator's tool.\n"
+                            "\n"
+                            "Commands:\n"
+                            "  keygen FILE   Write a new random %d-byte key to FILE (mode 0600).\n"
+                            "                Refuses to overwrite an existing file.\n"
+                            "  help          Show this help.\n"
+                            "  version       Show the version.\n"
+                            "\n"
+                            "Options:\n"
+                            "  -h, --help    Show this help.\n"
+                            "  -V, --version Show the version.\n";
 
 static int
 cmd_keygen(int argc, char **argv)

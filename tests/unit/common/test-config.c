@@ -60,10 +60,9 @@ END_TEST
 START_TEST(test_typed_values)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(CcConfig) config =
-        load("[xmpp]\ndomain = d\nsecret = s\nport = 15347\n"
-             "[misc]\nenabled = true\ncolour = green\nlisten = [::1]:80\n",
-             &error);
+    g_autoptr(CcConfig) config = load("[xmpp]\ndomain = d\nsecret = s\nport = 15347\n"
+                                      "[misc]\nenabled = true\ncolour = green\nlisten = [::1]:80\n",
+                                      &error);
     ck_assert_ptr_nonnull(config);
     ck_assert_int_eq(cc_config_get_int(config, "xmpp", "port"), 15347);
     ck_assert(cc_config_get_bool(config, "misc", "enabled"));
@@ -75,7 +74,8 @@ END_TEST
 
 START_TEST(test_errors_name_file_group_key)
 {
-    assert_error("[xmpp]\ndomain = d\nsecret = s\nprot = 1\n", "test.conf: [xmpp] prot: unknown key");
+    assert_error("[xmpp]\ndomain = d\nsecret = s\nprot = 1\n",
+                 "test.conf: [xmpp] prot: unknown key");
     assert_error("[xmpp]\ndomain = d\nsecret = s\n[bogus]\na = 1\n",
                  "test.conf: [bogus]: unknown group");
     assert_error("[xmpp]\nsecret = s\n", "test.conf: [xmpp] domain: missing required key");

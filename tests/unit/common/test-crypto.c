@@ -25,8 +25,8 @@ START_TEST(test_hmac_rfc4231)
     ck_assert(cc_hmac_sha256(key1, sizeof key1, "Hi There", 8, out, NULL));
     g_autofree char *h1 = hex(out, sizeof out);
     ck_assert_str_eq(h1, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
-    ck_assert(cc_hmac_sha256((const guint8 *)"Jefe", 4, "what do ya want for nothing?", 28, out,
-                             NULL));
+    ck_assert(
+        cc_hmac_sha256((const guint8 *)"Jefe", 4, "what do ya want for nothing?", 28, out, NULL));
     g_autofree char *h2 = hex(out, sizeof out);
     ck_assert_str_eq(h2, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
@@ -82,7 +82,8 @@ END_TEST
 
 START_TEST(test_base64url_rejects)
 {
-    static const char *const bad[] = {"Zg==", "Zm9v YQ", "Zm+v", "Zm/v", "Z", "Zh", "Zm9", "\xc3\xa9"};
+    static const char *const bad[] = {"Zg==", "Zm9v YQ", "Zm+v", "Zm/v",
+                                      "Z",    "Zh",      "Zm9",  "\xc3\xa9"};
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) error = NULL;
         gsize len = 0;

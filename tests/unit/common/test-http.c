@@ -19,8 +19,8 @@ on_fetched(GObject *source, GAsyncResult *result, gpointer data)
     SoupMessage *msg = soup_session_get_async_result_message(SOUP_SESSION(source), result);
     g_autoptr(GBytes) body = soup_session_send_and_read_finish(SOUP_SESSION(source), result, NULL);
     f->status = soup_message_get_status(msg);
-    const char *ct = soup_message_headers_get_content_type(
-        soup_message_get_response_headers(msg), NULL);
+    const char *ct =
+        soup_message_headers_get_content_type(soup_message_get_response_headers(msg), NULL);
     f->content_type = g_strdup(ct);
     f->body = body ? g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body)) : NULL;
     g_main_loop_quit(f->loop);

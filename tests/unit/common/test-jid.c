@@ -30,7 +30,9 @@ START_TEST(test_parse_forms)
     g_autoptr(CcJid) dot = cc_jid_parse("a@example.org.", NULL);
     ck_assert_str_eq(dot->domain, "example.org");
 
-    g_autoptr(CcJid) utf8 = cc_jid_parse("\xc3\xa9l\xc3\xa8ve@\xc3\xa9" "cole.example/caf\xc3\xa9", NULL);
+    g_autoptr(CcJid) utf8 = cc_jid_parse("\xc3\xa9l\xc3\xa8ve@\xc3\xa9"
+                                         "cole.example/caf\xc3\xa9",
+                                         NULL);
     ck_assert_ptr_nonnull(utf8);
 
     g_autoptr(CcJid) v6 = cc_jid_parse("a@[::1]/r", NULL);
@@ -42,11 +44,10 @@ END_TEST
 START_TEST(test_reject)
 {
     static const char *const bad[] = {
-        "",           "@example.org", "a@",         "a@/r",        "a@example.org/",
-        "a b@x",      "a\"b@x",       "a&b@x",      "a'b@x",       "a:b@x",
-        "a<b@x",      "a>b@x",        "a@b@x",      "a@ex ample",  "a@.example",
-        "a@ex..ample", "a@x:5222",    "a\x01@x",    "a@x/\x7f",    "\xff@x",
-        "a@\xc3",     "/r",
+        "",         "@example.org", "a@",         "a@/r",        "a@example.org/", "a b@x",
+        "a\"b@x",   "a&b@x",        "a'b@x",      "a:b@x",       "a<b@x",          "a>b@x",
+        "a@b@x",    "a@ex ample",   "a@.example", "a@ex..ample", "a@x:5222",       "a\x01@x",
+        "a@x/\x7f", "\xff@x",       "a@\xc3",     "/r",
     };
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) error = NULL;

@@ -43,11 +43,10 @@ START_TEST(test_error_reply)
     /* The serialized error element, whose children keep their order. */
     xmpp_stanza_t *error = xmpp_stanza_get_child_by_name(reply, "error");
     g_autofree char *text = to_text(error);
-    ck_assert_str_eq(text,
-                     "<error type=\"cancel\"><service-unavailable "
-                     "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/><text "
-                     "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\">no &lt;thanks&gt; &amp; "
-                     "bye</text></error>");
+    ck_assert_str_eq(text, "<error type=\"cancel\"><service-unavailable "
+                           "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/><text "
+                           "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\">no &lt;thanks&gt; &amp; "
+                           "bye</text></error>");
     ck_assert_ptr_null(xmpp_stanza_get_child_by_name(reply, "query"));
     ck_assert_str_eq(cc_stanza_error_condition(reply), "service-unavailable");
 }
