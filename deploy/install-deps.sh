@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Conclave needs, and only those missing.
+#   deploy/install-deps.sh          build + run the local stack
+#   deploy/install-deps.sh --tests  also what the test suites need
+# Idempotent: when everything is present it touches nothing and needs no network.
+set -euo pipefail
+
+packages=(
+    # build
+    gcc meson ninja-build pkg-config
+    libglib2.0-dev libstrophe-dev libssl-dev libsoup-3.0-dev libjson-glib-dev
+    libnice-dev libsrtp2-dev libpq-dev check
+    # the local stack's services
+    prosody postgresql
+)
+if [[ "${1:-}" == "--tests" ]]; then
+    packages+=(
+        # XMPP test clients run on Debian's python, never the first python3 on PATH
+        python3 python3-slixmpp
+        # style check
+        clang-format
+    )
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "installed" ]] || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+    exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+# Debian starts system-wide prosody/postgresql services on install where systemd runs;
+# Conclave never uses them (it runs private instances), so keep them from starting.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' > $policy
+    chmod 755 $policy
+    created_policy=1
+fi
+trap '[[ $created_policy -eq 1 ]] && rm -f $policy' EXIT
+apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

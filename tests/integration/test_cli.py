@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""The command line of conclave-focus, conclave-bridge and conclavectl: versions, help,
+--check-config on good and bad files (errors name the file, the group and the key), and
+key generation."""
+
+import os
+import re
+import stat
+import subprocess
+import unittest
+
+from conclave_harness import tap
+from conclave_harness.tempdir import make_tempdir
+from conclave_daemons import BINARIES, write_private
+
+SOURCE_ROOT = os.environ.get('CONCLAVE_SOURCE_ROOT', os.getcwd())
+
+
+def run(*args):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=30)
+
+
+class CheckConfig(unittest.TestCase):
+    def setUp(self):
+        self.dir = make_tempdir(prefix='conclave-cli-')
+        self.secret = write_private(os.path.join(self.dir, 'secret'), 'hunter2\n')
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def valid(self, extra=''):
+        return (f'[xmpp]\ndomain = conference.example.org\nsecret_file = {self.secret}\n'
+                f'{extra}')
+
+    def check(self, kind, text):
+        path = self.write(f'{kind}.conf', text)
+        return path, run(BINARIES[kind], '--config', path, '--check-config')
+
+    def test_good_config_passes(self):
+        for kind in ('focus', 'bridge'):
+            path, r = self.check(kind, self.valid())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f'{path}: configuration OK', r.stdout)
+
+    def test_samples_are_valid(self):
+        """The commented samples in deploy/ pass --check-config (with a real secret file)."""
+        for kind in ('focus', 'bridge'):
+            with open(os.path.join(SOURCE_ROOT, 'deploy', f'{kind}.conf')) as f:
+                sample = f.read()
+            sample = re.sub(r'(?m)^secret_file = .*$', f'secret_file = {self.secret}', sample)
+            _, r = self.check(kind, sample)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_unknown_key_is_named(self):
+        for kind in ('focus', 'bridge'):
+            path, r = self.check(kind, self.valid('prot = 5347\n'))
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(f'{path}: [xmpp] prot: unknown key', r.stderr)
+
+    def test_unknown_group_is_named(self):
+        path, r = self.check('focus', self.valid('[xmp]\nport = 1\n'))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f'{path}: [xmp]: unknown group', r.stderr)
+
+    def test_bad_values_are_named(self):
+        cases = [
+            ('port = abc\n', "[xmpp] port: expected an integer, got 'abc'"),
+            ('port = 0\n', '[xmpp] port: 0 is out of range 1..65535'),
+            ('reconnect_max_ms = 5\n', '[xmpp] reconnect_max_ms: 5 is out of range'),
+            ('[log]\nlevel = loud\n', "[log] level: 'loud' is not one of"),
+            ('[http]\nlisten = localhost:80\n', '[http] listen: expected IP:PORT'),
+        ]
+        for extra, expected in cases:
+            path, r = self.check('bridge', self.valid(extra))
+            self.assertNotEqual(r.returncode, 0, extra)
+            self.assertIn(f'{path}: {expected}', r.stderr)
+
+    def test_bad_domain_is_named(self):
+        text = self.valid().replace('conference.example.org', 'room@conference.example.org')
+        path, r = self.check('focus', text)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f'{path}: [xmpp] domain:', r.stderr)
+
+    def test_missing_required_key_is_named(self):
+        path, r = self.check('focus', f'[xmpp]\nsecret_file = {self.secret}\n')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f'{path}: [xmpp] domain: missing required key', r.stderr)
+        path, r = self.check('focus', '[xmpp]\ndomain = c.example\n')
+        self.assertIn(f'{path}: [xmpp] secret: missing required key', r.stderr)
+
+    def test_unsafe_secret_file_is_refused(self):
+        os.chmod(self.secret, 0o644)
+        path, r = self.check('focus', self.valid())
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f'{path}: [xmpp] secret_file:', r.stderr)
+        self.assertIn('chmod 600', r.stderr)
+
+    def test_missing_file_is_named(self):
+        missing = os.path.join(self.dir, 'nope.conf')
+        r = run(BINARIES['focus'], '--config', missing, '--check-config')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(missing, r.stderr)
+
+    def test_bad_config_at_startup_exits_nonzero(self):
+        path = self.write('focus.conf', self.valid('bogus = 1\n'))
+        r = run(BINARIES['focus'], '--config', path)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('[xmpp] bogus: unknown key', r.stderr)
+
+
+class Programs(unittest.TestCase):
+    def test_versions(self):
+        for kind, name in (('focus', 'conclave-focus'), ('bridge', 'conclave-bridge'),
+                           ('ctl', 'conclavectl')):
+            r = run(BINARIES[kind], '--version')
+            self.assertEqual(r.returncode, 0)
+            self.assertRegex(r.stdout, rf'^{name} \d+\.\d+\.\d+\n$')
+
+    def test_help(self):
+        for kind in ('focus', 'bridge'):
+            r = run(BINARIES[kind], '--help')
+            self.assertEqual(r.returncode, 0)
+            for option in ('--config', '--check-config', '--version', '-v'):
+                self.assertIn(option, r.stdout)
+        r = run(BINARIES['ctl'], '--help')
+        self.assertEqual(r.returncode, 0)
+        self.assertIn('keygen FILE', r.stdout)
+
+    def test_bad_usage(self):
+        r = run(BINARIES['focus'], '--no-such-option')
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('--no-such-option', r.stderr)
+        r = run(BINARIES['ctl'], 'frobnicate')
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'frobnicate'", r.stderr)
+        r = run(BINARIES['ctl'])
+        self.assertEqual(r.returncode, 2)
+
+    def test_keygen(self):
+        d = make_tempdir(prefix='conclave-keygen-')
+        path = os.path.join(d, 'room.key')
+        r = run(BINARIES['ctl'], 'keygen', path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = os.stat(path)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertEqual(st.st_size, 32)
+        with open(path, 'rb') as f:
+            first = f.read()
+        # Never overwrites an existing key.
+        r = run(BINARIES['ctl'], 'keygen', path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('exists', r.stderr)
+        with open(path, 'rb') as f:
+            self.assertEqual(f.read(), first)
+        # Two keys differ.
+        other = os.path.join(d, 'other.key')
+        self.assertEqual(run(BINARIES['ctl'], 'keygen', other).returncode, 0)
+        with open(other, 'rb') as f:
+            self.assertNotEqual(f.read(), first)
+        r = run(BINARIES['ctl'], 'keygen')
+        self.assertEqual(r.returncode, 2)
+
+
+class Documentation(unittest.TestCase):
+    def test_every_sample_key_is_documented(self):
+        with open(os.path.join(SOURCE_ROOT, 'docs', 'configuration.md')) as f:
+            docs = f.read()
+        for kind in ('focus', 'bridge'):
+            group = None
+            with open(os.path.join(SOURCE_ROOT, 'deploy', f'{kind}.conf')) as f:
+                for line in f:
+                    m = re.match(r'^\[(\w+)\]', line)
+                    if m:
+                        group = m.group(1)
+                    m = re.match(r'^(\w+) =', line)
+                    if m:
+                        key = m.group(1).removesuffix('_file')
+                        self.assertIn(f'`[{group}] {key}`', docs,
+                                      f'{kind}.conf key [{group}] {key} is not documented')
+
+
+if __name__ == '__main__':
+    tap.main(CheckConfig, Programs, Documentation)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds (normal and AddressSanitizer + UBSan builds), runs
+# every suite, and ends with the line "N passed, N failed" counting test cases.
+# Services the tests need (Prosody, PostgreSQL) are started by the tests themselves on
+# free ports in private folders, and stopped afterwards.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+./deploy/install-deps.sh --tests || { echo "0 passed, 1 failed"; exit 1; }
+
+# Every test's private folders live under one root that is removed, with anything still
+# running from it, whatever happens.
+export CONCLAVE_TEST_TMP
+CONCLAVE_TEST_TMP=$(mktemp -d /tmp/conclave-tests.XXXXXX)
+chmod 755 "$CONCLAVE_TEST_TMP"
+cleanup() {
+    pkill -KILL -f -- "$CONCLAVE_TEST_TMP" 2>/dev/null || true
+    rm -rf -- "$CONCLAVE_TEST_TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+build() { # DIR [meson options...]
+    local dir=$1
+    shift
+    if [[ -f $dir/build.ninja ]]; then
+        meson setup --reconfigure "$dir" "$@" >"$CONCLAVE_TEST_TMP/setup-${dir}.log" 2>&1
+    else
+        meson setup "$dir" "$@" >"$CONCLAVE_TEST_TMP/setup-${dir}.log" 2>&1
+    fi || { cat "$CONCLAVE_TEST_TMP/setup-${dir}.log"; return 1; }
+    ninja -C "$dir"
+}
+
+logs=()
+run_suites() { # DIR LABEL SUITES...
+    local dir=$1 label=$2
+    shift 2
+    local args=()
+    for s in "$@"; do args+=(--suite "$s"); done
+    rm -f "$dir/meson-logs/testlog.json"
+    meson test -C "$dir" --no-rebuild --print-errorlogs "${args[@]}"
+    logs+=("$label=$dir/meson-logs/testlog.json")
+}
+
+status=0
+if build build; then
+    run_suites build normal unit integration style || status=1
+else
+    logs+=("normal=build/missing-because-build-failed")
+fi
+if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+    run_suites build-asan sanitizers unit integration || status=1
+else
+    logs+=("sanitizers=build-asan/missing-because-build-failed")
+fi
+
+/usr/bin/python3 tests/summary.py "${logs[@]}" || status=1
+exit $status
