@@ -17,8 +17,8 @@ if [[ "${1:-}" == "--tests" ]]; then
     packages+=(
         # XMPP test clients run on Debian's python, never the first python3 on PATH
         python3 python3-slixmpp
-        # style check
-        clang-format
+        # style check, and libFuzzer (clang with its runtime)
+        clang-format clang libclang-rt-14-dev
     )
 fi
 

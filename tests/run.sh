@@ -45,14 +45,20 @@ run_suites() { # DIR LABEL SUITES...
 
 status=0
 if build build; then
-    run_suites build normal unit integration style || status=1
+    run_suites build normal unit fuzz integration style || status=1
 else
     logs+=("normal=build/missing-because-build-failed")
 fi
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
-    run_suites build-asan sanitizers unit integration || status=1
+    run_suites build-asan sanitizers unit fuzz integration || status=1
 else
     logs+=("sanitizers=build-asan/missing-because-build-failed")
+fi
+# libFuzzer needs clang: a third build runs each fuzz target for a bounded time.
+if CC=clang build build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false; then
+    run_suites build-fuzz fuzzing fuzzing || status=1
+else
+    logs+=("fuzzing=build-fuzz/missing-because-build-failed")
 fi
 
 /usr/bin/python3 tests/summary.py "${logs[@]}" || status=1
