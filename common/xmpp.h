@@ -44,6 +44,8 @@ CcXmppComponent *cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics
 void cc_xmpp_component_free(CcXmppComponent *comp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcXmppComponent, cc_xmpp_component_free)
 
+/* The libstrophe context stanzas for this component are built in. Release every stanza
+ * built in it before freeing the component, which frees the context. */
 xmpp_ctx_t *cc_xmpp_component_ctx(CcXmppComponent *comp);
 const char *cc_xmpp_component_domain(CcXmppComponent *comp);
 gboolean cc_xmpp_component_is_connected(CcXmppComponent *comp);
