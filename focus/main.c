@@ -1,6 +1,10 @@
-/* conclave-focus: the Multi-User Chat service and Jingle focus of a domain. This file only
- * describes the daemon to the shared skeleton; rooms, Jingle and bridges live beside it. */
+/* conclave-focus: the Multi-User Chat service and Jingle focus of a domain. This file
+ * declares the focus's configuration keys and builds the MUC service on the shared daemon
+ * skeleton; rooms live in muc-*.c and room.c, access rules in policy.c. */
 #include "daemon.h"
+#include "muc.h"
+
+#include <stdio.h>
 
 static const char *const focus_features[] = {NULL};
 
@@ -11,13 +15,142 @@ static const CcServiceIdentity focus_identity = {
     .features = focus_features,
 };
 
+static const CcConfigKey focus_keys[] = {
+    {"security", "authenticated_domains", CC_CONFIG_LIST, FALSE, ""},
+    {"security", "guest_domains", CC_CONFIG_LIST, FALSE, ""},
+    {"security", "room_key_file", CC_CONFIG_STRING, FALSE, ""},
+    {"security", "password_failures_per_jid", CC_CONFIG_INT, FALSE, "5", 1, 1000},
+    {"security", "password_failures_per_room", CC_CONFIG_INT, FALSE, "20", 1, 100000},
+    {"security", "failure_window_s", CC_CONFIG_INT, FALSE, "300", 1, 86400},
+    {"security", "lockout_s", CC_CONFIG_INT, FALSE, "60", 1, 86400},
+    {"security", "lockout_max_s", CC_CONFIG_INT, FALSE, "3600", 1, 604800},
+    {"muc", "max_rooms", CC_CONFIG_INT, FALSE, "10000", 1, 10000000},
+    {"muc", "max_occupants", CC_CONFIG_INT, FALSE, "500", 1, 100000},
+    {"muc", "max_nick_length", CC_CONFIG_INT, FALSE, "64", 1, 1023},
+    {"muc", "max_room_name_length", CC_CONFIG_INT, FALSE, "256", 1, 1023},
+    {"muc", "max_stanzas_per_second", CC_CONFIG_INT, FALSE, "50", 0, 100000},
+};
+
+typedef struct {
+    FocusPolicy *policy;
+    FocusMuc *muc;
+} Focus;
+
+static gboolean
+check_domains(const CcConfig *config, const char *key, GError **error)
+{
+    for (const char *const *d = cc_config_get_list(config, "security", key); *d != NULL; d++) {
+        g_autoptr(CcJid) jid = cc_jid_parse(*d, NULL);
+        if (jid == NULL || jid->local != NULL || jid->resource != NULL) {
+            cc_config_set_error(config, "security", key, error, "'%s' is not a domain", *d);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+focus_validate(const CcConfig *config, GError **error)
+{
+    if (!check_domains(config, "authenticated_domains", error) ||
+        !check_domains(config, "guest_domains", error))
+        return FALSE;
+    for (const char *const *g = cc_config_get_list(config, "security", "guest_domains"); *g != NULL;
+         g++) {
+        if (g_strv_contains(cc_config_get_list(config, "security", "authenticated_domains"), *g)) {
+            cc_config_set_error(config, "security", "guest_domains", error,
+                                "'%s' is also an authenticated domain", *g);
+            return FALSE;
+        }
+    }
+    if (cc_config_get_int(config, "security", "lockout_s") >
+        cc_config_get_int(config, "security", "lockout_max_s")) {
+        cc_config_set_error(config, "security", "lockout_s", error,
+                            "must not exceed lockout_max_s");
+        return FALSE;
+    }
+    const char *key_file = cc_config_get_string(config, "security", "room_key_file");
+    if (*key_file != '\0') {
+        g_autoptr(GError) local = NULL;
+        g_autoptr(GBytes) key = cc_key_file_load(key_file, &local);
+        if (key == NULL) {
+            cc_config_set_error(config, "security", "room_key_file", error, "%s", local->message);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static GBytes *
+room_key(const CcConfig *config, GError **error)
+{
+    const char *path = cc_config_get_string(config, "security", "room_key_file");
+    if (*path != '\0')
+        return cc_key_file_load(path, error);
+    /* Without a key file, room tags only need to be stable for this process's life. */
+    g_message("no [security] room_key_file: room tags in logs change at every restart");
+    guint8 *key = g_malloc(CC_KEY_LEN);
+    if (!cc_random_bytes(key, CC_KEY_LEN, error)) {
+        g_free(key);
+        return NULL;
+    }
+    return g_bytes_new_take(key, CC_KEY_LEN);
+}
+
+static gboolean
+focus_setup(CcDaemon *daemon, GError **error)
+{
+    CcConfig *config = cc_daemon_config(daemon);
+    g_autoptr(GBytes) key = room_key(config, error);
+    if (key == NULL)
+        return FALSE;
+    FocusPolicySettings settings = {
+        .jid_failures = (guint)cc_config_get_int(config, "security", "password_failures_per_jid"),
+        .room_failures = (guint)cc_config_get_int(config, "security", "password_failures_per_room"),
+        .window_s = (guint)cc_config_get_int(config, "security", "failure_window_s"),
+        .lockout_s = (guint)cc_config_get_int(config, "security", "lockout_s"),
+        .lockout_max_s = (guint)cc_config_get_int(config, "security", "lockout_max_s"),
+        .stanzas_per_second = (guint)cc_config_get_int(config, "muc", "max_stanzas_per_second"),
+    };
+    FocusMucLimits limits = {
+        .max_rooms = (guint)cc_config_get_int(config, "muc", "max_rooms"),
+        .max_occupants = (guint)cc_config_get_int(config, "muc", "max_occupants"),
+        .max_nick_length = (guint)cc_config_get_int(config, "muc", "max_nick_length"),
+        .max_room_name_length = (guint)cc_config_get_int(config, "muc", "max_room_name_length"),
+    };
+    Focus *focus = g_new0(Focus, 1);
+    focus->policy =
+        focus_policy_new(cc_config_get_list(config, "security", "authenticated_domains"),
+                         cc_config_get_list(config, "security", "guest_domains"), &settings);
+    focus->muc = focus_muc_new(cc_daemon_xmpp(daemon), focus->policy, key, &limits,
+                               cc_daemon_metrics(daemon));
+    cc_daemon_set_data(daemon, focus);
+    return TRUE;
+}
+
+static void
+focus_teardown(CcDaemon *daemon)
+{
+    Focus *focus = cc_daemon_get_data(daemon);
+    if (focus == NULL)
+        return;
+    focus_muc_free(focus->muc);
+    focus_policy_free(focus->policy);
+    g_free(focus);
+}
+
 static const CcDaemonSpec focus_spec = {
     .program = "conclave-focus",
     .summary = "The Conclave conference focus: an XEP-0114 component that is the\n"
                "Multi-User Chat service of its domain.",
     .default_config = "/etc/conclave/focus.conf",
     .default_listen = "127.0.0.1:9471",
+    .keys = focus_keys,
+    .n_keys = G_N_ELEMENTS(focus_keys),
     .identity = &focus_identity,
+    .validate = focus_validate,
+    .setup = focus_setup,
+    .teardown = focus_teardown,
 };
 
 int

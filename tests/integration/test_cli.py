@@ -177,9 +177,11 @@ class Documentation(unittest.TestCase):
                         group = m.group(1)
                     m = re.match(r'^(\w+) =', line)
                     if m:
-                        key = m.group(1).removesuffix('_file')
-                        self.assertIn(f'`[{group}] {key}`', docs,
-                                      f'{kind}.conf key [{group}] {key} is not documented')
+                        key = m.group(1)
+                        # `secret_file` is the file form of the secret key `secret`.
+                        key = 'secret' if key == 'secret_file' else key
+                        self.assertTrue(f'`[{group}] {key}`' in docs,
+                                        f'{kind}.conf key [{group}] {key} is not documented')
 
 
 if __name__ == '__main__':

@@ -53,12 +53,14 @@ class Prosody:
 
     def __init__(self, domain='localhost', guest_domain='guest.localhost',
                  components=None, modules=(), extra_global='', extra_host='',
-                 log_level='debug', user='prosody'):
+                 log_level='debug', user='prosody', extra_domains=()):
         self.domain = domain
         self.guest_domain = guest_domain
         self.components = dict(DEFAULT_COMPONENTS if components is None
                                else components)
         self.modules = list(modules)
+        # More password-authenticated hosts (e.g. a domain the service must refuse).
+        self.extra_domains = list(extra_domains)
         self.extra_global = extra_global
         self.extra_host = extra_host
         # Readiness detection parses 'info' lines, so never log less.
@@ -143,6 +145,8 @@ class Prosody:
             self.extra_host,
             '',
         ]
+        for extra in self.extra_domains:
+            lines += ['VirtualHost %s' % _lua(extra), '']
         if self.guest_domain:
             lines += ['VirtualHost %s' % _lua(self.guest_domain),
                       '    authentication = "anonymous"', '']

@@ -1,0 +1,254 @@
+/* Presence in rooms (XEP-0045 sections 7.2-7.14): joining with every check that may refuse
+ * it, presence updates, nick changes, leaving, and removing an occupant for any reason.
+ * A room that loses its last occupant is destroyed here. */
+#include "muc.h"
+
+static const int no_codes[] = {0};
+
+static void
+refuse(FocusMuc *muc, xmpp_stanza_t *stanza, const char *reason, const char *type,
+       const char *condition, const char *text)
+{
+    focus_muc_refuse(muc, reason);
+    focus_muc_error(muc, stanza, type, condition, text);
+}
+
+static char *
+join_password(xmpp_stanza_t *stanza)
+{
+    xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(stanza, "x", NS_MUC);
+    xmpp_stanza_t *pw = x ? xmpp_stanza_get_child_by_name(x, "password") : NULL;
+    return pw ? xmpp_stanza_get_text(pw) : NULL;
+}
+
+static void
+store_presence(FocusMuc *muc, FocusOccupant *occ, xmpp_stanza_t *stanza)
+{
+    if (occ->presence != NULL)
+        xmpp_stanza_release(occ->presence);
+    occ->presence = xmpp_presence_new(focus_muc_ctx(muc));
+    focus_room_copy_payload(occ->presence, stanza);
+}
+
+void
+focus_muc_remove_occupant(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ, const int *codes,
+                          FocusPresenceDecorator decorate, gpointer data)
+{
+    focus_room_broadcast_presence(room, occ, "unavailable", codes, NULL, decorate, data);
+    focus_room_remove_occupant(room, occ);
+    cc_metric_add(muc->metrics.occupants, -1);
+    if (room->occupants->len == 0)
+        focus_muc_destroy_room(muc, room);
+}
+
+static void
+send_occupants_to(FocusMuc *muc, FocusRoom *room, FocusOccupant *joiner)
+{
+    for (guint i = 0; i < room->occupants->len; i++) {
+        FocusOccupant *other = g_ptr_array_index(room->occupants, i);
+        if (other == joiner)
+            continue;
+        g_autoptr(xmpp_stanza_t) p = focus_room_presence(room, other, joiner, NULL, NULL);
+        focus_muc_send(muc, p);
+    }
+}
+
+static gboolean
+nick_acceptable(FocusMuc *muc, xmpp_stanza_t *stanza, const char *nick)
+{
+    if (g_utf8_strlen(nick, -1) > (glong)muc->limits.max_nick_length) {
+        refuse(muc, stanza, "nick_invalid", "modify", "not-acceptable", "Nickname too long");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The checks an existing room makes before letting someone in; TRUE if admitted. */
+static gboolean
+admit(FocusMuc *muc, FocusRoom *room, const CcJid *from, const char *bare_key, const char *nick,
+      xmpp_stanza_t *stanza)
+{
+    FocusAffiliation aff = focus_room_affiliation_by_key(room, bare_key);
+    if (aff == FOCUS_AFF_OUTCAST) {
+        refuse(muc, stanza, "banned", "auth", "forbidden", NULL);
+        return FALSE;
+    }
+    if (room->config.members_only && aff < FOCUS_AFF_MEMBER) {
+        refuse(muc, stanza, "members_only", "auth", "registration-required", NULL);
+        return FALSE;
+    }
+    if (room->config.password_protected) {
+        g_autofree char *given = join_password(stanza);
+        if (given == NULL || !cc_secret_equal(given, room->config.password)) {
+            if (focus_policy_record_failure(muc->policy, bare_key, room->tag)) {
+                cc_metric_inc(muc->metrics.lockouts);
+                g_message("room %s: password lockout started", room->tag);
+            }
+            refuse(muc, stanza, "password", "auth", "not-authorized", NULL);
+            return FALSE;
+        }
+    }
+    if (room->occupants->len >= room->config.max_users && aff < FOCUS_AFF_ADMIN) {
+        refuse(muc, stanza, "room_full", "wait", "service-unavailable",
+               "The room has reached its maximum number of occupants");
+        return FALSE;
+    }
+    if (focus_room_by_nick(room, nick) != NULL) {
+        refuse(muc, stanza, "nick_conflict", "cancel", "conflict", "That nickname is taken");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_stanza_t *stanza)
+{
+    FocusDomainClass class = focus_policy_classify(muc->policy, from);
+    if (class == FOCUS_DOMAIN_REFUSED) {
+        refuse(muc, stanza, "policy", "auth", "forbidden",
+               "This service does not accept users from your server");
+        return;
+    }
+    g_autofree char *bare_key = cc_jid_bare_key(from);
+    char tag[CC_ROOM_TAG_SIZE];
+    cc_log_room_tag(muc->room_key, to->local, tag);
+    /* Locked out: the same answer as a wrong password, whether or not the room exists or
+     * has a password, so that a lockout tells nothing about the room. */
+    if (focus_policy_is_locked(muc->policy, bare_key, tag)) {
+        refuse(muc, stanza, "locked_out", "auth", "not-authorized", NULL);
+        return;
+    }
+    if (!nick_acceptable(muc, stanza, to->resource))
+        return;
+    gboolean created = FALSE;
+    FocusAffiliation aff;
+    if (room == NULL) {
+        if (g_utf8_strlen(to->local, -1) > (glong)muc->limits.max_room_name_length) {
+            refuse(muc, stanza, "bad_request", "modify", "not-acceptable", "Room name too long");
+            return;
+        }
+        if (class == FOCUS_DOMAIN_GUEST) {
+            refuse(muc, stanza, "guest_create", "cancel", "not-allowed",
+                   "This meeting has not started: a host must start it first");
+            return;
+        }
+        if (g_hash_table_size(muc->rooms) >= muc->limits.max_rooms) {
+            refuse(muc, stanza, "max_rooms", "wait", "resource-constraint",
+                   "Too many rooms on this service");
+            return;
+        }
+        room = focus_muc_create_room(muc, to->local);
+        focus_room_set_affiliation(room, bare_key, FOCUS_AFF_OWNER);
+        created = TRUE;
+    } else if (!admit(muc, room, from, bare_key, to->resource, stanza)) {
+        return;
+    }
+    aff = focus_room_affiliation_by_key(room, bare_key);
+    FocusOccupant *occ =
+        focus_room_add_occupant(room, to->resource, from, focus_room_default_role(room, aff));
+    store_presence(muc, occ, stanza);
+    cc_metric_inc(muc->metrics.joins);
+    cc_metric_add(muc->metrics.occupants, 1);
+    send_occupants_to(muc, room, occ);
+    int codes[4], n = 0;
+    if (room->config.whois_anyone)
+        codes[n++] = 100;
+    if (created)
+        codes[n++] = 201;
+    codes[n] = 0;
+    /* Everyone else first, the joiner's own presence (with 110) last. */
+    focus_room_broadcast_presence(room, occ, NULL, NULL, codes, NULL, NULL);
+    focus_muc_send_subject(muc, room, occ);
+    g_info("room %s: occupant joined (%u now)", room->tag, room->occupants->len);
+}
+
+static void
+set_nick(xmpp_stanza_t *item, xmpp_stanza_t *x, gpointer nick)
+{
+    xmpp_stanza_set_attribute(item, "nick", nick);
+}
+
+static void
+change_nick(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ, const char *nick,
+            xmpp_stanza_t *stanza)
+{
+    if (!nick_acceptable(muc, stanza, nick))
+        return;
+    if (focus_room_by_nick(room, nick) != NULL) {
+        refuse(muc, stanza, "nick_conflict", "cancel", "conflict", "That nickname is taken");
+        return;
+    }
+    static const int changed[] = {303, 0};
+    focus_room_broadcast_presence(room, occ, "unavailable", changed, NULL, set_nick,
+                                  (gpointer)nick);
+    focus_room_rename_occupant(room, occ, nick);
+    store_presence(muc, occ, stanza);
+    focus_room_broadcast_presence(room, occ, NULL, NULL, NULL, NULL, NULL);
+}
+
+static gboolean
+over_rate(FocusMuc *muc, xmpp_stanza_t *stanza, const char *from, const char *type)
+{
+    /* Leaving always works; errors are never answered. */
+    if (type != NULL && (g_str_equal(type, "unavailable") || g_str_equal(type, "error")))
+        return FALSE;
+    if (focus_policy_allow_stanza(muc->policy, from))
+        return FALSE;
+    refuse(muc, stanza, "rate_limited", "wait", "resource-constraint", "Too many stanzas");
+    return TRUE;
+}
+
+gboolean
+focus_muc_on_presence(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data)
+{
+    FocusMuc *muc = data;
+    const char *type = xmpp_stanza_get_type(stanza);
+    g_autoptr(CcJid) from = cc_jid_parse(xmpp_stanza_get_from(stanza), NULL);
+    g_autoptr(CcJid) to = cc_jid_parse(xmpp_stanza_get_to(stanza), NULL);
+    if (from == NULL || to == NULL) {
+        focus_muc_error(muc, stanza, "modify", "jid-malformed", NULL);
+        return TRUE;
+    }
+    g_autofree char *from_text = cc_jid_to_string(from);
+    if (over_rate(muc, stanza, from_text, type))
+        return TRUE;
+    FocusRoom *room = to->local ? focus_muc_find_room(muc, to->local) : NULL;
+    FocusOccupant *occ = room ? focus_room_by_jid(room, from_text) : NULL;
+    if (type != NULL && g_str_equal(type, "error")) {
+        /* The occupant's client or server bounced something: it is gone (Prosody 333). */
+        static const int bounced[] = {333, 0};
+        if (occ != NULL)
+            focus_muc_remove_occupant(muc, room, occ, bounced, NULL, NULL);
+        return TRUE;
+    }
+    if (type != NULL && g_str_equal(type, "unavailable")) {
+        if (occ != NULL)
+            focus_muc_remove_occupant(muc, room, occ, no_codes, NULL, NULL);
+        return TRUE; /* from a non-occupant it means nothing (XEP-0045 7.14) */
+    }
+    if (type != NULL && g_str_equal(type, "probe")) {
+        /* Servers probe where their users sent presence: answer for occupants only. */
+        if (occ != NULL) {
+            g_autoptr(xmpp_stanza_t) p = focus_room_presence(room, occ, occ, NULL, NULL);
+            focus_muc_send(muc, p);
+        }
+        return TRUE;
+    }
+    if (type != NULL) {
+        focus_muc_error(muc, stanza, "modify", "bad-request", "Rooms take no subscriptions");
+        return TRUE;
+    }
+    if (to->local == NULL || to->resource == NULL) {
+        refuse(muc, stanza, "bad_request", "modify", "jid-malformed",
+               "Join a room as room@service/nickname");
+        return TRUE;
+    }
+    if (occ == NULL)
+        join(muc, room, from, to, stanza);
+    else if (g_str_equal(occ->nick, to->resource)) {
+        store_presence(muc, occ, stanza);
+        focus_room_broadcast_presence(room, occ, NULL, NULL, NULL, NULL, NULL);
+    } else
+        change_nick(muc, room, occ, to->resource, stanza);
+    return TRUE;
+}

@@ -1,0 +1,189 @@
+/* The Multi-User Chat service (XEP-0045) inside conclave-focus: types shared by the files
+ * that implement it. The service owns rooms; a room owns its occupants, affiliations and
+ * configuration. Rooms live only in memory and die with their last occupant.
+ *
+ *   muc-service.c   the service: routing by address, limits, metrics, room lifecycle
+ *   muc-disco.c     disco#info / #items on the service and rooms, the Jitsi conference IQ
+ *   room.c          a room's data: occupants, affiliations, roles, occupant-ids, presences
+ *   muc-presence.c  join, presence updates, nick changes, leaving
+ *   muc-message.c   groupchat, private messages, subject
+ *   muc-admin.c     muc#admin: roles, affiliations, lists
+ *   muc-owner.c     muc#owner: configuration form, destroy
+ *   policy.c        who may create or join (by domain), password lockout, stanza rate limit
+ */
+#pragma once
+
+#include "cc-autoptr.h"
+#include "crypto.h"
+#include "jid.h"
+#include "log.h"
+#include "metrics.h"
+#include "policy.h"
+#include "stanza.h"
+#include "xmpp.h"
+
+G_BEGIN_DECLS
+
+#define NS_MUC           "http://jabber.org/protocol/muc"
+#define NS_MUC_USER      "http://jabber.org/protocol/muc#user"
+#define NS_MUC_ADMIN     "http://jabber.org/protocol/muc#admin"
+#define NS_MUC_OWNER     "http://jabber.org/protocol/muc#owner"
+#define NS_OCCUPANT_ID   "urn:xmpp:occupant-id:0"
+#define NS_DATA          "jabber:x:data"
+#define NS_JITSI_FOCUS   "http://jitsi.org/protocol/focus"
+#define NS_SELF_PING_OPT "http://jabber.org/protocol/muc#self-ping-optimization"
+#define NS_STABLE_ID     "http://jabber.org/protocol/muc#stable_id"
+
+typedef enum {
+    FOCUS_ROLE_NONE,
+    FOCUS_ROLE_VISITOR,
+    FOCUS_ROLE_PARTICIPANT,
+    FOCUS_ROLE_MODERATOR,
+} FocusRole;
+
+/* Ordered: a higher affiliation outranks a lower one. */
+typedef enum {
+    FOCUS_AFF_OUTCAST,
+    FOCUS_AFF_NONE,
+    FOCUS_AFF_MEMBER,
+    FOCUS_AFF_ADMIN,
+    FOCUS_AFF_OWNER,
+} FocusAffiliation;
+
+const char *focus_role_name(FocusRole role);
+gboolean focus_role_parse(const char *name, FocusRole *role);
+const char *focus_affiliation_name(FocusAffiliation aff);
+gboolean focus_affiliation_parse(const char *name, FocusAffiliation *aff);
+
+typedef struct {
+    char *nick;
+    CcJid *jid;     /* real full JID */
+    char *jid_text; /* its string form, key of occupants_by_jid */
+    char *bare_key; /* case-folded bare JID, key of affiliations */
+    FocusRole role;
+    char *occupant_id;       /* XEP-0421: HMAC of the bare JID under the room's key */
+    xmpp_stanza_t *presence; /* last available presence as sent (show, status, extensions) */
+} FocusOccupant;
+
+typedef struct {
+    char *name; /* room name (localpart as first joined) */
+    char *description;
+    gboolean members_only;
+    gboolean moderated;
+    gboolean password_protected;
+    char *password;
+    gboolean whois_anyone;   /* non-anonymous: everyone sees real JIDs */
+    gboolean change_subject; /* participants may change the subject */
+    gboolean allow_pm;
+    guint max_users;
+} FocusRoomConfig;
+
+typedef struct _FocusMuc FocusMuc;
+
+typedef struct {
+    FocusMuc *muc;
+    char *local;                /* the room's localpart, case-folded: the key in the service */
+    char *jid;                  /* local@service */
+    char tag[CC_ROOM_TAG_SIZE]; /* what logs show instead of the name */
+    GPtrArray *occupants;       /* FocusOccupant*, in join order (owns them) */
+    GHashTable *by_nick;        /* nick -> FocusOccupant* */
+    GHashTable *by_jid;         /* full real JID -> FocusOccupant* */
+    GHashTable *affiliations;   /* bare key -> GINT_TO_POINTER(FocusAffiliation) */
+    FocusRoomConfig config;
+    char *subject;
+    char *subject_by; /* nick that set it, NULL: the room */
+    guint8 occupant_key[CC_KEY_LEN];
+    char *meeting_id;
+} FocusRoom;
+
+typedef struct {
+    guint max_rooms;
+    guint max_occupants;
+    guint max_nick_length; /* in characters */
+    guint max_room_name_length;
+} FocusMucLimits;
+
+typedef struct {
+    CcMetric *rooms, *occupants, *joins, *messages, *lockouts, *rooms_created, *rooms_destroyed;
+    GHashTable *refusals; /* reason -> CcMetric* */
+    CcMetrics *registry;
+} FocusMucMetrics;
+
+struct _FocusMuc {
+    CcXmppComponent *xmpp;
+    char *domain;
+    GBytes *room_key;  /* for room tags in logs */
+    GHashTable *rooms; /* case-folded localpart -> FocusRoom* */
+    guint sweep_source;
+    FocusPolicy *policy;
+    FocusMucLimits limits;
+    FocusMucMetrics metrics;
+};
+
+/* muc-service.c */
+FocusMuc *focus_muc_new(CcXmppComponent *xmpp, FocusPolicy *policy, GBytes *room_key,
+                        const FocusMucLimits *limits, CcMetrics *metrics);
+void focus_muc_free(FocusMuc *muc);
+FocusRoom *focus_muc_find_room(FocusMuc *muc, const char *local);
+FocusRoom *focus_muc_create_room(FocusMuc *muc, const char *local);
+void focus_muc_destroy_room(FocusMuc *muc, FocusRoom *room);
+void focus_muc_refuse(FocusMuc *muc, const char *reason);
+void focus_muc_send(FocusMuc *muc, xmpp_stanza_t *stanza);
+/* Sends an error answering `request` and releases nothing the caller owns. */
+void focus_muc_error(FocusMuc *muc, xmpp_stanza_t *request, const char *type, const char *condition,
+                     const char *text);
+xmpp_ctx_t *focus_muc_ctx(FocusMuc *muc);
+
+/* muc-disco.c */
+void focus_muc_disco_install(FocusMuc *muc);
+gboolean focus_muc_room_disco_info(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq);
+gboolean focus_muc_room_disco_items(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq);
+
+/* room.c */
+FocusRoom *focus_room_new(FocusMuc *muc, const char *local);
+void focus_room_free(FocusRoom *room);
+FocusOccupant *focus_room_add_occupant(FocusRoom *room, const char *nick, const CcJid *jid,
+                                       FocusRole role);
+void focus_room_remove_occupant(FocusRoom *room, FocusOccupant *occ);
+void focus_room_rename_occupant(FocusRoom *room, FocusOccupant *occ, const char *nick);
+FocusOccupant *focus_room_by_nick(FocusRoom *room, const char *nick);
+FocusOccupant *focus_room_by_jid(FocusRoom *room, const char *full_jid);
+FocusAffiliation focus_room_affiliation(FocusRoom *room, const CcJid *jid);
+FocusAffiliation focus_room_affiliation_by_key(FocusRoom *room, const char *bare_key);
+void focus_room_set_affiliation(FocusRoom *room, const char *bare_key, FocusAffiliation aff);
+FocusRole focus_room_default_role(FocusRoom *room, FocusAffiliation aff);
+gboolean focus_room_is_anonymous_for(FocusRoom *room, FocusOccupant *viewer);
+/* The presence of `occ` as `viewer` sees it: from room/nick, muc#user item, occupant-id,
+ * plus `codes` (0-terminated status codes). `type` NULL for available. */
+xmpp_stanza_t *focus_room_presence(FocusRoom *room, FocusOccupant *occ, FocusOccupant *viewer,
+                                   const char *type, const int *codes);
+/* Sends `occ`'s presence to every occupant with status `codes`; the occupant itself also
+ * gets `self_only` and 110. Extra children for the item (actor, reason, nick) come from
+ * `decorate` when not NULL. Status code lists are 0-terminated; NULL means none. */
+typedef void (*FocusPresenceDecorator)(xmpp_stanza_t *item, xmpp_stanza_t *x, gpointer data);
+void focus_room_broadcast_presence(FocusRoom *room, FocusOccupant *occ, const char *type,
+                                   const int *codes, const int *self_only,
+                                   FocusPresenceDecorator decorate, gpointer data);
+char *focus_room_occupant_jid(FocusRoom *room, const char *nick);
+/* Copies a client stanza's children into `dst`, leaving out MUC x elements and
+ * occupant-ids (only the room may say those). */
+void focus_room_copy_payload(xmpp_stanza_t *dst, xmpp_stanza_t *src);
+void focus_room_add_occupant_id(xmpp_stanza_t *stanza, FocusOccupant *occ);
+
+/* muc-presence.c */
+gboolean focus_muc_on_presence(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data);
+/* Removes an occupant after a kick, ban, bounce...: unavailable presence with `codes` to all. */
+void focus_muc_remove_occupant(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ, const int *codes,
+                               FocusPresenceDecorator decorate, gpointer data);
+
+/* muc-message.c */
+gboolean focus_muc_on_message(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data);
+void focus_muc_send_subject(FocusMuc *muc, FocusRoom *room, FocusOccupant *to);
+
+/* muc-admin.c */
+gboolean focus_muc_admin_iq(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq);
+
+/* muc-owner.c */
+gboolean focus_muc_owner_iq(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq);
+
+G_END_DECLS
