@@ -52,7 +52,7 @@ struct _CcXmppComponent {
     gpointer state_data;
 
     CcMetric *m_connected, *m_connects, *m_disconnects, *m_in, *m_out, *m_dropped, *m_iq_timeouts,
-        *m_unhandled;
+        *m_unhandled, *m_malformed;
 };
 
 static void connect_now(CcXmppComponent *comp);
@@ -304,6 +304,12 @@ on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *data)
     const char *type = xmpp_stanza_get_type(stanza);
     if (name == NULL)
         return 1;
+    /* The server stamps both addresses on everything it routes to a component: a stanza
+     * without them cannot be answered or trusted. */
+    if (xmpp_stanza_get_from(stanza) == NULL || xmpp_stanza_get_to(stanza) == NULL) {
+        cc_metric_inc(comp->m_malformed);
+        return 1;
+    }
     if (g_str_equal(name, "iq")) {
         cc_metric_inc(comp->m_in);
         if (type != NULL && (g_str_equal(type, "get") || g_str_equal(type, "set")))
@@ -368,6 +374,12 @@ ensure_sm_state(CcXmppComponent *comp)
         xmpp_free_sm_state(state);
 }
 
+void
+cc_xmpp_component_inject(CcXmppComponent *comp, xmpp_stanza_t *stanza)
+{
+    on_stanza(NULL, stanza, comp);
+}
+
 static void
 connect_now(CcXmppComponent *comp)
 {
@@ -429,6 +441,8 @@ cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics *metrics)
                                            "Stanzas no handler took (answered with an error "
                                            "where the protocol allows)",
                                            NULL);
+    comp->m_malformed = cc_metrics_counter(metrics, "conclave_xmpp_stanzas_malformed_total",
+                                           "Stanzas dropped for lacking from or to", NULL);
     return comp;
 }
 

@@ -65,6 +65,10 @@ void cc_xmpp_component_start(CcXmppComponent *comp);
 void cc_xmpp_component_stop(CcXmppComponent *comp, guint timeout_ms, GSourceFunc done,
                             gpointer user_data);
 
+/* Handles `stanza` exactly as if the server had delivered it (tests and fuzzing drive the
+ * daemons' handlers this way; replies are counted as dropped while not connected). */
+void cc_xmpp_component_inject(CcXmppComponent *comp, xmpp_stanza_t *stanza);
+
 /* Sends a stanza (reference taken by the caller is kept: this does not consume it).
  * Dropped and counted when not connected. */
 gboolean cc_xmpp_component_send(CcXmppComponent *comp, xmpp_stanza_t *stanza);
