@@ -17,6 +17,8 @@ if [[ "${1:-}" == "--tests" ]]; then
     packages+=(
         # XMPP test clients run on Debian's python, never the first python3 on PATH
         python3 python3-slixmpp
+        # the second XMPP server the MUC suite runs against
+        ejabberd
         # style check, and libFuzzer (clang with its runtime)
         clang-format clang libclang-rt-14-dev
     )
@@ -48,3 +50,9 @@ if [[ ! -e $policy ]]; then
 fi
 trap '[[ $created_policy -eq 1 ]] && rm -f $policy' EXIT
 apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+# Where systemd runs, keep the packages' system-wide services from starting at boot too:
+# they would listen on every interface, and Conclave only ever runs private instances.
+if [[ -d /run/systemd/system ]]; then
+    systemctl disable --now prosody.service postgresql.service ejabberd.service \
+        epmd.socket epmd.service >/dev/null 2>&1 || true
+fi

@@ -80,15 +80,22 @@ focus_muc_room_disco_items(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq)
     return TRUE;
 }
 
-/* Resolves the room an IQ is addressed to; answers the error itself and returns NULL when
- * there is none. `jid` receives the parsed address. */
+/* The room an IQ is addressed to, as a bare room JID. Answers the error itself and returns
+ * NULL when there is no such room (item-not-found) or the IQ went to an occupant's address
+ * (`type`/`condition`). */
 static FocusRoom *
-room_for(FocusMuc *muc, xmpp_stanza_t *iq, CcJid **jid)
+bare_room_for(FocusMuc *muc, xmpp_stanza_t *iq, const char *type, const char *condition)
 {
-    *jid = cc_jid_parse(xmpp_stanza_get_to(iq), NULL);
-    FocusRoom *room = *jid && (*jid)->local ? focus_muc_find_room(muc, (*jid)->local) : NULL;
-    if (room == NULL)
+    g_autoptr(CcJid) to = cc_jid_parse(xmpp_stanza_get_to(iq), NULL);
+    FocusRoom *room = to && to->local ? focus_muc_find_room(muc, to->local) : NULL;
+    if (room == NULL) {
         focus_muc_error(muc, iq, "cancel", "item-not-found", NULL);
+        return NULL;
+    }
+    if (to->resource != NULL) {
+        focus_muc_error(muc, iq, type, condition, NULL);
+        return NULL;
+    }
     return room;
 }
 
@@ -130,15 +137,8 @@ on_disco_info(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data)
         focus_muc_send(muc, reply);
         return TRUE;
     }
-    g_autoptr(CcJid) to = NULL;
-    FocusRoom *room = room_for(muc, iq, &to);
-    if (room == NULL)
-        return TRUE;
-    if (to->resource != NULL) {
-        focus_muc_error(muc, iq, "cancel", "service-unavailable", NULL);
-        return TRUE;
-    }
-    return focus_muc_room_disco_info(muc, room, iq);
+    FocusRoom *room = bare_room_for(muc, iq, "cancel", "service-unavailable");
+    return room == NULL || focus_muc_room_disco_info(muc, room, iq);
 }
 
 static gboolean
@@ -156,15 +156,8 @@ on_disco_items(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data)
         focus_muc_send(muc, reply);
         return TRUE;
     }
-    g_autoptr(CcJid) to = NULL;
-    FocusRoom *room = room_for(muc, iq, &to);
-    if (room == NULL)
-        return TRUE;
-    if (to->resource != NULL) {
-        focus_muc_error(muc, iq, "cancel", "service-unavailable", NULL);
-        return TRUE;
-    }
-    return focus_muc_room_disco_items(muc, room, iq);
+    FocusRoom *room = bare_room_for(muc, iq, "cancel", "service-unavailable");
+    return room == NULL || focus_muc_room_disco_items(muc, room, iq);
 }
 
 static gboolean
@@ -195,38 +188,28 @@ on_ping(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data)
     return TRUE;
 }
 
+typedef gboolean (*RoomIqHandler)(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq);
+
+/* muc#admin and muc#owner requests go to the bare room. */
+static gboolean
+room_iq(FocusMuc *muc, xmpp_stanza_t *iq, RoomIqHandler handler)
+{
+    if (!rate_ok(muc, iq))
+        return TRUE;
+    FocusRoom *room = bare_room_for(muc, iq, "modify", "bad-request");
+    return room == NULL || handler(muc, room, iq);
+}
+
 static gboolean
 on_admin(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data)
 {
-    FocusMuc *muc = data;
-    if (!rate_ok(muc, iq))
-        return TRUE;
-    g_autoptr(CcJid) to = NULL;
-    FocusRoom *room = room_for(muc, iq, &to);
-    if (room == NULL)
-        return TRUE;
-    if (to->resource != NULL) {
-        focus_muc_error(muc, iq, "modify", "bad-request", "Send this to the room itself");
-        return TRUE;
-    }
-    return focus_muc_admin_iq(muc, room, iq);
+    return room_iq(data, iq, focus_muc_admin_iq);
 }
 
 static gboolean
 on_owner(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data)
 {
-    FocusMuc *muc = data;
-    if (!rate_ok(muc, iq))
-        return TRUE;
-    g_autoptr(CcJid) to = NULL;
-    FocusRoom *room = room_for(muc, iq, &to);
-    if (room == NULL)
-        return TRUE;
-    if (to->resource != NULL) {
-        focus_muc_error(muc, iq, "modify", "bad-request", "Send this to the room itself");
-        return TRUE;
-    }
-    return focus_muc_owner_iq(muc, room, iq);
+    return room_iq(data, iq, focus_muc_owner_iq);
 }
 
 /* Jitsi-style clients ask the focus to start a conference before joining the room. */

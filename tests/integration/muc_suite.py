@@ -63,10 +63,12 @@ class Env:
             for u in USERS:
                 cls.server.register(u, f'{u}-pw')
             cls.server.register('mallory', 'mallory-pw', domain=OTHER_DOMAIN)
-            cls.focus = Daemon('focus', SERVICE, 'focus-secret', cls.server.component_port,
+            cls.focus = Daemon('focus', SERVICE, 'focus-secret',
+                               cls.server.component_port_for(SERVICE),
                                extra=FOCUS_CONFIG).start()
             cls.limited = Daemon('focus', LIMITED, 'limited-secret',
-                                 cls.server.component_port, extra=LIMITED_CONFIG).start()
+                                 cls.server.component_port_for(LIMITED),
+                                 extra=LIMITED_CONFIG).start()
             cls.focus.wait_health(200)
             cls.limited.wait_health(200)
         return cls
@@ -157,7 +159,8 @@ def build(server_class, label):
             # Nick change: unavailable with 303 and the new nick, then available as new.
             bob.drain()
             bob.send(f"<presence to='{r}/{nb2}'/>")
-            gone = alice.next(predicate=lambda s: str(s['from']) == f'{r}/{nb}')
+            gone = alice.next(predicate=lambda s: str(s['from']) == f'{r}/{nb}' and
+                              s['type'] == 'unavailable')
             self.assertEqual(gone['type'], 'unavailable')
             self.assertEqual(codes(gone), {303})
             self.assertEqual(item(gone)['nick'], nb2)
@@ -372,7 +375,8 @@ def build(server_class, label):
             self.assertEqual(reply['type'], 'result')
             own = bob.next(predicate=lambda s: kind(s) == 'presence' and s['type'] == 'unavailable')
             self.assertEqual(codes(own), {307, 110})
-            seen = carol.next(predicate=lambda s: str(s['from']) == f'{r}/{nb}')
+            seen = carol.next(predicate=lambda s: str(s['from']) == f'{r}/{nb}' and
+                              s['type'] == 'unavailable')
             self.assertEqual(codes(seen), {307})
             x_item = seen.xml.find('.//{http://jabber.org/protocol/muc#user}item')
             self.assertEqual(x_item.find('{http://jabber.org/protocol/muc#user}reason').text, 'spam')
@@ -387,8 +391,9 @@ def build(server_class, label):
             r, (alice, na), (bob, nb), (carol, nc) = self.setup_room()
             reply = self.admin(alice, r, f"<item nick='{nc}' role='moderator'/>")
             self.assertEqual(reply['type'], 'result')
-            p = bob.next(predicate=lambda s: str(s['from']) == f'{r}/{nc}')
-            self.assertEqual(item(p)['role'], 'moderator')
+            p = bob.next(predicate=lambda s: str(s['from']) == f'{r}/{nc}' and
+                         item(s).get('role') == 'moderator')
+            self.assertEqual(item(p)['affiliation'], 'none')
             # A moderator who is not an admin may not grant moderator, nor kick the owner.
             self.assertError(iq_error(self.admin(carol, r, f"<item nick='{nb}' role='moderator'/>")),
                              'auth', 'forbidden')
@@ -422,7 +427,8 @@ def build(server_class, label):
             self.assertEqual(reply['type'], 'result')
             own = bob.next(predicate=lambda s: kind(s) == 'presence' and s['type'] == 'unavailable')
             self.assertEqual(codes(own), {301, 110})
-            seen = carol.next(predicate=lambda s: str(s['from']) == f'{r}/{nb}')
+            seen = carol.next(predicate=lambda s: str(s['from']) == f'{r}/{nb}' and
+                              s['type'] == 'unavailable')
             self.assertEqual(codes(seen), {301})
             with self.assertRaises(MucError) as ctx:
                 bob.join(r, nick('B'))

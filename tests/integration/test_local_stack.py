@@ -6,12 +6,14 @@ show it is idempotent. Uses the binaries this build made (no rebuild) and privat
 import os
 import re
 import subprocess
+import types
 import unittest
 
 from conclave_harness import procs, tap
 from conclave_harness.tempdir import make_tempdir
 from conclave_harness.xmpp_client import Client
 from conclave_daemons import BINARIES
+from muc_client import MucUser, codes
 
 SOURCE_ROOT = os.environ.get('CONCLAVE_SOURCE_ROOT', os.getcwd())
 UP = os.path.join(SOURCE_ROOT, 'deploy', 'local', 'up.sh')
@@ -51,12 +53,22 @@ class LocalStack(unittest.TestCase):
         self.assertIn(f'http://127.0.0.1:{self.ports["FOCUS_HTTP"]}/health', out)
         users = re.findall(r'(\w+)@localhost\s+password (\S+)', out)
         self.assertEqual([u for u, _ in users], ['alice', 'bob'])
-        # A real client logs in with what was printed and reaches both components.
+        # A real client logs in with what was printed, reaches both components, and can
+        # start a meeting that a guest then joins.
         client = Client(f'{users[0][0]}@localhost', users[0][1], port=self.ports['C2S'])
         client.connect()
         try:
             self.assertLess(client.ping('conference.localhost'), 5)
             self.assertLess(client.ping('bridge1.localhost'), 5)
+            server = types.SimpleNamespace(c2s_port=self.ports['C2S'], domain='localhost')
+            host = MucUser(server, users[0][0], users[0][1])
+            _, own, _ = host.join('standup@conference.localhost', 'host')
+            self.assertIn(201, codes(own))
+            guest = MucUser(server, None, anonymous=True, domain='guest.localhost')
+            others, _, _ = guest.join('standup@conference.localhost', 'guest')
+            self.assertEqual(len(others), 1)
+            host.close()
+            guest.close()
         finally:
             client.disconnect()
         # PostgreSQL answers on its private socket.

@@ -1,5 +1,5 @@
 """Integration test harness for Conclave: TAP runner, process management,
-private Prosody / PostgreSQL instances and a synchronous XMPP client
+private Prosody / ejabberd / PostgreSQL instances and a synchronous XMPP client
 (``conclave_harness.xmpp_client``, imported separately: it pulls in
 slixmpp)."""
 
@@ -10,7 +10,8 @@ from .procs import free_port, wait_port, wait_until
 from .tempdir import make_tempdir
 from .prosody import Prosody, ProsodyError
 from .postgres import Postgres, PostgresError
+from .ejabberd import Ejabberd, EjabberdError
 
 __all__ = ['procs', 'tempdir', 'tap', 'free_port', 'wait_port', 'wait_until',
            'make_tempdir', 'Prosody', 'ProsodyError', 'Postgres',
-           'PostgresError']
+           'PostgresError', 'Ejabberd', 'EjabberdError']

@@ -83,6 +83,10 @@ class Prosody:
         """None when no component is configured."""
         return self._component_port
 
+    def component_port_for(self, domain):
+        """Prosody serves every component on the one component port."""
+        return self._component_port
+
     @property
     def log_path(self):
         return os.path.join(self.dir, 'prosody.log') if self.dir else None
