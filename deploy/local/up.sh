@@ -212,9 +212,12 @@ Component "$bridge_domain"
 LUA
     )
     [[ $(id -u) -eq 0 ]] && chown root:prosody "$state/prosody/prosody.cfg.lua"
+    # Room tags in logs stay the same across restarts with a key file.
+    [[ -f $state/room.key ]] || "$build_dir/tools/conclavectl" keygen "$state/room.key" >/dev/null
     daemon_conf focus "$muc_domain" "$focus_http" "[security]
 authenticated_domains = $domain
-guest_domains = $guest_domain"
+guest_domains = $guest_domain
+room_key_file = $state/room.key"
     daemon_conf bridge "$bridge_domain" "$bridge_http" ""
 }
 

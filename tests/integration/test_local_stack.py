@@ -111,7 +111,7 @@ class LocalStack(unittest.TestCase):
 
     def check_secrets_are_private(self):
         for name in ('focus.secret', 'bridge.secret', 'users.txt', 'focus.conf',
-                     'bridge.conf'):
+                     'bridge.conf', 'room.key'):
             mode = os.stat(os.path.join(self.state, name)).st_mode
             self.assertEqual(mode & 0o077, 0, f'{name} is readable by others')
 
