@@ -24,7 +24,8 @@ NS_SSMA = 'urn:xmpp:jingle:apps:rtp:ssma:0'
 class Peer:
     """One conclave-test-peer process. Events are the JSON objects it prints."""
 
-    def __init__(self, name, audio=0, video=0, rtx=0, drop_every=0, profiles=None):
+    def __init__(self, name, audio=0, video=0, rtx=0, drop_every=0, profiles=None,
+                 video_file=None, bench_rate=0):
         self.name = name
         self.audio, self.video, self.rtx = audio, video, rtx
         self.dir = make_tempdir(prefix=f'conclave-peer-{name}-')
@@ -33,6 +34,10 @@ class Peer:
                '--rtx-ssrc', str(rtx), '--drop-every', str(drop_every)]
         if profiles:
             cmd += ['--profiles', profiles]
+        if video_file:
+            cmd += ['--video-file', video_file]
+        if bench_rate:
+            cmd += ['--bench-rate', str(bench_rate)]
         self.log = open(self.log_path, 'ab')
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, start_new_session=True, text=True)

@@ -39,6 +39,30 @@ send_nack(Peer *p, guint32 ssrc, guint16 seq)
         p->nacks_sent++;
 }
 
+/* Streams that cannot be rebuilt: valid RTP is counted (and bench packets timed). */
+static void
+receive_counted(Peer *p, PeerRxStream *s, const guint8 *buf, gsize len)
+{
+    BridgeRtpHeader h;
+    if (bridge_rtp_parse(buf, len, &h) != 0) {
+        s->mismatches++;
+        return;
+    }
+    guint16 k = h.seq;
+    if (!(s->seen[k / 8] & (1u << (k % 8))))
+        s->unique++;
+    s->seen[k / 8] |= (guint8)(1u << (k % 8));
+    if (s->kind != PEER_BENCH || h.payload_len < 8)
+        return;
+    const guint8 *pl = buf + h.header_len;
+    gint64 sent = (gint64)(((guint64)bridge_read32(pl) << 32) | bridge_read32(pl + 4));
+    gint64 us = g_get_monotonic_time() - sent;
+    if (us < 0)
+        us = 0;
+    gsize bucket = MIN((gsize)(us / 10), PEER_LATENCY_BUCKETS - 1);
+    p->latency_hist[bucket]++;
+}
+
 static void
 receive_rtp(Peer *p, guint8 *buf, gsize len)
 {
@@ -68,6 +92,10 @@ receive_rtp(Peer *p, guint8 *buf, gsize len)
     guint32 k;
     s->packets++;
     s->bytes += len;
+    if (s->kind == PEER_FOREIGN || s->kind == PEER_BENCH) {
+        receive_counted(p, s, buf, len);
+        return;
+    }
     if (!peer_stream_check(s->kind, buf, len, &k)) {
         s->mismatches++;
         return;
@@ -133,6 +161,57 @@ send_stream(Peer *p, PeerKind kind, guint32 ssrc, guint64 *counter)
         (*counter)++;
 }
 
+/* One frame from the video file: records of length, marker, timestamp offset, payload. */
+static void
+send_file_frame(Peer *p)
+{
+    gsize size;
+    const guint8 *d = g_bytes_get_data(p->video_file, &size);
+    for (int n = 0; n < 64; n++) {
+        if (p->video_off + 7 > size) { /* loop, keeping timestamps increasing */
+            p->video_off = 0;
+            p->video_ts_base += p->video_last_ts + 3000;
+        }
+        const guint8 *r = d + p->video_off;
+        gsize plen = bridge_read16(r);
+        gboolean marker = r[2] != 0;
+        guint32 ts = bridge_read32(r + 3);
+        if (p->video_off + 7 + plen > size || plen > 1300) {
+            p->video_off = size; /* a broken file: stop at its end */
+            return;
+        }
+        guint8 buf[1600 + BRIDGE_SRTP_MAX_TRAILER];
+        guint16 seq = (guint16)(peer_stream_first_seq(p->video_ssrc) + p->sent_video);
+        gsize off = bridge_rtp_write_header(buf, PEER_PT_VIDEO, marker, seq, p->video_ts_base + ts,
+                                            p->video_ssrc);
+        memcpy(buf + off, r + 7, plen);
+        p->video_off += 7 + plen;
+        p->video_last_ts = ts;
+        if (protect_and_send(p, buf, off + plen, FALSE) == 0)
+            p->sent_video++;
+        if (marker)
+            return;
+    }
+}
+
+/* Benchmark packets: 1100-byte payloads that start with the monotonic send time. */
+static void
+send_bench(Peer *p, guint count)
+{
+    for (guint i = 0; i < count; i++) {
+        guint8 buf[1600 + BRIDGE_SRTP_MAX_TRAILER];
+        guint16 seq = (guint16)(peer_stream_first_seq(p->video_ssrc) + p->sent_bench);
+        gsize off = bridge_rtp_write_header(buf, PEER_PT_VIDEO, FALSE, seq,
+                                            (guint32)(p->sent_bench * 90), p->video_ssrc);
+        memset(buf + off, 0x42, 1100);
+        guint64 now = (guint64)g_get_monotonic_time();
+        bridge_write32(buf + off, (guint32)(now >> 32));
+        bridge_write32(buf + off + 4, (guint32)now);
+        if (protect_and_send(p, buf, off + 1100, FALSE) == 0)
+            p->sent_bench++;
+    }
+}
+
 static gboolean
 on_send_tick(gpointer data)
 {
@@ -144,12 +223,24 @@ on_send_tick(gpointer data)
             g_source_remove(p->sr_timer);
         p->sr_timer = 0;
         peer_emit("{\"event\":\"sent\",\"audio\":%" G_GUINT64_FORMAT ",\"video\":%" G_GUINT64_FORMAT
-                  ",\"rtx\":%" G_GUINT64_FORMAT "}",
-                  p->sent_audio, p->sent_video, p->sent_rtx);
+                  ",\"rtx\":%" G_GUINT64_FORMAT ",\"bench\":%" G_GUINT64_FORMAT "}",
+                  p->sent_audio, p->sent_video, p->sent_rtx, p->sent_bench);
         return G_SOURCE_REMOVE;
     }
     static guint tick;
     tick++;
+    if (p->bench_rate > 0) { /* keep to the rate whatever the timer's drift */
+        gint64 elapsed = now - p->send_start_us;
+        guint64 due = (guint64)elapsed * p->bench_rate / G_USEC_PER_SEC;
+        if (due > p->sent_bench)
+            send_bench(p, (guint)MIN(due - p->sent_bench, 1000));
+        return G_SOURCE_CONTINUE;
+    }
+    if (p->video_file != NULL) {
+        if (tick % 3 == 0)
+            send_file_frame(p);
+        return G_SOURCE_CONTINUE;
+    }
     if (p->audio_ssrc != 0 && tick % 2 == 0) /* every 20 ms */
         send_stream(p, PEER_AUDIO, p->audio_ssrc, &p->sent_audio);
     if (p->video_ssrc != 0 && tick % 3 == 0) { /* a frame every 30 ms: a burst of three */
@@ -184,7 +275,8 @@ peer_media_start(Peer *p, double seconds)
 {
     if (p->send_timer != 0)
         return;
-    p->send_until_us = g_get_monotonic_time() + (gint64)(seconds * G_USEC_PER_SEC);
+    p->send_start_us = g_get_monotonic_time();
+    p->send_until_us = p->send_start_us + (gint64)(seconds * G_USEC_PER_SEC);
     p->send_timer = g_timeout_add(10, on_send_tick, p);
     p->sr_timer = g_timeout_add(500, on_sr_tick, p);
 }
@@ -291,9 +383,25 @@ peer_media_report(Peer *p)
                                GPOINTER_TO_UINT(value));
         first = FALSE;
     }
+    guint64 total = 0, p50 = 0, p99 = 0, acc = 0;
+    for (guint i = 0; i < PEER_LATENCY_BUCKETS; i++)
+        total += p->latency_hist[i];
+    for (guint i = 0; i < PEER_LATENCY_BUCKETS && total > 0; i++) {
+        acc += p->latency_hist[i];
+        if (p50 == 0 && acc * 2 >= total)
+            p50 = (i + 1) * 10;
+        if (acc * 100 >= total * 99) {
+            p99 = (i + 1) * 10;
+            break;
+        }
+    }
+    g_string_append_printf(s,
+                           "},\"latency_us\":{\"count\":%" G_GUINT64_FORMAT
+                           ",\"p50\":%" G_GUINT64_FORMAT ",\"p99\":%" G_GUINT64_FORMAT "}",
+                           total, p50, p99);
     g_string_append_printf(
         s,
-        "},\"srs\":%" G_GUINT64_FORMAT ",\"rrs\":%" G_GUINT64_FORMAT
+        ",\"srs\":%" G_GUINT64_FORMAT ",\"rrs\":%" G_GUINT64_FORMAT
         ",\"nacks_sent\":%" G_GUINT64_FORMAT ",\"dropped_for_nack\":%" G_GUINT64_FORMAT
         ",\"srtp_errors\":%" G_GUINT64_FORMAT ",\"unexpected\":%" G_GUINT64_FORMAT
         ",\"malformed_rtcp\":%" G_GUINT64_FORMAT "}",

@@ -7,7 +7,7 @@
  * reads one JSON command per line on stdin:
  *   {"cmd":"connect","ufrag":..,"pwd":..,"fingerprint":..,"candidates":[{"ip","port",
  *    "priority","foundation"}]}
- *   {"cmd":"expect","sources":[{"ssrc":N,"kind":"audio|video|rtx"}]}
+ *   {"cmd":"expect","sources":[{"ssrc":N,"kind":"audio|video|rtx|foreign|bench"}]}
  *   {"cmd":"send","seconds":S}      {"cmd":"pli","ssrc":N}
  *   {"cmd":"hostile","what":"malformed|unsignalled","count":N}
  *   {"cmd":"report"}                {"cmd":"quit"} */
@@ -229,8 +229,8 @@ on_stdin(GIOChannel *ch, GIOCondition cond, gpointer data)
 int
 main(int argc, char **argv)
 {
-    gint audio = 0, video = 0, rtx = 0, drop_every = 0;
-    g_autofree char *address = NULL, *profiles = NULL;
+    gint audio = 0, video = 0, rtx = 0, drop_every = 0, bench_rate = 0;
+    g_autofree char *address = NULL, *profiles = NULL, *video_file = NULL;
     GOptionEntry entries[] = {
         {"audio-ssrc", 0, 0, G_OPTION_ARG_INT, &audio, "SSRC of the audio stream", "N"},
         {"video-ssrc", 0, 0, G_OPTION_ARG_INT, &video, "SSRC of the video stream", "N"},
@@ -239,6 +239,10 @@ main(int argc, char **argv)
          "Drop every Nth received video packet and NACK it", "N"},
         {"address", 0, 0, G_OPTION_ARG_STRING, &address, "Local address (127.0.0.1)", "IP"},
         {"profiles", 0, 0, G_OPTION_ARG_STRING, &profiles, "use_srtp profiles offered", "LIST"},
+        {"video-file", 0, 0, G_OPTION_ARG_FILENAME, &video_file,
+         "Replay VP8 RTP payloads from FILE on the video SSRC", "FILE"},
+        {"bench-rate", 0, 0, G_OPTION_ARG_INT, &bench_rate,
+         "Send only timestamped benchmark packets, N per second, on the video SSRC", "N"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- Conclave bridge test peer");
@@ -254,6 +258,17 @@ main(int argc, char **argv)
     p.video_ssrc = (guint32)video;
     p.rtx_ssrc = (guint32)rtx;
     p.drop_every = (guint)drop_every;
+    p.bench_rate = (guint)MAX(bench_rate, 0);
+    p.latency_hist = g_new0(guint64, PEER_LATENCY_BUCKETS);
+    if (video_file != NULL) {
+        g_autofree char *data = NULL;
+        gsize len = 0;
+        if (!g_file_get_contents(video_file, &data, &len, &error)) {
+            fprintf(stderr, "conclave-test-peer: %s\n", error->message);
+            return 1;
+        }
+        p.video_file = g_bytes_new_take(g_steal_pointer(&data), len);
+    }
     p.requested = g_hash_table_new(g_direct_hash, g_direct_equal);
     p.plis = g_hash_table_new(g_direct_hash, g_direct_equal);
     p.identity = bridge_dtls_identity_new(profiles, &error);
@@ -297,6 +312,9 @@ main(int argc, char **argv)
     bridge_dtls_identity_free(p.identity);
     g_hash_table_unref(p.requested);
     g_hash_table_unref(p.plis);
+    g_free(p.latency_hist);
+    if (p.video_file != NULL)
+        g_bytes_unref(p.video_file);
     g_main_loop_unref(p.loop);
     return 0;
 }

@@ -30,7 +30,7 @@ typedef struct {
     guint32 audio_ssrc, video_ssrc, rtx_ssrc;
     guint64 sent_audio, sent_video, sent_rtx;
     guint send_timer, sr_timer;
-    gint64 send_until_us;
+    gint64 send_start_us, send_until_us;
     /* what we expect and receive */
     PeerRxStream rx[PEER_MAX_STREAMS];
     guint n_rx;
@@ -39,7 +39,17 @@ typedef struct {
     GHashTable *requested; /* (ssrc << 16 | seq) -> 1 */
     guint64 srs, rrs, srtp_errors, unexpected, malformed_rtcp;
     GHashTable *plis; /* media ssrc -> count */
+    /* --video-file: VP8 RTP payloads replayed on the video SSRC instead of synthetic ones */
+    GBytes *video_file;
+    gsize video_off;
+    guint32 video_ts_base, video_last_ts;
+    /* --bench-rate: timestamped packets instead of the normal streams, and latencies */
+    guint bench_rate;
+    guint64 sent_bench;
+    guint64 *latency_hist; /* PEER_LATENCY_BUCKETS buckets of 10 us */
 } Peer;
+
+#define PEER_LATENCY_BUCKETS 20000 /* up to 200 ms */
 
 void peer_emit(const char *format, ...) G_GNUC_PRINTF(1, 2);
 int peer_send_raw(Peer *peer, const guint8 *buf, gsize len);

@@ -93,7 +93,8 @@ peer_stream_check(PeerKind kind, const guint8 *buf, gsize len, guint32 *k)
 const char *
 peer_kind_name(PeerKind kind)
 {
-    return kind == PEER_AUDIO ? "audio" : kind == PEER_VIDEO ? "video" : "rtx";
+    static const char *const names[] = {"audio", "video", "rtx", "foreign", "bench"};
+    return names[kind];
 }
 
 gboolean
@@ -105,6 +106,10 @@ peer_kind_parse(const char *name, PeerKind *kind)
         *kind = PEER_VIDEO;
     else if (g_strcmp0(name, "rtx") == 0)
         *kind = PEER_RTX;
+    else if (g_strcmp0(name, "foreign") == 0)
+        *kind = PEER_FOREIGN;
+    else if (g_strcmp0(name, "bench") == 0)
+        *kind = PEER_BENCH;
     else
         return FALSE;
     return TRUE;

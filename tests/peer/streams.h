@@ -13,6 +13,8 @@ typedef enum {
     PEER_AUDIO,
     PEER_VIDEO,
     PEER_RTX,
+    PEER_FOREIGN, /* another stack's stream: validated as RTP and counted, not compared */
+    PEER_BENCH,   /* benchmark packets: the payload starts with the send time */
 } PeerKind;
 
 #define PEER_PT_AUDIO 111
