@@ -359,6 +359,12 @@ bridge_colibri_server_drain(BridgeColibriServer *srv)
     srv->draining = TRUE;
 }
 
+guint
+bridge_colibri_server_conferences(BridgeColibriServer *srv)
+{
+    return g_hash_table_size(srv->conferences);
+}
+
 void
 bridge_colibri_server_free(BridgeColibriServer *srv)
 {

@@ -18,6 +18,7 @@ BridgeColibriServer *bridge_colibri_server_new(CcXmppComponent *xmpp, BridgeWork
                                                CcMetrics *metrics);
 /* Stops accepting new conferences (graceful_shutdown); existing ones keep running. */
 void bridge_colibri_server_drain(BridgeColibriServer *server);
+guint bridge_colibri_server_conferences(BridgeColibriServer *server);
 /* Expires every endpoint and conference cleanly. */
 void bridge_colibri_server_free(BridgeColibriServer *server);
 

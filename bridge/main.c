@@ -7,9 +7,6 @@
 
 #include "cc-error.h"
 
-#include <glib-unix.h>
-#include <signal.h>
-
 static const char *const bridge_features[] = {CC_NS_COLIBRI2, CC_NS_HEALTHCHECK, NULL};
 
 static const CcServiceIdentity bridge_identity = {
@@ -30,6 +27,7 @@ static const CcConfigKey bridge_keys[] = {
     {"media", "connect_timeout", CC_CONFIG_INT, FALSE, "30", 2, 3600},
     {"media", "pli_interval_ms", CC_CONFIG_INT, FALSE, "500", 0, 60000},
     {"media", "capacity_pps", CC_CONFIG_INT, FALSE, "200000", 1, G_MAXINT32},
+    {"media", "drain_timeout", CC_CONFIG_INT, FALSE, "0", 0, 86400},
     {"colibri", "trusted", CC_CONFIG_LIST, FALSE, ""},
 };
 
@@ -38,18 +36,25 @@ typedef struct {
     BridgeStats stats;
     BridgeWorkerPool *pool;
     BridgeColibriServer *colibri;
-    guint term_watch;
 } Bridge;
 
-/* Runs beside the skeleton's own SIGTERM handler (which closes the component stream and
- * ends the main loop): from here on no conference is created. */
-static gboolean
-on_term(gpointer data)
+/* The first SIGTERM: refuse new conferences and let the running ones finish, for at most
+ * [media] drain_timeout seconds. */
+static guint
+bridge_drain(CcDaemon *daemon)
 {
-    Bridge *b = data;
-    if (b->colibri != NULL)
-        bridge_colibri_server_drain(b->colibri);
-    return G_SOURCE_CONTINUE;
+    Bridge *b = cc_daemon_get_data(daemon);
+    if (b == NULL || b->colibri == NULL)
+        return 0;
+    bridge_colibri_server_drain(b->colibri);
+    return (guint)cc_config_get_int(cc_daemon_config(daemon), "media", "drain_timeout") * 1000;
+}
+
+static gboolean
+bridge_drained(CcDaemon *daemon)
+{
+    Bridge *b = cc_daemon_get_data(daemon);
+    return b == NULL || b->colibri == NULL || bridge_colibri_server_conferences(b->colibri) == 0;
 }
 
 static gboolean
@@ -108,7 +113,6 @@ bridge_setup(CcDaemon *daemon, GError **error)
         cc_daemon_xmpp(daemon), b->pool, &b->media,
         cc_config_get_list(config, "colibri", "trusted"),
         (guint)cc_config_get_int(config, "media", "capacity_pps"), metrics);
-    b->term_watch = g_unix_signal_add(SIGTERM, on_term, b);
     g_message("media plane: %u worker(s), ports %u-%u, DTLS fingerprint %s", workers,
               b->media.port_min, b->media.port_max,
               bridge_dtls_identity_fingerprint(b->media.identity));
@@ -121,8 +125,6 @@ bridge_teardown(CcDaemon *daemon)
     Bridge *b = cc_daemon_get_data(daemon);
     if (b == NULL)
         return;
-    if (b->term_watch != 0)
-        g_source_remove(b->term_watch);
     if (b->colibri != NULL) {
         bridge_colibri_server_drain(b->colibri);
         g_clear_pointer(&b->colibri, bridge_colibri_server_free);
@@ -147,6 +149,8 @@ static const CcDaemonSpec bridge_spec = {
     .validate = bridge_validate,
     .setup = bridge_setup,
     .teardown = bridge_teardown,
+    .drain = bridge_drain,
+    .drained = bridge_drained,
 };
 
 int

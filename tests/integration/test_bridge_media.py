@@ -4,7 +4,8 @@ DTLS, libsrtp2) in conferences created over Colibri2 through a real Prosody. Thr
 receive each other's audio, video and RTX intact and in order, and the bridge's counters
 match what was sent; NACKs are answered from the retransmission buffer; a PLI reaches the
 sender; a wrong fingerprint, an unsignalled SSRC, malformed RTP/RTCP and UDP noise are
-dropped, counted, and change nothing for the others; SIGTERM exits 0."""
+dropped, counted, and change nothing for the others; a silent endpoint expires; SIGTERM
+drains (new conferences refused, running ones kept) and exits 0 once they are gone."""
 
 import os
 import signal
@@ -36,7 +37,8 @@ class BridgeMedia(unittest.TestCase):
         cls.bridge = Daemon('bridge', BRIDGE, 'bridge-secret', cls.prosody.component_port,
                             extra=f'[media]\naddresses = 127.0.0.1\nport_min = {cls.port_min}\n'
                                   f'port_max = {cls.port_min + 300}\nworkers = 2\n'
-                                  f'media_timeout = 20\n[colibri]\ntrusted = localhost\n')
+                                  f'media_timeout = 10\ndrain_timeout = 20\n'
+                                  f'[colibri]\ntrusted = localhost\n')
         cls.bridge.start()
         cls.bridge.wait_health(200, timeout=15)
         cls.client = Client('focus@localhost', 'focus-password', port=cls.prosody.c2s_port)
@@ -255,9 +257,39 @@ class BridgeMedia(unittest.TestCase):
         self.assertEqual(names['graceful_shutdown'], 'false')
         float(names['stress_level'])
 
-    def test_zz_sigterm_exits_cleanly(self):
+    def test_silent_and_vanished_endpoints_expire(self):
+        counters = Counters(self.bridge)
+        expired = 'conclave_bridge_endpoints_expired_total{reason="%s"}'
+        meeting, peers = self.conference([('idle', dict(audio=7101)), ('gone', dict(audio=7102))])
+        # 'idle' stays connected (it answers consent checks) but sends nothing;
+        # 'gone' disappears: its consent lapses or its media stops, whichever comes first.
+        peers['gone'].kill()
+        procs.wait_until(
+            lambda: counters.delta(expired % 'media_timeout') +
+            counters.delta(expired % 'ice_failed') == 2,
+            timeout=30, message='the endpoints were not expired')
+        self.assertGreaterEqual(counters.delta(expired % 'media_timeout'), 1)
+        self.assertEqual(counters.delta('conclave_bridge_worker_endpoints{worker="0"}') +
+                         counters.delta('conclave_bridge_worker_endpoints{worker="1"}'), 0)
+        self.expire(meeting)
+
+    def load(self):
+        reply = self.iq(f"<iq type='get' to='{BRIDGE}'><healthcheck "
+                        f"xmlns='http://jitsi.org/protocol/healthcheck'/></iq>")
+        stats = reply.xml.find('{http://jitsi.org/protocol/colibri}stats')
+        return {s.get('name'): s.get('value') for s in stats}
+
+    def test_zz_sigterm_drains_then_exits_cleanly(self):
         meeting, peers = self.conference([('q', dict(audio=7001))])
-        self.assertEqual(self.bridge.stop(signal.SIGTERM), 0)
+        self.bridge.proc.send_signal(signal.SIGTERM)
+        procs.wait_until(lambda: self.load().get('graceful_shutdown') == 'true', timeout=5,
+                         message='the bridge does not report draining')
+        reply = self.iq(modify_xml(BRIDGE, self.new_meeting(), [], create=True))
+        self.assertEqual(colibri_reason(reply), 'graceful_shutdown')
+        time.sleep(0.5)
+        self.assertIsNone(self.bridge.proc.poll(), 'the bridge waits for its conferences')
+        self.expire(meeting)
+        self.assertEqual(self.bridge.proc.wait(10), 0)
         self.assertEqual(self.bridge.sanitizer_reports(), [])
 
 
