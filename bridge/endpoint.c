@@ -9,6 +9,7 @@
 #include "cc-error.h"
 #include "rtp.h"
 
+#include <errno.h>
 #include <string.h>
 
 static int
@@ -21,7 +22,12 @@ int
 bridge_endpoint_send(BridgeEndpoint *ep, const guint8 *buf, gsize len)
 {
     const BridgeStats *s = ep->config->stats;
-    int n = nice_agent_send(ep->agent, ep->stream_id, 1, (guint)len, (const gchar *)buf);
+    gssize n;
+    if (ep->direct_fd >= 0)
+        n = sendto(ep->direct_fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&ep->direct_addr,
+                   ep->direct_len);
+    else
+        n = nice_agent_send(ep->agent, ep->stream_id, 1, (guint)len, (const gchar *)buf);
     if (n < 0) {
         cc_metric_inc(s->drop_send_failed);
         return -EIO;
@@ -145,6 +151,30 @@ on_state(NiceAgent *agent, guint stream_id, guint component_id, guint state, gpo
     }
 }
 
+/* Takes the selected pair's socket for the send path when it is a plain UDP host pair;
+ * otherwise (or when libnice gives none) sending goes through nice_agent_send(). */
+static void
+on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id, NiceCandidate *local,
+                 NiceCandidate *remote, gpointer data)
+{
+    BridgeEndpoint *ep = data;
+    if (stream_id != ep->stream_id)
+        return;
+    g_clear_object(&ep->direct_socket);
+    ep->direct_fd = -1;
+    if (local->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+        local->type == NICE_CANDIDATE_TYPE_RELAYED || remote->type == NICE_CANDIDATE_TYPE_RELAYED)
+        return;
+    ep->direct_socket = nice_agent_get_selected_socket(agent, stream_id, component_id);
+    if (ep->direct_socket == NULL)
+        return;
+    memset(&ep->direct_addr, 0, sizeof ep->direct_addr);
+    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&ep->direct_addr);
+    ep->direct_len = ep->direct_addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    ep->direct_fd = g_socket_get_fd(ep->direct_socket);
+}
+
 BridgeEndpoint *
 bridge_endpoint_new(BridgeConference *conf, const char *id, GError **error)
 {
@@ -185,7 +215,9 @@ bridge_endpoint_new(BridgeConference *conf, const char *id, GError **error)
     do {
         ep->rtcp_ssrc = g_random_int();
     } while (ep->rtcp_ssrc == 0);
+    ep->direct_fd = -1;
     g_signal_connect(agent, "component-state-changed", G_CALLBACK(on_state), ep);
+    g_signal_connect(agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), ep);
     nice_agent_attach_recv(agent, stream, 1, conf->worker->context, on_recv, ep);
     cc_metric_inc(cfg->stats->endpoints_created);
     return ep;
@@ -199,6 +231,7 @@ bridge_endpoint_free(BridgeEndpoint *ep)
     nice_agent_attach_recv(ep->agent, ep->stream_id, 1, ep->conference->worker->context, NULL,
                            NULL);
     g_signal_handlers_disconnect_by_data(ep->agent, ep);
+    g_clear_object(&ep->direct_socket);
     nice_agent_remove_stream(ep->agent, ep->stream_id);
     g_object_unref(ep->agent);
     bridge_dtls_free(ep->dtls);

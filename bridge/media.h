@@ -10,6 +10,7 @@
 #include "worker.h"
 
 #include <nice/agent.h>
+#include <sys/socket.h>
 
 G_BEGIN_DECLS
 
@@ -65,6 +66,12 @@ struct _BridgeEndpoint {
     guint n_ssrcs;
     gint64 created_us, last_media_us, last_pli_us;
     BridgeRtxSlot *rtx; /* BRIDGE_RTX_SLOTS entries */
+    /* The selected pair's UDP socket and remote address: media goes out with one sendto()
+     * instead of through libnice's send path. -1 until a host/UDP pair is selected. */
+    GSocket *direct_socket;
+    int direct_fd;
+    struct sockaddr_storage direct_addr;
+    socklen_t direct_len;
 };
 
 struct _BridgeConference {
