@@ -21,6 +21,7 @@ from conclave_media import (Counters, Peer, colibri_reason, modify_xml, parse_an
                             random_fingerprint, sources_xml, transport_xml)
 
 BRIDGE = 'bridge1.localhost'
+BRIDGE2 = 'bridge2.localhost'
 SEND_SECONDS = 3.0
 
 
@@ -29,7 +30,7 @@ class BridgeMedia(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.prosody = Prosody(components={BRIDGE: 'bridge-secret'})
+        cls.prosody = Prosody(components={BRIDGE: 'bridge-secret', BRIDGE2: 'bridge2-secret'})
         cls.prosody.start()
         cls.prosody.register('focus', 'focus-password')
         port = procs.free_port()
@@ -272,6 +273,42 @@ class BridgeMedia(unittest.TestCase):
         self.assertEqual(counters.delta('conclave_bridge_worker_endpoints{worker="0"}') +
                          counters.delta('conclave_bridge_worker_endpoints{worker="1"}'), 0)
         self.expire(meeting)
+
+    def test_public_address_and_trusted_senders(self):
+        """A second bridge behind a (pretend) 1:1 NAT that only takes orders from the focus."""
+        port = self.port_min + 400
+        other = Daemon('bridge', BRIDGE2, 'bridge2-secret', self.prosody.component_port,
+                       extra=f'[media]\naddresses = 127.0.0.1\npublic_address = 192.0.2.7\n'
+                             f'port_min = {port}\nport_max = {port + 10}\nworkers = 1\n'
+                             f'[colibri]\ntrusted = focus@localhost\n').start()
+        try:
+            other.wait_health(200, timeout=15)
+            reply = self.iq(modify_xml(BRIDGE2, 'pub', ["<endpoint id='e' create='true'/>"],
+                                       create=True))
+            self.assertEqual(reply['type'], 'result', str(reply))
+            cands = parse_answer(reply)['e']['candidates']
+            host = [c for c in cands if c['type'] == 'host']
+            srflx = [c for c in cands if c['type'] == 'srflx']
+            self.assertEqual(len(host), 1, cands)
+            self.assertTrue(port <= host[0]['port'] <= port + 10, cands)
+            self.assertEqual([(c['ip'], c['port']) for c in srflx],
+                             [('192.0.2.7', host[0]['port'])])
+            self.prosody.register('mallory', 'mallory-password')
+            mallory = Client('mallory@localhost', 'mallory-password',
+                             port=self.prosody.c2s_port)
+            mallory.connect()
+            try:
+                reply = mallory.send_iq_raw(modify_xml(BRIDGE2, 'evil', [], create=True))
+                self.assertEqual(reply['error']['condition'], 'forbidden')
+                self.assertEqual(colibri_reason(reply), 'forbidden')
+            finally:
+                mallory.disconnect()
+            self.iq(modify_xml(BRIDGE2, 'pub', [], expire=True))
+            self.assertEqual(other.stop(), 0)
+            self.assertEqual(other.sanitizer_reports(), [])
+        finally:
+            if other.proc.poll() is None:
+                other.stop()
 
     def load(self):
         reply = self.iq(f"<iq type='get' to='{BRIDGE}'><healthcheck "
