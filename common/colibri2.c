@@ -463,6 +463,8 @@ cc_colibri2_modify_free(CcColibri2Modify *m)
     g_free(m);
 }
 
+static CcColibri2Modify *parse_body(xmpp_stanza_t *e, GError **error);
+
 CcColibri2Modify *
 cc_colibri2_modify_parse(xmpp_stanza_t *e, GError **error)
 {
@@ -470,6 +472,13 @@ cc_colibri2_modify_parse(xmpp_stanza_t *e, GError **error)
         invalid(error, "not a conference-modify");
         return NULL;
     }
+    return parse_body(e, error);
+}
+
+/* The attributes and endpoints shared by conference-modify and conference-modified. */
+static CcColibri2Modify *
+parse_body(xmpp_stanza_t *e, GError **error)
+{
     const char *meeting = xmpp_stanza_get_attribute(e, "meeting-id");
     const char *name = xmpp_stanza_get_attribute(e, "name");
     if (!valid_id(meeting)) {
@@ -511,6 +520,62 @@ cc_colibri2_modify_parse(xmpp_stanza_t *e, GError **error)
         return NULL;
     }
     return g_steal_pointer(&m);
+}
+
+/* --- the answer, and requests (the focus's side) ------------------------------------- */
+
+CcColibri2Modify *
+cc_colibri2_modify_new(const char *meeting_id)
+{
+    CcColibri2Modify *m = g_new0(CcColibri2Modify, 1);
+    m->meeting_id = g_strdup(meeting_id);
+    m->endpoints = g_ptr_array_new_with_free_func((GDestroyNotify)endpoint_free);
+    return m;
+}
+
+CcColibri2Endpoint *
+cc_colibri2_modify_add_endpoint(CcColibri2Modify *m, const char *id)
+{
+    CcColibri2Endpoint *ep = g_new0(CcColibri2Endpoint, 1);
+    ep->id = g_strdup(id);
+    g_ptr_array_add(m->endpoints, ep);
+    return ep;
+}
+
+CcColibri2Modify *
+cc_colibri2_modified_parse(xmpp_stanza_t *e, GError **error)
+{
+    if (!is_name(e, "conference-modified", CC_NS_COLIBRI2)) {
+        invalid(error, "not a conference-modified");
+        return NULL;
+    }
+    return parse_body(e, error);
+}
+
+void
+cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *m)
+{
+    xmpp_stanza_t *cm = cc_stanza_add_child(parent, "conference-modify", CC_NS_COLIBRI2);
+    xmpp_stanza_set_attribute(cm, "meeting-id", m->meeting_id);
+    if (m->name != NULL)
+        xmpp_stanza_set_attribute(cm, "name", m->name);
+    if (m->create)
+        xmpp_stanza_set_attribute(cm, "create", "true");
+    if (m->expire)
+        xmpp_stanza_set_attribute(cm, "expire", "true");
+    for (guint i = 0; i < m->endpoints->len; i++) {
+        const CcColibri2Endpoint *ep = g_ptr_array_index(m->endpoints, i);
+        xmpp_stanza_t *e = cc_stanza_add_child(cm, "endpoint", NULL);
+        xmpp_stanza_set_attribute(e, "id", ep->id);
+        if (ep->create)
+            xmpp_stanza_set_attribute(e, "create", "true");
+        if (ep->expire)
+            xmpp_stanza_set_attribute(e, "expire", "true");
+        if (ep->transport != NULL)
+            cc_colibri2_transport_write(e, ep->transport);
+        if (ep->sources != NULL)
+            cc_colibri2_sources_write(e, ep->sources);
+    }
 }
 
 void

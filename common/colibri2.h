@@ -1,6 +1,7 @@
 /* The Colibri2 subset Conclave speaks between the focus and the bridge (namespace
- * jitsi:colibri2; schemas/colibri2.md is the contract): parsing a conference-modify request,
- * and reading and writing the ICE-UDP transport (ufrag, pwd, DTLS fingerprint, candidates)
+ * jitsi:colibri2; schemas/colibri2.md is the contract): parsing and writing a
+ * conference-modify request, parsing the conference-modified answer, and reading and
+ * writing the ICE-UDP transport (ufrag, pwd, DTLS fingerprint, candidates)
  * and the sources (media-source, ssrc, ssrc-group) that travel in both directions.
  *
  * Parsing is strict and bounded: unknown shapes, out-of-range numbers, over-long ids and
@@ -78,6 +79,16 @@ typedef struct {
 CcColibri2Modify *cc_colibri2_modify_parse(xmpp_stanza_t *conference_modify, GError **error);
 void cc_colibri2_modify_free(CcColibri2Modify *modify);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcColibri2Modify, cc_colibri2_modify_free)
+
+/* The bridge's answer: its meeting-id and one endpoint per endpoint of the request, with
+ * the transport of those that were created (the focus reads it). */
+CcColibri2Modify *cc_colibri2_modified_parse(xmpp_stanza_t *conference_modified, GError **error);
+
+/* Building a request (the focus): fill the structure, then write it into an <iq>. The
+ * endpoint's transport and sources (set them directly) are owned by the request. */
+CcColibri2Modify *cc_colibri2_modify_new(const char *meeting_id);
+CcColibri2Endpoint *cc_colibri2_modify_add_endpoint(CcColibri2Modify *modify, const char *id);
+void cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *modify);
 
 /* <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'> and its children. */
 CcColibri2Transport *cc_colibri2_transport_parse(xmpp_stanza_t *ice_udp, GError **error);

@@ -1,5 +1,6 @@
-/* libFuzzer target: the Colibri2 parser (conference-modify from the XMPP network). Beyond
- * "no crash": what it accepts, written back by our own writers, parses again. */
+/* libFuzzer target: the Colibri2 parsers (conference-modify from the XMPP network on the
+ * bridge, conference-modified on the focus). Beyond "no crash": what they accept, written
+ * back as a request by our own writer, parses again. */
 #include "cc-autoptr.h"
 #include "colibri2.h"
 
@@ -14,21 +15,11 @@ static xmpp_ctx_t *ctx;
 static void
 rewrite_and_reparse(const CcColibri2Modify *m)
 {
-    g_autoptr(xmpp_stanza_t) cm = xmpp_stanza_new(ctx);
-    xmpp_stanza_set_name(cm, "conference-modify");
-    xmpp_stanza_set_ns(cm, CC_NS_COLIBRI2);
-    xmpp_stanza_set_attribute(cm, "meeting-id", m->meeting_id);
-    for (guint i = 0; i < m->endpoints->len; i++) {
-        const CcColibri2Endpoint *ep = g_ptr_array_index(m->endpoints, i);
-        g_autoptr(xmpp_stanza_t) e = xmpp_stanza_new(ctx);
-        xmpp_stanza_set_name(e, "endpoint");
-        xmpp_stanza_set_attribute(e, "id", ep->id);
-        if (ep->transport != NULL)
-            cc_colibri2_transport_write(e, ep->transport);
-        if (ep->sources != NULL)
-            cc_colibri2_sources_write(e, ep->sources);
-        xmpp_stanza_add_child(cm, e);
-    }
+    g_autoptr(xmpp_stanza_t) iq = xmpp_stanza_new(ctx);
+    xmpp_stanza_set_name(iq, "iq");
+    cc_colibri2_modify_write(iq, m);
+    xmpp_stanza_t *cm =
+        xmpp_stanza_get_child_by_name_and_ns(iq, "conference-modify", CC_NS_COLIBRI2);
     g_autoptr(CcColibri2Modify) again = cc_colibri2_modify_parse(cm, NULL);
     if (again == NULL || again->endpoints->len != m->endpoints->len)
         abort();
@@ -54,5 +45,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_parse(cm, NULL);
     if (m != NULL)
         rewrite_and_reparse(m);
+    /* the answer, as the focus reads it */
+    xmpp_stanza_t *answer =
+        xmpp_stanza_get_child_by_name_and_ns(stanza, "conference-modified", CC_NS_COLIBRI2);
+    g_autoptr(CcColibri2Modify) a = cc_colibri2_modified_parse(answer ? answer : stanza, NULL);
+    if (a != NULL)
+        rewrite_and_reparse(a);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* Unit tests of common/colibri2.c: every example of schemas/colibri2.md parses and means
- * what the document says; transports and sources survive a write/parse round trip; and
+ * what the document says; the answer parses on the focus's side; requests, transports and
+ * sources survive a write/parse round trip; and
  * the parser refuses each malformed shape (ids, numbers, candidates, groups, limits). */
 #include "../check-main.h"
 #include "cc-autoptr.h"
@@ -170,6 +171,71 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+START_TEST(test_answer_parse)
+{
+    g_autoptr(xmpp_stanza_t) answer = parse_xml(g_ptr_array_index(examples, 1));
+    xmpp_stanza_t *mod =
+        xmpp_stanza_get_child_by_name_and_ns(answer, "conference-modified", CC_NS_COLIBRI2);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) m = cc_colibri2_modified_parse(mod, &error);
+    ck_assert_msg(m != NULL, "%s", error ? error->message : "");
+    ck_assert_str_eq(m->meeting_id, "7f3e2a10-c0de");
+    ck_assert_uint_eq(m->endpoints->len, 2);
+    CcColibri2Endpoint *a = g_ptr_array_index(m->endpoints, 0);
+    CcColibri2Endpoint *b = g_ptr_array_index(m->endpoints, 1);
+    ck_assert_str_eq(a->transport->pwd, "asd88fgpdd777uzjYhagZg");
+    ck_assert_uint_eq(a->transport->candidates->len, 2);
+    ck_assert_ptr_null(b->transport);
+    /* a request is not an answer */
+    g_autoptr(xmpp_stanza_t) req = parse_xml(g_ptr_array_index(examples, 0));
+    g_autoptr(GError) e2 = NULL;
+    ck_assert_ptr_null(cc_colibri2_modified_parse(
+        xmpp_stanza_get_child_by_name_and_ns(req, "conference-modify", CC_NS_COLIBRI2), &e2));
+}
+END_TEST
+
+START_TEST(test_request_write)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) example = parse_modify(g_ptr_array_index(examples, 2), &error);
+    ck_assert_ptr_nonnull(example);
+    CcColibri2Endpoint *src = g_ptr_array_index(example->endpoints, 0);
+
+    g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_new("meeting-1");
+    m->create = TRUE;
+    CcColibri2Endpoint *created = cc_colibri2_modify_add_endpoint(m, "new-one");
+    created->create = TRUE;
+    CcColibri2Endpoint *updated = cc_colibri2_modify_add_endpoint(m, "a1b2c3");
+    updated->transport = g_steal_pointer(&src->transport);
+    updated->sources = g_steal_pointer(&src->sources);
+    CcColibri2Endpoint *gone = cc_colibri2_modify_add_endpoint(m, "old");
+    gone->expire = TRUE;
+
+    g_autoptr(xmpp_stanza_t) iq = xmpp_stanza_new(ctx);
+    xmpp_stanza_set_name(iq, "iq");
+    xmpp_stanza_set_type(iq, "set");
+    cc_colibri2_modify_write(iq, m);
+    char *buf;
+    size_t len;
+    ck_assert_int_eq(xmpp_stanza_to_text(iq, &buf, &len), XMPP_EOK);
+    g_autofree char *xml = g_strndup(buf, len);
+    xmpp_free(ctx, buf);
+    g_autoptr(CcColibri2Modify) back = parse_modify(xml, &error);
+    ck_assert_msg(back != NULL, "%s: %s", xml, error ? error->message : "");
+    ck_assert(back->create);
+    ck_assert_str_eq(back->meeting_id, "meeting-1");
+    ck_assert_uint_eq(back->endpoints->len, 3);
+    CcColibri2Endpoint *b0 = g_ptr_array_index(back->endpoints, 0);
+    CcColibri2Endpoint *b1 = g_ptr_array_index(back->endpoints, 1);
+    CcColibri2Endpoint *b2 = g_ptr_array_index(back->endpoints, 2);
+    ck_assert(b0->create && !b0->expire && b0->transport == NULL);
+    ck_assert_str_eq(b1->transport->fp_setup, "active");
+    ck_assert_str_eq(b1->transport->fingerprint, updated->transport->fingerprint);
+    ck_assert_uint_eq(b1->sources->len, 2);
+    ck_assert(b2->expire);
+}
+END_TEST
+
 static void
 assert_refused(const char *inner)
 {
@@ -276,6 +342,8 @@ colibri2_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_examples);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_answer_parse);
+    tcase_add_test(tc, test_request_write);
     tcase_add_test(tc, test_refused);
     suite_add_tcase(s, tc);
     return s;
