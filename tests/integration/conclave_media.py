@@ -25,9 +25,10 @@ class Peer:
     """One conclave-test-peer process. Events are the JSON objects it prints."""
 
     def __init__(self, name, audio=0, video=0, rtx=0, drop_every=0, profiles=None,
-                 video_file=None, bench_rate=0):
+                 video_file=None, bench_rate=0, dtls_server=False):
         self.name = name
         self.audio, self.video, self.rtx = audio, video, rtx
+        self.setup = 'passive' if dtls_server else 'active'
         self.dir = make_tempdir(prefix=f'conclave-peer-{name}-')
         self.log_path = os.path.join(self.dir, 'peer.log')
         cmd = [PEER, '--audio-ssrc', str(audio), '--video-ssrc', str(video),
@@ -38,6 +39,8 @@ class Peer:
             cmd += ['--video-file', video_file]
         if bench_rate:
             cmd += ['--bench-rate', str(bench_rate)]
+        if dtls_server:
+            cmd += ['--dtls-server']
         self.log = open(self.log_path, 'ab')
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, start_new_session=True, text=True)

@@ -81,7 +81,7 @@ class BridgeMedia(unittest.TestCase):
             t = dict(peer.transport)
             if name in wrong_fingerprint:
                 t['fingerprint'] = random_fingerprint()
-            update = (f"<endpoint id='{name}'>{transport_xml(t)}"
+            update = (f"<endpoint id='{name}'>{transport_xml(t, setup=peer.setup)}"
                       f"{sources_xml(peer, name)}</endpoint>")
             reply = self.iq(modify_xml(BRIDGE, meeting, [update]))
             self.assertEqual(reply['type'], 'result', str(reply))
@@ -169,6 +169,16 @@ class BridgeMedia(unittest.TestCase):
         procs.wait_until(lambda: snd.report()['plis'].get(str(snd.video), 0) >= 1, timeout=5,
                          message='the PLI never reached the sender')
         self.assertGreaterEqual(counters.delta('conclave_bridge_plis_sent_total'), 1)
+        self.expire(meeting)
+
+    def test_bridge_as_dtls_client_when_the_peer_is_passive(self):
+        meeting, peers = self.conference([
+            ('act', dict(audio=5501, video=5502)),
+            ('pas', dict(audio=5601, video=5602, dtls_server=True)),
+        ])
+        sent = self.send_all(peers.values(), seconds=1.5)
+        self.assert_received_all(peers['pas'], [peers['act']], sent)
+        self.assert_received_all(peers['act'], [peers['pas']], sent)
         self.expire(meeting)
 
     def test_wrong_fingerprint_gets_no_media_and_is_counted(self):

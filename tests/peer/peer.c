@@ -134,7 +134,7 @@ cmd_connect(Peer *p, JsonObject *o)
     const char *ufrag = json_object_get_string_member_with_default(o, "ufrag", "");
     const char *pwd = json_object_get_string_member_with_default(o, "pwd", "");
     const char *fp = json_object_get_string_member_with_default(o, "fingerprint", "");
-    p->dtls = bridge_dtls_new(p->identity, TRUE, dtls_send, p);
+    p->dtls = bridge_dtls_new(p->identity, !p->dtls_server, dtls_send, p);
     if (!bridge_dtls_set_remote_fingerprint(p->dtls, "sha-256", fp)) {
         peer_emit("{\"event\":\"error\",\"message\":\"bad fingerprint\"}");
         return;
@@ -230,6 +230,7 @@ int
 main(int argc, char **argv)
 {
     gint audio = 0, video = 0, rtx = 0, drop_every = 0, bench_rate = 0;
+    gboolean dtls_server = FALSE;
     g_autofree char *address = NULL, *profiles = NULL, *video_file = NULL;
     GOptionEntry entries[] = {
         {"audio-ssrc", 0, 0, G_OPTION_ARG_INT, &audio, "SSRC of the audio stream", "N"},
@@ -239,6 +240,8 @@ main(int argc, char **argv)
          "Drop every Nth received video packet and NACK it", "N"},
         {"address", 0, 0, G_OPTION_ARG_STRING, &address, "Local address (127.0.0.1)", "IP"},
         {"profiles", 0, 0, G_OPTION_ARG_STRING, &profiles, "use_srtp profiles offered", "LIST"},
+        {"dtls-server", 0, 0, G_OPTION_ARG_NONE, &dtls_server,
+         "Be the DTLS server (signal setup='passive'): the bridge connects", NULL},
         {"video-file", 0, 0, G_OPTION_ARG_FILENAME, &video_file,
          "Replay VP8 RTP payloads from FILE on the video SSRC", "FILE"},
         {"bench-rate", 0, 0, G_OPTION_ARG_INT, &bench_rate,
@@ -258,6 +261,7 @@ main(int argc, char **argv)
     p.video_ssrc = (guint32)video;
     p.rtx_ssrc = (guint32)rtx;
     p.drop_every = (guint)drop_every;
+    p.dtls_server = dtls_server;
     p.bench_rate = (guint)MAX(bench_rate, 0);
     p.latency_hist = g_new0(guint64, PEER_LATENCY_BUCKETS);
     if (video_file != NULL) {

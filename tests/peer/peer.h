@@ -22,6 +22,7 @@ typedef struct {
     NiceAgent *agent;
     guint stream_id;
     gboolean ice_ready;
+    gboolean dtls_server; /* signalled as setup='passive': the bridge is the DTLS client */
     BridgeDtlsIdentity *identity;
     BridgeDtls *dtls;
     BridgeSrtp *srtp_in, *srtp_out;
