@@ -1,8 +1,13 @@
-/* conclave-bridge: the Selective Forwarding Unit. This file only describes the daemon to
- * the shared skeleton; the media plane and the Colibri2 server live beside it. */
+/* conclave-bridge: the Selective Forwarding Unit. This file describes the daemon to the
+ * shared skeleton (its configuration keys and life cycle) and wires the media plane (worker
+ * pool, DTLS identity, counters) to the Colibri2 server; the media plane itself lives in
+ * the other files of this folder. */
+#include "colibri-server.h"
 #include "daemon.h"
 
-static const char *const bridge_features[] = {NULL};
+#include "cc-error.h"
+
+static const char *const bridge_features[] = {CC_NS_COLIBRI2, CC_NS_HEALTHCHECK, NULL};
 
 static const CcServiceIdentity bridge_identity = {
     .category = "component",
@@ -11,13 +16,141 @@ static const CcServiceIdentity bridge_identity = {
     .features = bridge_features,
 };
 
+static const CcConfigKey bridge_keys[] = {
+    {"media", "addresses", CC_CONFIG_LIST, FALSE, ""},
+    {"media", "port_min", CC_CONFIG_INT, FALSE, "10000", 0, 65535},
+    {"media", "port_max", CC_CONFIG_INT, FALSE, "20000", 0, 65535},
+    {"media", "public_address", CC_CONFIG_STRING, FALSE, ""},
+    {"media", "workers", CC_CONFIG_INT, FALSE, "0", 0, 256},
+    {"media", "ice_lite", CC_CONFIG_BOOL, FALSE, "false"},
+    {"media", "media_timeout", CC_CONFIG_INT, FALSE, "30", 2, 3600},
+    {"media", "connect_timeout", CC_CONFIG_INT, FALSE, "30", 2, 3600},
+    {"media", "pli_interval_ms", CC_CONFIG_INT, FALSE, "500", 0, 60000},
+    {"media", "capacity_pps", CC_CONFIG_INT, FALSE, "200000", 1, G_MAXINT32},
+    {"media", "drain_timeout", CC_CONFIG_INT, FALSE, "0", 0, 86400},
+    {"colibri", "trusted", CC_CONFIG_LIST, FALSE, ""},
+};
+
+typedef struct {
+    BridgeMediaConfig media;
+    BridgeStats stats;
+    BridgeWorkerPool *pool;
+    BridgeColibriServer *colibri;
+} Bridge;
+
+/* The first SIGTERM: refuse new conferences and let the running ones finish, for at most
+ * [media] drain_timeout seconds. */
+static guint
+bridge_drain(CcDaemon *daemon)
+{
+    Bridge *b = cc_daemon_get_data(daemon);
+    if (b == NULL || b->colibri == NULL)
+        return 0;
+    bridge_colibri_server_drain(b->colibri);
+    return (guint)cc_config_get_int(cc_daemon_config(daemon), "media", "drain_timeout") * 1000;
+}
+
+static gboolean
+bridge_drained(CcDaemon *daemon)
+{
+    Bridge *b = cc_daemon_get_data(daemon);
+    return b == NULL || b->colibri == NULL || bridge_colibri_server_conferences(b->colibri) == 0;
+}
+
+static gboolean
+bridge_validate(const CcConfig *config, GError **error)
+{
+    gint64 min = cc_config_get_int(config, "media", "port_min");
+    gint64 max = cc_config_get_int(config, "media", "port_max");
+    if ((min == 0) != (max == 0) || min > max) {
+        cc_config_set_error(config, "media", "port_max", error,
+                            "must be at least port_min (or both 0 for any port)");
+        return FALSE;
+    }
+    const char *pub = cc_config_get_string(config, "media", "public_address");
+    if (*pub != '\0' && !g_hostname_is_ip_address(pub)) {
+        cc_config_set_error(config, "media", "public_address", error, "'%s' is not an IP address",
+                            pub);
+        return FALSE;
+    }
+    for (const char *const *a = cc_config_get_list(config, "media", "addresses"); *a; a++) {
+        if (!g_hostname_is_ip_address(*a)) {
+            cc_config_set_error(config, "media", "addresses", error, "'%s' is not an IP address",
+                                *a);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+bridge_setup(CcDaemon *daemon, GError **error)
+{
+    CcConfig *config = cc_daemon_config(daemon);
+    CcMetrics *metrics = cc_daemon_metrics(daemon);
+    bridge_srtp_global_init();
+    Bridge *b = g_new0(Bridge, 1);
+    cc_daemon_set_data(daemon, b);
+    b->media.identity = bridge_dtls_identity_new(NULL, error);
+    if (b->media.identity == NULL)
+        return FALSE;
+    bridge_stats_init(&b->stats, metrics);
+    b->media.stats = &b->stats;
+    b->media.addresses = g_strdupv((char **)cc_config_get_list(config, "media", "addresses"));
+    b->media.port_min = (guint)cc_config_get_int(config, "media", "port_min");
+    b->media.port_max = (guint)cc_config_get_int(config, "media", "port_max");
+    const char *pub = cc_config_get_string(config, "media", "public_address");
+    b->media.public_address = *pub ? g_strdup(pub) : NULL;
+    b->media.ice_lite = cc_config_get_bool(config, "media", "ice_lite");
+    b->media.media_timeout_s = (guint)cc_config_get_int(config, "media", "media_timeout");
+    b->media.connect_timeout_s = (guint)cc_config_get_int(config, "media", "connect_timeout");
+    b->media.pli_interval_ms = (guint)cc_config_get_int(config, "media", "pli_interval_ms");
+    guint workers = (guint)cc_config_get_int(config, "media", "workers");
+    if (workers == 0)
+        workers = g_get_num_processors();
+    b->pool = bridge_worker_pool_new(workers, metrics);
+    b->colibri = bridge_colibri_server_new(
+        cc_daemon_xmpp(daemon), b->pool, &b->media,
+        cc_config_get_list(config, "colibri", "trusted"),
+        (guint)cc_config_get_int(config, "media", "capacity_pps"), metrics);
+    g_message("media plane: %u worker(s), ports %u-%u, DTLS fingerprint %s", workers,
+              b->media.port_min, b->media.port_max,
+              bridge_dtls_identity_fingerprint(b->media.identity));
+    return TRUE;
+}
+
+static void
+bridge_teardown(CcDaemon *daemon)
+{
+    Bridge *b = cc_daemon_get_data(daemon);
+    if (b == NULL)
+        return;
+    if (b->colibri != NULL) {
+        bridge_colibri_server_drain(b->colibri);
+        g_clear_pointer(&b->colibri, bridge_colibri_server_free);
+    }
+    g_clear_pointer(&b->pool, bridge_worker_pool_free);
+    g_clear_pointer(&b->media.identity, bridge_dtls_identity_free);
+    g_strfreev(b->media.addresses);
+    g_free(b->media.public_address);
+    g_free(b);
+    cc_daemon_set_data(daemon, NULL);
+}
+
 static const CcDaemonSpec bridge_spec = {
     .program = "conclave-bridge",
     .summary = "The Conclave media bridge: a DTLS-SRTP Selective Forwarding Unit driven\n"
                "by the focus over Colibri2.",
     .default_config = "/etc/conclave/bridge.conf",
     .default_listen = "127.0.0.1:9472",
+    .keys = bridge_keys,
+    .n_keys = G_N_ELEMENTS(bridge_keys),
     .identity = &bridge_identity,
+    .validate = bridge_validate,
+    .setup = bridge_setup,
+    .teardown = bridge_teardown,
+    .drain = bridge_drain,
+    .drained = bridge_drained,
 };
 
 int

@@ -20,6 +20,8 @@ struct _CcDaemon {
     CcHttpServer *http;
     GMainLoop *loop;
     gboolean shutting_down;
+    gint64 drain_deadline;
+    guint drain_timer;
     gpointer data;
 };
 
@@ -99,6 +101,19 @@ on_stopped(gpointer data)
 }
 
 static gboolean
+on_drain_tick(gpointer data)
+{
+    CcDaemon *daemon = data;
+    gboolean done = daemon->spec->drained(daemon);
+    if (!done && g_get_monotonic_time() < daemon->drain_deadline)
+        return G_SOURCE_CONTINUE;
+    g_message(done ? "drained" : "drain time is up");
+    daemon->drain_timer = 0;
+    cc_xmpp_component_stop(daemon->xmpp, 3000, on_stopped, daemon);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
 on_signal(gpointer data)
 {
     CcDaemon *daemon = data;
@@ -109,6 +124,12 @@ on_signal(gpointer data)
     }
     g_message("shutting down");
     daemon->shutting_down = TRUE;
+    guint drain_ms = daemon->spec->drain != NULL ? daemon->spec->drain(daemon) : 0;
+    if (drain_ms > 0 && daemon->spec->drained != NULL) {
+        daemon->drain_deadline = g_get_monotonic_time() + (gint64)drain_ms * 1000;
+        daemon->drain_timer = g_timeout_add(100, on_drain_tick, daemon);
+        return G_SOURCE_CONTINUE;
+    }
     cc_xmpp_component_stop(daemon->xmpp, 3000, on_stopped, daemon);
     return G_SOURCE_CONTINUE;
 }
@@ -226,6 +247,8 @@ cc_daemon_main(const CcDaemonSpec *spec, int argc, char **argv)
                   CONCLAVE_VERSION, cc_config_get_string(daemon.config, "xmpp", "domain"),
                   daemon.http ? cc_config_get_string(daemon.config, "http", "listen") : "none");
         g_main_loop_run(daemon.loop);
+        if (daemon.drain_timer != 0)
+            g_source_remove(daemon.drain_timer);
         g_source_remove(term);
         g_source_remove(intr);
         g_message("stopped");

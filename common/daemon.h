@@ -30,6 +30,12 @@ typedef struct {
     void (*teardown)(CcDaemon *daemon);
     /* Extra readiness condition for /health beyond "connected". May be NULL. */
     gboolean (*ready)(CcDaemon *daemon, GString *reason);
+    /* Graceful shutdown. On the first SIGTERM/SIGINT `drain` runs and returns how many ms
+     * the daemon may keep serving (0: stop at once); the skeleton then polls `drained`
+     * and closes the stream when it returns TRUE or the time is up. A second signal stops
+     * at once. Both may be NULL. */
+    guint (*drain)(CcDaemon *daemon);
+    gboolean (*drained)(CcDaemon *daemon);
 } CcDaemonSpec;
 
 /* Exit statuses. */

@@ -21,6 +21,10 @@ if [[ "${1:-}" == "--tests" ]]; then
         ejabberd
         # style check, and libFuzzer (clang with its runtime)
         clang-format clang libclang-rt-14-dev
+        # an independent WebRTC stack for the bridge's interop test (GStreamer webrtcbin)
+        gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+        gstreamer1.0-nice python3-gi python3-gst-1.0 gir1.2-gst-plugins-bad-1.0
+        gir1.2-gst-plugins-base-1.0 gir1.2-nice-0.1
     )
 fi
 

@@ -1,0 +1,379 @@
+/* Colibri2 request handling (see colibri-server.h). A request is parsed and checked as a
+ * whole before anything changes; then it is applied on the conference's worker, and the
+ * answer (each created endpoint's ICE ufrag, pwd, candidates and DTLS fingerprint) is built
+ * back on the control thread. Errors are stanza errors plus a colibri2 `reason`. */
+#include "colibri-server.h"
+
+#include "cc-autoptr.h"
+#include "stanza.h"
+
+#include <string.h>
+
+struct _BridgeColibriServer {
+    CcXmppComponent *xmpp;
+    BridgeWorkerPool *pool;
+    const BridgeMediaConfig *config;
+    char **trusted;
+    GHashTable *conferences; /* meeting-id -> BridgeConference* */
+    gboolean draining;
+    guint capacity_pps;
+    guint rate_timer;
+    gint64 last_in, last_out;
+    gint64 rate_in, rate_out; /* packets per second over the last second */
+};
+
+typedef struct {
+    const char *type, *condition, *reason;
+    char *text;
+} Failure;
+
+static void
+set_failure(Failure *f, const char *type, const char *condition, const char *reason,
+            const char *text)
+{
+    if (f->reason != NULL)
+        return;
+    f->type = type;
+    f->condition = condition;
+    f->reason = reason;
+    f->text = g_strdup(text);
+}
+
+static void
+send_failure(CcXmppComponent *xmpp, xmpp_stanza_t *request, Failure *f)
+{
+    g_autoptr(xmpp_stanza_t) reply = cc_stanza_error_reply(request, f->type, f->condition, f->text);
+    cc_colibri2_error_reason(xmpp_stanza_get_child_by_name(reply, "error"), f->reason);
+    cc_xmpp_component_send(xmpp, reply);
+    g_free(f->text);
+}
+
+/* --- applying a request on the worker -------------------------------------------------- */
+
+typedef struct {
+    BridgeConference *conf;
+    CcColibri2Modify *modify;
+    GPtrArray *answers; /* CcColibri2Transport* or NULL, one per request endpoint */
+    Failure failure;
+} Apply;
+
+static gboolean
+ssrc_taken(BridgeConference *conf, const CcColibri2Endpoint *req, guint32 ssrc)
+{
+    BridgeEndpoint *owner = g_hash_table_lookup(conf->ssrc_owner, GUINT_TO_POINTER(ssrc));
+    return owner != NULL && strcmp(owner->id, req->id) != 0;
+}
+
+static gboolean
+check_endpoint(Apply *a, const CcColibri2Endpoint *req)
+{
+    BridgeEndpoint *ep = bridge_conference_endpoint(a->conf, req->id);
+    if (req->create && ep != NULL) {
+        set_failure(&a->failure, "cancel", "conflict", "endpoint_already_exists", req->id);
+        return FALSE;
+    }
+    if (!req->create && !req->expire && ep == NULL) {
+        set_failure(&a->failure, "cancel", "item-not-found", "unknown_endpoint", req->id);
+        return FALSE;
+    }
+    if (req->transport != NULL) {
+        const CcColibri2Transport *t = req->transport;
+        if (t->fingerprint == NULL || g_ascii_strcasecmp(t->fp_hash, "sha-256") != 0 ||
+            !bridge_dtls_fingerprint_valid(t->fingerprint)) {
+            set_failure(&a->failure, "modify", "bad-request", "bad_request",
+                        "a transport needs a sha-256 DTLS fingerprint");
+            return FALSE;
+        }
+        if (ep != NULL && ep->remote_set) {
+            set_failure(&a->failure, "modify", "bad-request", "bad_request",
+                        "the endpoint's transport is already set");
+            return FALSE;
+        }
+    }
+    if (req->sources != NULL) {
+        guint n = 0;
+        for (guint i = 0; i < req->sources->len; i++) {
+            const CcColibri2Source *src = g_ptr_array_index(req->sources, i);
+            for (guint j = 0; j < src->ssrcs->len; j++, n++) {
+                if (ssrc_taken(a->conf, req, g_array_index(src->ssrcs, guint32, j))) {
+                    set_failure(&a->failure, "modify", "bad-request", "bad_request",
+                                "an ssrc is already used by another endpoint");
+                    return FALSE;
+                }
+            }
+        }
+        if (n > BRIDGE_MAX_SSRCS) {
+            set_failure(&a->failure, "modify", "bad-request", "bad_request", "too many ssrcs");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static void
+apply_on_worker(gpointer data)
+{
+    Apply *a = data;
+    CcColibri2Modify *m = a->modify;
+    for (guint i = 0; i < m->endpoints->len; i++) {
+        if (!check_endpoint(a, g_ptr_array_index(m->endpoints, i)))
+            return;
+    }
+    gboolean sources_changed = FALSE;
+    for (guint i = 0; i < m->endpoints->len; i++) {
+        const CcColibri2Endpoint *req = g_ptr_array_index(m->endpoints, i);
+        BridgeEndpoint *ep = bridge_conference_endpoint(a->conf, req->id);
+        if (req->expire) {
+            if (ep != NULL)
+                bridge_conference_remove_endpoint(a->conf, ep, BRIDGE_EXPIRE_SIGNALLED);
+            continue;
+        }
+        if (req->create) {
+            g_autoptr(GError) error = NULL;
+            ep = bridge_endpoint_new(a->conf, req->id, &error);
+            if (ep == NULL) {
+                g_warning("cannot create endpoint %s: %s", req->id, error->message);
+                set_failure(&a->failure, "wait", "internal-server-error", "internal_error",
+                            "cannot allocate ICE resources");
+                continue;
+            }
+            bridge_conference_add_endpoint(a->conf, ep);
+            CcColibri2Transport *answer = cc_colibri2_transport_new();
+            bridge_endpoint_local_transport(ep, answer);
+            g_ptr_array_index(a->answers, i) = answer;
+        }
+        if (req->transport != NULL) {
+            g_autoptr(GError) error = NULL;
+            if (!bridge_endpoint_set_remote(ep, req->transport, &error))
+                set_failure(&a->failure, "modify", "bad-request", "bad_request", error->message);
+        }
+        if (req->sources != NULL) {
+            bridge_endpoint_set_sources(ep, req->sources);
+            sources_changed = TRUE;
+        }
+    }
+    if (sources_changed)
+        bridge_conference_rebuild_ssrcs(a->conf);
+}
+
+static void
+shutdown_on_worker(gpointer data)
+{
+    bridge_conference_shutdown(data);
+}
+
+static void
+conference_destroy(gpointer data)
+{
+    BridgeConference *conf = data;
+    bridge_worker_call(conf->worker, shutdown_on_worker, conf);
+    bridge_conference_free(conf);
+}
+
+/* --- the IQ handlers ------------------------------------------------------------------- */
+
+static gboolean
+is_trusted(BridgeColibriServer *srv, const char *from)
+{
+    if (srv->trusted == NULL || srv->trusted[0] == NULL)
+        return TRUE;
+    if (from == NULL)
+        return FALSE;
+    g_autofree char *bare = g_strndup(from, strcspn(from, "/"));
+    const char *at = strchr(bare, '@');
+    const char *domain = at ? at + 1 : bare;
+    for (char **t = srv->trusted; *t != NULL; t++) {
+        if (g_ascii_strcasecmp(*t, bare) == 0 || g_ascii_strcasecmp(*t, domain) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static xmpp_stanza_t *
+build_result(xmpp_stanza_t *request, const CcColibri2Modify *m, GPtrArray *answers)
+{
+    xmpp_stanza_t *reply = cc_stanza_iq_result(request);
+    xmpp_stanza_t *mod = cc_stanza_add_child(reply, "conference-modified", CC_NS_COLIBRI2);
+    xmpp_stanza_set_attribute(mod, "meeting-id", m->meeting_id);
+    for (guint i = 0; i < m->endpoints->len; i++) {
+        const CcColibri2Endpoint *req = g_ptr_array_index(m->endpoints, i);
+        xmpp_stanza_t *e = cc_stanza_add_child(mod, "endpoint", NULL);
+        xmpp_stanza_set_attribute(e, "id", req->id);
+        if (req->expire)
+            xmpp_stanza_set_attribute(e, "expire", "true");
+        CcColibri2Transport *answer = g_ptr_array_index(answers, i);
+        if (answer != NULL)
+            cc_colibri2_transport_write(e, answer);
+    }
+    return reply;
+}
+
+static gboolean
+on_modify(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
+{
+    BridgeColibriServer *srv = data;
+    Failure f = {0};
+    xmpp_stanza_t *elem =
+        xmpp_stanza_get_child_by_name_and_ns(stanza, "conference-modify", CC_NS_COLIBRI2);
+    if (g_strcmp0(xmpp_stanza_get_type(stanza), "set") != 0 || elem == NULL) {
+        set_failure(&f, "modify", "bad-request", "bad_request", "conference-modify is a set");
+        send_failure(xmpp, stanza, &f);
+        return TRUE;
+    }
+    if (!is_trusted(srv, xmpp_stanza_get_from(stanza))) {
+        set_failure(&f, "auth", "forbidden", "forbidden", NULL);
+        send_failure(xmpp, stanza, &f);
+        return TRUE;
+    }
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_parse(elem, &error);
+    if (m == NULL) {
+        set_failure(&f, "modify", "bad-request", "bad_request", error->message);
+        send_failure(xmpp, stanza, &f);
+        return TRUE;
+    }
+    BridgeConference *conf = g_hash_table_lookup(srv->conferences, m->meeting_id);
+    gboolean created = FALSE;
+    if (m->create && conf != NULL) {
+        set_failure(&f, "cancel", "conflict", "conference_already_exists", NULL);
+    } else if (m->create && srv->draining) {
+        set_failure(&f, "cancel", "service-unavailable", "graceful_shutdown", NULL);
+    } else if (!m->create && conf == NULL) {
+        set_failure(&f, "cancel", "item-not-found", "conference_not_found", NULL);
+    }
+    if (f.reason != NULL) {
+        send_failure(xmpp, stanza, &f);
+        return TRUE;
+    }
+    if (conf == NULL) {
+        conf =
+            bridge_conference_new(m->meeting_id, bridge_worker_pool_pick(srv->pool), srv->config);
+        g_hash_table_insert(srv->conferences, conf->meeting_id, conf);
+        created = TRUE;
+    }
+    Apply a = {.conf = conf, .modify = m};
+    a.answers = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_transport_free);
+    g_ptr_array_set_size(a.answers, m->endpoints->len);
+    bridge_worker_call(conf->worker, apply_on_worker, &a);
+    if (a.failure.reason != NULL) {
+        if (created)
+            g_hash_table_remove(srv->conferences, m->meeting_id);
+        send_failure(xmpp, stanza, &a.failure);
+    } else {
+        g_autoptr(xmpp_stanza_t) reply = build_result(stanza, m, a.answers);
+        if (m->expire)
+            g_hash_table_remove(srv->conferences, m->meeting_id);
+        cc_xmpp_component_send(xmpp, reply);
+    }
+    g_ptr_array_unref(a.answers);
+    return TRUE;
+}
+
+static void
+add_stat(xmpp_stanza_t *stats, const char *name, const char *value)
+{
+    xmpp_stanza_t *s = cc_stanza_add_child(stats, "stat", NULL);
+    xmpp_stanza_set_attribute(s, "name", name);
+    xmpp_stanza_set_attribute(s, "value", value);
+}
+
+static void
+write_stats(BridgeColibriServer *srv, xmpp_stanza_t *parent)
+{
+    xmpp_stanza_t *stats = cc_stanza_add_child(parent, "stats", CC_NS_COLIBRI_STAT);
+    gint endpoints = 0;
+    for (guint i = 0; i < bridge_worker_pool_size(srv->pool); i++)
+        endpoints += g_atomic_int_get(&bridge_worker_pool_get(srv->pool, i)->endpoints);
+    char num[64];
+    double stress = (double)(srv->rate_in + srv->rate_out) / (double)srv->capacity_pps;
+    g_ascii_formatd(num, sizeof num, "%.4f", stress);
+    add_stat(stats, "stress_level", num);
+    g_snprintf(num, sizeof num, "%u", g_hash_table_size(srv->conferences));
+    add_stat(stats, "conferences", num);
+    g_snprintf(num, sizeof num, "%d", endpoints);
+    add_stat(stats, "endpoints", num);
+    g_snprintf(num, sizeof num, "%" G_GINT64_FORMAT, srv->rate_in);
+    add_stat(stats, "packet_rate_download", num);
+    g_snprintf(num, sizeof num, "%" G_GINT64_FORMAT, srv->rate_out);
+    add_stat(stats, "packet_rate_upload", num);
+    add_stat(stats, "graceful_shutdown", srv->draining ? "true" : "false");
+}
+
+static gboolean
+on_health(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
+{
+    BridgeColibriServer *srv = data;
+    g_autoptr(xmpp_stanza_t) reply = cc_stanza_iq_result(stanza);
+    write_stats(srv, reply);
+    cc_xmpp_component_send(xmpp, reply);
+    return TRUE;
+}
+
+static gboolean
+on_rate_timer(gpointer data)
+{
+    BridgeColibriServer *srv = data;
+    gint64 in = cc_metric_get(srv->config->stats->packets_in);
+    gint64 out = cc_metric_get(srv->config->stats->packets_out);
+    srv->rate_in = in - srv->last_in;
+    srv->rate_out = out - srv->last_out;
+    srv->last_in = in;
+    srv->last_out = out;
+    return G_SOURCE_CONTINUE;
+}
+
+static gint64
+stress_permille(gpointer data)
+{
+    BridgeColibriServer *srv = data;
+    return (srv->rate_in + srv->rate_out) * 1000 / srv->capacity_pps;
+}
+
+BridgeColibriServer *
+bridge_colibri_server_new(CcXmppComponent *xmpp, BridgeWorkerPool *pool,
+                          const BridgeMediaConfig *config, const char *const *trusted,
+                          guint capacity_pps, CcMetrics *metrics)
+{
+    BridgeColibriServer *srv = g_new0(BridgeColibriServer, 1);
+    srv->xmpp = xmpp;
+    srv->pool = pool;
+    srv->config = config;
+    srv->trusted = g_strdupv((char **)trusted);
+    srv->capacity_pps = MAX(capacity_pps, 1);
+    srv->conferences = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, conference_destroy);
+    cc_xmpp_component_register_iq(xmpp, CC_NS_COLIBRI2, "conference-modify", on_modify, srv);
+    cc_xmpp_component_register_iq(xmpp, CC_NS_HEALTHCHECK, "healthcheck", on_health, srv);
+    cc_xmpp_component_register_iq(xmpp, CC_NS_COLIBRI_STAT, "stats", on_health, srv);
+    cc_metrics_gauge_func(metrics, "conclave_bridge_stress_permille",
+                          "Packet rate (in + out) per mille of [media] capacity_pps",
+                          stress_permille, srv);
+    srv->rate_timer = g_timeout_add_seconds(1, on_rate_timer, srv);
+    return srv;
+}
+
+void
+bridge_colibri_server_drain(BridgeColibriServer *srv)
+{
+    if (!srv->draining)
+        g_message("draining: new conferences are refused (graceful_shutdown)");
+    srv->draining = TRUE;
+}
+
+guint
+bridge_colibri_server_conferences(BridgeColibriServer *srv)
+{
+    return g_hash_table_size(srv->conferences);
+}
+
+void
+bridge_colibri_server_free(BridgeColibriServer *srv)
+{
+    if (srv == NULL)
+        return;
+    g_source_remove(srv->rate_timer);
+    if (g_hash_table_size(srv->conferences) > 0)
+        g_message("expiring %u conference(s)", g_hash_table_size(srv->conferences));
+    g_hash_table_unref(srv->conferences);
+    g_strfreev(srv->trusted);
+    g_free(srv);
+}

@@ -1,0 +1,128 @@
+/* A conference: the endpoints that forward to each other, the SSRC table the router checks
+ * every packet against (rebuilt when sources are signalled, never on the packet path), and
+ * a timer that drives DTLS retransmissions and expires endpoints whose ICE, DTLS or media
+ * stopped. Created on the control thread, then only touched on its worker. */
+#include "media.h"
+
+#define TICK_MS 100
+
+BridgeConference *
+bridge_conference_new(const char *meeting_id, BridgeWorker *worker, const BridgeMediaConfig *config)
+{
+    BridgeConference *conf = g_new0(BridgeConference, 1);
+    conf->meeting_id = g_strdup(meeting_id);
+    conf->worker = worker;
+    conf->config = config;
+    conf->endpoints = g_hash_table_new(g_str_hash, g_str_equal);
+    conf->list = g_ptr_array_new();
+    conf->ssrc_owner = g_hash_table_new(g_direct_hash, g_direct_equal);
+    bridge_worker_add_conferences(worker, 1);
+    cc_metric_inc(config->stats->conferences_created);
+    return conf;
+}
+
+BridgeEndpoint *
+bridge_conference_endpoint(BridgeConference *conf, const char *id)
+{
+    return g_hash_table_lookup(conf->endpoints, id);
+}
+
+void
+bridge_conference_rebuild_ssrcs(BridgeConference *conf)
+{
+    g_hash_table_remove_all(conf->ssrc_owner);
+    for (guint i = 0; i < conf->list->len; i++) {
+        BridgeEndpoint *ep = g_ptr_array_index(conf->list, i);
+        for (guint j = 0; j < ep->n_ssrcs; j++) {
+            gpointer key = GUINT_TO_POINTER(ep->ssrcs[j]);
+            /* First come keeps an SSRC: a later endpoint cannot take it over. */
+            if (!g_hash_table_contains(conf->ssrc_owner, key))
+                g_hash_table_insert(conf->ssrc_owner, key, ep);
+        }
+    }
+}
+
+static void
+count_expiry(const BridgeStats *s, BridgeExpireReason reason)
+{
+    switch (reason) {
+    case BRIDGE_EXPIRE_ICE:
+        cc_metric_inc(s->endpoints_expired_ice);
+        break;
+    case BRIDGE_EXPIRE_DTLS:
+        cc_metric_inc(s->endpoints_expired_dtls);
+        break;
+    case BRIDGE_EXPIRE_MEDIA:
+        cc_metric_inc(s->endpoints_expired_media);
+        break;
+    default:
+        cc_metric_inc(s->endpoints_expired_signalled);
+        break;
+    }
+}
+
+void
+bridge_conference_remove_endpoint(BridgeConference *conf, BridgeEndpoint *ep,
+                                  BridgeExpireReason reason)
+{
+    g_hash_table_remove(conf->endpoints, ep->id);
+    g_ptr_array_remove(conf->list, ep);
+    bridge_conference_rebuild_ssrcs(conf);
+    count_expiry(conf->config->stats, reason);
+    bridge_worker_add_endpoints(conf->worker, -1);
+    g_info("endpoint %s expired (reason %d)", ep->id, (int)reason);
+    bridge_endpoint_free(ep);
+}
+
+static gboolean
+on_tick(gpointer data)
+{
+    BridgeConference *conf = data;
+    gint64 now = g_get_monotonic_time();
+    for (guint i = conf->list->len; i-- > 0;) {
+        BridgeEndpoint *ep = g_ptr_array_index(conf->list, i);
+        BridgeExpireReason reason = bridge_endpoint_tick(ep, now);
+        if (reason != BRIDGE_EXPIRE_NONE)
+            bridge_conference_remove_endpoint(conf, ep, reason);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+void
+bridge_conference_add_endpoint(BridgeConference *conf, BridgeEndpoint *ep)
+{
+    g_hash_table_insert(conf->endpoints, ep->id, ep);
+    g_ptr_array_add(conf->list, ep);
+    bridge_worker_add_endpoints(conf->worker, 1);
+    if (conf->timer == NULL) {
+        conf->timer = g_timeout_source_new(TICK_MS);
+        g_source_set_callback(conf->timer, on_tick, conf, NULL);
+        g_source_attach(conf->timer, conf->worker->context);
+    }
+}
+
+void
+bridge_conference_shutdown(BridgeConference *conf)
+{
+    while (conf->list->len > 0) {
+        BridgeEndpoint *ep = g_ptr_array_index(conf->list, conf->list->len - 1);
+        bridge_conference_remove_endpoint(conf, ep, BRIDGE_EXPIRE_SIGNALLED);
+    }
+    if (conf->timer != NULL) {
+        g_source_destroy(conf->timer);
+        g_clear_pointer(&conf->timer, g_source_unref);
+    }
+}
+
+void
+bridge_conference_free(BridgeConference *conf)
+{
+    if (conf == NULL)
+        return;
+    bridge_worker_add_conferences(conf->worker, -1);
+    g_hash_table_unref(conf->endpoints);
+    g_ptr_array_unref(conf->list);
+    g_hash_table_unref(conf->ssrc_owner);
+    g_free(conf->meeting_id);
+    g_free(conf);
+}

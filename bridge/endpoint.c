@@ -1,0 +1,379 @@
+/* One participant's leg of a conference: its ICE agent (libnice, controlled, optionally
+ * lite, consent freshness on), its DTLS association and the two SRTP sessions keyed from
+ * it, the SSRCs signalled for it, and its retransmission buffer. Receives datagrams,
+ * demultiplexes them (RFC 7983) and hands RTP/RTCP to the router. Decides when it must
+ * expire (ICE failure, DTLS failure or fingerprint mismatch, no media); the conference
+ * removes it. Runs only on its conference's worker thread. */
+#include "media.h"
+
+#include "cc-error.h"
+#include "rtp.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int
+dtls_send(const guint8 *buf, gsize len, gpointer data)
+{
+    return bridge_endpoint_send(data, buf, len);
+}
+
+int
+bridge_endpoint_send(BridgeEndpoint *ep, const guint8 *buf, gsize len)
+{
+    const BridgeStats *s = ep->config->stats;
+    gssize n;
+    if (ep->direct_fd >= 0)
+        n = sendto(ep->direct_fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&ep->direct_addr,
+                   ep->direct_len);
+    else
+        n = nice_agent_send(ep->agent, ep->stream_id, 1, (guint)len, (const gchar *)buf);
+    if (n < 0) {
+        cc_metric_inc(s->drop_send_failed);
+        return -EIO;
+    }
+    cc_metric_inc(s->packets_out);
+    cc_metric_add(s->bytes_out, (gint64)len);
+    return 0;
+}
+
+static void
+on_dtls_connected(BridgeEndpoint *ep)
+{
+    const BridgeStats *s = ep->config->stats;
+    BridgeSrtpKey local, remote;
+    bridge_dtls_srtp_keys(ep->dtls, &local, &remote);
+    g_autoptr(GError) error = NULL;
+    ep->srtp_in = bridge_srtp_new(&remote, FALSE, &error);
+    if (ep->srtp_in != NULL)
+        ep->srtp_out = bridge_srtp_new(&local, TRUE, &error);
+    memset(&local, 0, sizeof local);
+    memset(&remote, 0, sizeof remote);
+    if (ep->srtp_out == NULL) {
+        g_warning("endpoint %s: %s", ep->id, error->message);
+        g_clear_pointer(&ep->srtp_in, bridge_srtp_free);
+        cc_metric_inc(s->dtls_failed);
+        ep->expire = BRIDGE_EXPIRE_DTLS;
+        return;
+    }
+    ep->last_media_us = g_get_monotonic_time();
+    cc_metric_inc(s->dtls_ok);
+    g_info("endpoint %s: DTLS-SRTP up (%s)", ep->id, bridge_srtp_profile_name(local.profile));
+}
+
+static void
+on_dtls_failed(BridgeEndpoint *ep)
+{
+    const BridgeStats *s = ep->config->stats;
+    if (bridge_dtls_failure(ep->dtls) == BRIDGE_DTLS_FAIL_FINGERPRINT) {
+        cc_metric_inc(s->dtls_fingerprint_mismatch);
+        g_warning("endpoint %s: the peer's certificate does not match the signalled "
+                  "fingerprint; expiring it",
+                  ep->id);
+    } else {
+        cc_metric_inc(s->dtls_failed);
+        g_info("endpoint %s: DTLS handshake failed", ep->id);
+    }
+    ep->expire = BRIDGE_EXPIRE_DTLS;
+}
+
+static void
+handle_dtls(BridgeEndpoint *ep, const guint8 *buf, gsize len)
+{
+    if (ep->dtls == NULL) {
+        cc_metric_inc(ep->config->stats->drop_not_ready);
+        return;
+    }
+    gboolean was_up = ep->srtp_out != NULL;
+    BridgeDtlsState st = bridge_dtls_receive(ep->dtls, buf, len);
+    if (st == BRIDGE_DTLS_CONNECTED && !was_up)
+        on_dtls_connected(ep);
+    else if (st == BRIDGE_DTLS_FAILED)
+        on_dtls_failed(ep);
+    else if (st == BRIDGE_DTLS_CLOSED)
+        ep->expire = BRIDGE_EXPIRE_SIGNALLED;
+}
+
+static void
+on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *data,
+        gpointer user_data)
+{
+    BridgeEndpoint *ep = user_data;
+    const BridgeStats *s = ep->config->stats;
+    const guint8 *buf = (const guint8 *)data;
+    cc_metric_inc(s->packets_in);
+    cc_metric_add(s->bytes_in, len);
+    if (ep->expire != BRIDGE_EXPIRE_NONE) {
+        cc_metric_inc(s->drop_not_ready);
+        return;
+    }
+    BridgePacketKind kind = bridge_demux_classify(buf, len);
+    if (kind == BRIDGE_PKT_DTLS) {
+        handle_dtls(ep, buf, len);
+        return;
+    }
+    if (kind != BRIDGE_PKT_RTP && kind != BRIDGE_PKT_RTCP) {
+        cc_metric_inc(s->drop_unknown);
+        return;
+    }
+    if (len > BRIDGE_MAX_PACKET) {
+        cc_metric_inc(s->drop_too_big);
+        return;
+    }
+    if (ep->srtp_in == NULL) {
+        cc_metric_inc(s->drop_not_ready);
+        return;
+    }
+    guint8 *in = ep->conference->worker->in;
+    memcpy(in, buf, len);
+    if (kind == BRIDGE_PKT_RTP)
+        bridge_router_rtp(ep, in, len);
+    else
+        bridge_router_rtcp(ep, in, len);
+}
+
+static void
+on_state(NiceAgent *agent, guint stream_id, guint component_id, guint state, gpointer data)
+{
+    BridgeEndpoint *ep = data;
+    if (stream_id != ep->stream_id)
+        return;
+    if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
+        !ep->ice_connected) {
+        ep->ice_connected = TRUE;
+        g_info("endpoint %s: ICE connected", ep->id);
+        if (ep->dtls != NULL && ep->dtls_client)
+            bridge_dtls_start(ep->dtls);
+    } else if (state == NICE_COMPONENT_STATE_FAILED && ep->expire == BRIDGE_EXPIRE_NONE) {
+        cc_metric_inc(ep->config->stats->ice_failed);
+        g_info("endpoint %s: ICE failed", ep->id);
+        ep->expire = BRIDGE_EXPIRE_ICE;
+    }
+}
+
+/* Takes the selected pair's socket for the send path when it is a plain UDP host pair;
+ * otherwise (or when libnice gives none) sending goes through nice_agent_send(). */
+static void
+on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id, NiceCandidate *local,
+                 NiceCandidate *remote, gpointer data)
+{
+    BridgeEndpoint *ep = data;
+    if (stream_id != ep->stream_id)
+        return;
+    g_clear_object(&ep->direct_socket);
+    ep->direct_fd = -1;
+    if (local->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+        local->type == NICE_CANDIDATE_TYPE_RELAYED || remote->type == NICE_CANDIDATE_TYPE_RELAYED)
+        return;
+    ep->direct_socket = nice_agent_get_selected_socket(agent, stream_id, component_id);
+    if (ep->direct_socket == NULL)
+        return;
+    memset(&ep->direct_addr, 0, sizeof ep->direct_addr);
+    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&ep->direct_addr);
+    ep->direct_len = ep->direct_addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    ep->direct_fd = g_socket_get_fd(ep->direct_socket);
+}
+
+BridgeEndpoint *
+bridge_endpoint_new(BridgeConference *conf, const char *id, GError **error)
+{
+    const BridgeMediaConfig *cfg = conf->config;
+    NiceAgentOption opts = NICE_AGENT_OPTION_CONSENT_FRESHNESS;
+    if (cfg->ice_lite)
+        opts |= NICE_AGENT_OPTION_LITE_MODE;
+    NiceAgent *agent = nice_agent_new_full(conf->worker->context, NICE_COMPATIBILITY_RFC5245, opts);
+    g_object_set(agent, "upnp", FALSE, "controlling-mode", FALSE, "ice-tcp", FALSE, NULL);
+    for (char **a = cfg->addresses; a != NULL && *a != NULL; a++) {
+        NiceAddress addr;
+        nice_address_init(&addr);
+        if (!nice_address_set_from_string(&addr, *a) ||
+            !nice_agent_add_local_address(agent, &addr)) {
+            g_set_error(error, CC_ERROR, CC_ERROR_CONFIG, "cannot use local address %s", *a);
+            g_object_unref(agent);
+            return NULL;
+        }
+    }
+    guint stream = nice_agent_add_stream(agent, 1);
+    if (cfg->port_min > 0)
+        nice_agent_set_port_range(agent, stream, 1, cfg->port_min, cfg->port_max);
+    if (stream == 0 || !nice_agent_gather_candidates(agent, stream)) {
+        g_set_error(error, CC_ERROR, CC_ERROR_CONFIG,
+                    "cannot gather ICE candidates (port range %u-%u exhausted?)", cfg->port_min,
+                    cfg->port_max);
+        g_object_unref(agent);
+        return NULL;
+    }
+    BridgeEndpoint *ep = g_new0(BridgeEndpoint, 1);
+    ep->id = g_strdup(id);
+    ep->conference = conf;
+    ep->config = cfg;
+    ep->agent = agent;
+    ep->stream_id = stream;
+    ep->created_us = g_get_monotonic_time();
+    ep->rtx = g_new0(BridgeRtxSlot, BRIDGE_RTX_SLOTS);
+    do {
+        ep->rtcp_ssrc = g_random_int();
+    } while (ep->rtcp_ssrc == 0);
+    ep->direct_fd = -1;
+    g_signal_connect(agent, "component-state-changed", G_CALLBACK(on_state), ep);
+    g_signal_connect(agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), ep);
+    nice_agent_attach_recv(agent, stream, 1, conf->worker->context, on_recv, ep);
+    cc_metric_inc(cfg->stats->endpoints_created);
+    return ep;
+}
+
+void
+bridge_endpoint_free(BridgeEndpoint *ep)
+{
+    if (ep == NULL)
+        return;
+    nice_agent_attach_recv(ep->agent, ep->stream_id, 1, ep->conference->worker->context, NULL,
+                           NULL);
+    g_signal_handlers_disconnect_by_data(ep->agent, ep);
+    g_clear_object(&ep->direct_socket);
+    nice_agent_remove_stream(ep->agent, ep->stream_id);
+    g_object_unref(ep->agent);
+    bridge_dtls_free(ep->dtls);
+    bridge_srtp_free(ep->srtp_in);
+    bridge_srtp_free(ep->srtp_out);
+    g_free(ep->rtx);
+    g_free(ep->id);
+    g_free(ep);
+}
+
+void
+bridge_endpoint_local_transport(BridgeEndpoint *ep, CcColibri2Transport *out)
+{
+    gchar *ufrag = NULL, *pwd = NULL;
+    nice_agent_get_local_credentials(ep->agent, ep->stream_id, &ufrag, &pwd);
+    out->ufrag = ufrag;
+    out->pwd = pwd;
+    out->fp_hash = g_strdup("sha-256");
+    out->fp_setup = g_strdup("actpass");
+    out->fingerprint = g_strdup(bridge_dtls_identity_fingerprint(ep->config->identity));
+    GSList *cands = nice_agent_get_local_candidates(ep->agent, ep->stream_id, 1);
+    for (GSList *l = cands; l != NULL; l = l->next) {
+        NiceCandidate *c = l->data;
+        if (c->transport != NICE_CANDIDATE_TRANSPORT_UDP || c->type != NICE_CANDIDATE_TYPE_HOST)
+            continue;
+        char ip[NICE_ADDRESS_STRING_LEN];
+        nice_address_to_string(&c->addr, ip);
+        guint port = nice_address_get_port(&c->addr);
+        cc_colibri2_transport_add_candidate(out, c->foundation, 1, c->priority, ip, (guint16)port,
+                                            "host");
+        if (ep->config->public_address != NULL) {
+            char foundation[40];
+            g_snprintf(foundation, sizeof foundation, "%sp", c->foundation);
+            cc_colibri2_transport_add_candidate(out, foundation, 1, c->priority - 1,
+                                                ep->config->public_address, (guint16)port, "srflx");
+        }
+    }
+    g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
+}
+
+static NiceCandidateType
+candidate_type(const char *type)
+{
+    if (g_strcmp0(type, "srflx") == 0)
+        return NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE;
+    if (g_strcmp0(type, "prflx") == 0)
+        return NICE_CANDIDATE_TYPE_PEER_REFLEXIVE;
+    if (g_strcmp0(type, "relay") == 0)
+        return NICE_CANDIDATE_TYPE_RELAYED;
+    return NICE_CANDIDATE_TYPE_HOST;
+}
+
+gboolean
+bridge_endpoint_set_remote(BridgeEndpoint *ep, const CcColibri2Transport *t, GError **error)
+{
+    if (ep->remote_set) {
+        g_set_error(error, CC_ERROR, CC_ERROR_INVALID,
+                    "the endpoint's transport is already set (ICE restarts are not supported)");
+        return FALSE;
+    }
+    if (t->fingerprint == NULL) {
+        g_set_error(error, CC_ERROR, CC_ERROR_INVALID, "transport without a DTLS fingerprint");
+        return FALSE;
+    }
+    gboolean client = g_strcmp0(t->fp_setup, "active") != 0;
+    g_autoptr(BridgeDtls) dtls = bridge_dtls_new(ep->config->identity, client, dtls_send, ep);
+    if (!bridge_dtls_set_remote_fingerprint(dtls, t->fp_hash, t->fingerprint)) {
+        g_set_error(error, CC_ERROR, CC_ERROR_INVALID,
+                    "the DTLS fingerprint must be a sha-256 one (32 hex pairs)");
+        return FALSE;
+    }
+    if (!nice_agent_set_remote_credentials(ep->agent, ep->stream_id, t->ufrag, t->pwd)) {
+        g_set_error(error, CC_ERROR, CC_ERROR_INVALID, "bad ICE credentials");
+        return FALSE;
+    }
+    GSList *list = NULL;
+    for (guint i = 0; i < t->candidates->len; i++) {
+        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
+        if (c->component != 1)
+            continue;
+        NiceCandidate *nc = nice_candidate_new(candidate_type(c->type));
+        nc->component_id = 1;
+        nc->stream_id = ep->stream_id;
+        nc->transport = NICE_CANDIDATE_TRANSPORT_UDP;
+        nc->priority = c->priority;
+        g_strlcpy(nc->foundation, c->foundation, sizeof nc->foundation);
+        if (!nice_address_set_from_string(&nc->addr, c->ip)) {
+            nice_candidate_free(nc);
+            continue;
+        }
+        nice_address_set_port(&nc->addr, c->port);
+        list = g_slist_prepend(list, nc);
+    }
+    if (list != NULL)
+        nice_agent_set_remote_candidates(ep->agent, ep->stream_id, 1, list);
+    g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
+    ep->dtls = g_steal_pointer(&dtls);
+    ep->dtls_client = client;
+    ep->remote_set = TRUE;
+    if (client && ep->ice_connected)
+        bridge_dtls_start(ep->dtls);
+    return TRUE;
+}
+
+gboolean
+bridge_endpoint_set_sources(BridgeEndpoint *ep, GPtrArray *sources)
+{
+    guint n = 0;
+    for (guint i = 0; i < sources->len; i++) {
+        const CcColibri2Source *src = g_ptr_array_index(sources, i);
+        n += src->ssrcs->len;
+    }
+    if (n > BRIDGE_MAX_SSRCS)
+        return FALSE;
+    ep->n_ssrcs = 0;
+    for (guint i = 0; i < sources->len; i++) {
+        const CcColibri2Source *src = g_ptr_array_index(sources, i);
+        for (guint j = 0; j < src->ssrcs->len; j++) {
+            ep->ssrcs[ep->n_ssrcs] = g_array_index(src->ssrcs, guint32, j);
+            ep->ssrc_video[ep->n_ssrcs] = g_strcmp0(src->type, "video") == 0;
+            ep->n_ssrcs++;
+        }
+    }
+    return TRUE;
+}
+
+BridgeExpireReason
+bridge_endpoint_tick(BridgeEndpoint *ep, gint64 now)
+{
+    if (ep->expire != BRIDGE_EXPIRE_NONE)
+        return ep->expire;
+    if (ep->dtls != NULL && bridge_dtls_state(ep->dtls) == BRIDGE_DTLS_HANDSHAKING &&
+        bridge_dtls_tick(ep->dtls) == BRIDGE_DTLS_FAILED)
+        on_dtls_failed(ep);
+    if (ep->expire != BRIDGE_EXPIRE_NONE)
+        return ep->expire;
+    const BridgeMediaConfig *cfg = ep->config;
+    if (ep->srtp_out != NULL) {
+        if (now - ep->last_media_us > (gint64)cfg->media_timeout_s * G_USEC_PER_SEC)
+            return BRIDGE_EXPIRE_MEDIA;
+    } else if (now - ep->created_us > (gint64)cfg->connect_timeout_s * G_USEC_PER_SEC) {
+        return BRIDGE_EXPIRE_ICE;
+    }
+    return BRIDGE_EXPIRE_NONE;
+}

@@ -1,0 +1,118 @@
+/* The media plane's shared types: the settings every endpoint reads (from [media]), and
+ * the conference and endpoint structures that endpoint.c, conference.c and router.c share.
+ * A conference and all its endpoints are only ever touched on their worker's thread. */
+#pragma once
+
+#include "colibri2.h"
+#include "dtls.h"
+#include "srtp.h"
+#include "stats.h"
+#include "worker.h"
+
+#include <nice/agent.h>
+#include <sys/socket.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+    char **addresses; /* local IPs to gather on; empty: every address libnice finds */
+    guint port_min, port_max;
+    char *public_address; /* advertised beside host candidates (1:1 NAT); NULL if none */
+    gboolean ice_lite;
+    guint media_timeout_s;   /* expire a connected endpoint after this long without media */
+    guint connect_timeout_s; /* expire an endpoint that never connects */
+    guint pli_interval_ms;   /* at most one PLI per sender in this interval */
+    BridgeDtlsIdentity *identity;
+    BridgeStats *stats;
+} BridgeMediaConfig;
+
+#define BRIDGE_MAX_SSRCS 32  /* per endpoint */
+#define BRIDGE_RTX_SLOTS 256 /* retransmission buffer entries per endpoint */
+
+typedef struct _BridgeConference BridgeConference;
+typedef struct _BridgeEndpoint BridgeEndpoint;
+
+typedef struct {
+    guint32 ssrc;
+    guint16 seq;
+    guint16 len; /* 0: empty */
+    guint8 data[BRIDGE_MAX_PACKET];
+} BridgeRtxSlot;
+
+typedef enum {
+    BRIDGE_EXPIRE_NONE,
+    BRIDGE_EXPIRE_SIGNALLED,
+    BRIDGE_EXPIRE_ICE,
+    BRIDGE_EXPIRE_DTLS,
+    BRIDGE_EXPIRE_MEDIA,
+} BridgeExpireReason;
+
+struct _BridgeEndpoint {
+    char *id;
+    BridgeConference *conference;
+    const BridgeMediaConfig *config;
+    NiceAgent *agent;
+    guint stream_id;
+    gboolean ice_connected;
+    gboolean dtls_client;
+    gboolean remote_set;
+    BridgeDtls *dtls;
+    BridgeSrtp *srtp_in;
+    BridgeSrtp *srtp_out; /* non-NULL: ready to receive media */
+    BridgeExpireReason expire;
+    guint32 rtcp_ssrc; /* the SSRC the bridge's own RTCP to this endpoint carries */
+    guint32 ssrcs[BRIDGE_MAX_SSRCS];
+    gboolean ssrc_video[BRIDGE_MAX_SSRCS];
+    guint n_ssrcs;
+    gint64 created_us, last_media_us, last_pli_us;
+    BridgeRtxSlot *rtx; /* BRIDGE_RTX_SLOTS entries */
+    /* The selected pair's UDP socket and remote address: media goes out with one sendto()
+     * instead of through libnice's send path. -1 until a host/UDP pair is selected. */
+    GSocket *direct_socket;
+    int direct_fd;
+    struct sockaddr_storage direct_addr;
+    socklen_t direct_len;
+};
+
+struct _BridgeConference {
+    char *meeting_id;
+    BridgeWorker *worker;
+    const BridgeMediaConfig *config;
+    GHashTable *endpoints;  /* id -> BridgeEndpoint* (owned) */
+    GPtrArray *list;        /* the same endpoints, for the forwarding loop */
+    GHashTable *ssrc_owner; /* ssrc -> BridgeEndpoint*, rebuilt when sources change */
+    GSource *timer;
+};
+
+/* endpoint.c: runs on the conference's worker. */
+BridgeEndpoint *bridge_endpoint_new(BridgeConference *conference, const char *id, GError **error);
+void bridge_endpoint_free(BridgeEndpoint *endpoint);
+/* Fills ufrag, pwd, candidates and our fingerprint. */
+void bridge_endpoint_local_transport(BridgeEndpoint *endpoint, CcColibri2Transport *out);
+gboolean bridge_endpoint_set_remote(BridgeEndpoint *endpoint, const CcColibri2Transport *remote,
+                                    GError **error);
+/* Replaces the endpoint's signalled SSRCs. Returns FALSE if there are too many. */
+gboolean bridge_endpoint_set_sources(BridgeEndpoint *endpoint, GPtrArray *sources);
+/* Drives DTLS retransmissions and decides expiry; returns the reason to expire, if any. */
+BridgeExpireReason bridge_endpoint_tick(BridgeEndpoint *endpoint, gint64 now_us);
+int bridge_endpoint_send(BridgeEndpoint *endpoint, const guint8 *buf, gsize len);
+
+/* router.c: the per-packet path. `buf` is the worker's input buffer. */
+void bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len);
+void bridge_router_rtcp(BridgeEndpoint *from, guint8 *buf, gsize len);
+/* Looks up a stored packet; NULL if it is not (or no longer) there. */
+const BridgeRtxSlot *bridge_rtx_lookup(const BridgeEndpoint *endpoint, guint32 ssrc, guint16 seq);
+
+/* conference.c: created and freed on the control thread, everything else on its worker. */
+BridgeConference *bridge_conference_new(const char *meeting_id, BridgeWorker *worker,
+                                        const BridgeMediaConfig *config);
+/* Must run on the worker: expires every endpoint and stops the timer. */
+void bridge_conference_shutdown(BridgeConference *conference);
+void bridge_conference_free(BridgeConference *conference);
+BridgeEndpoint *bridge_conference_endpoint(BridgeConference *conference, const char *id);
+void bridge_conference_add_endpoint(BridgeConference *conference, BridgeEndpoint *endpoint);
+void bridge_conference_remove_endpoint(BridgeConference *conference, BridgeEndpoint *endpoint,
+                                       BridgeExpireReason reason);
+void bridge_conference_rebuild_ssrcs(BridgeConference *conference);
+
+G_END_DECLS

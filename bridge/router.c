@@ -1,0 +1,230 @@
+/* The per-packet path: decrypt once, validate, check the SSRC against what was signalled
+ * for the sender, store video for retransmission, then re-encrypt and send to every other
+ * endpoint of the conference. RTCP: forward sender reports (without report blocks),
+ * terminate receiver reports, turn PLI/FIR into one rate-limited PLI to the sender, answer
+ * generic NACKs from the sender's retransmission buffer. No allocation, lock or log here:
+ * every failure is a counter. */
+#include "media.h"
+
+#include "rtcp.h"
+#include "rtp.h"
+
+#include <errno.h>
+#include <string.h>
+
+static BridgeEndpoint *
+owner_of(BridgeConference *conf, guint32 ssrc)
+{
+    return g_hash_table_lookup(conf->ssrc_owner, GUINT_TO_POINTER(ssrc));
+}
+
+static gboolean
+ssrc_is_video(const BridgeEndpoint *ep, guint32 ssrc)
+{
+    for (guint i = 0; i < ep->n_ssrcs; i++) {
+        if (ep->ssrcs[i] == ssrc)
+            return ep->ssrc_video[i];
+    }
+    return FALSE;
+}
+
+static guint
+rtx_index(guint32 ssrc, guint16 seq)
+{
+    return (seq + ssrc * 31u) % BRIDGE_RTX_SLOTS;
+}
+
+const BridgeRtxSlot *
+bridge_rtx_lookup(const BridgeEndpoint *ep, guint32 ssrc, guint16 seq)
+{
+    const BridgeRtxSlot *slot = &ep->rtx[rtx_index(ssrc, seq)];
+    if (slot->len == 0 || slot->ssrc != ssrc || slot->seq != seq)
+        return NULL;
+    return slot;
+}
+
+static void
+rtx_store(BridgeEndpoint *ep, guint32 ssrc, guint16 seq, const guint8 *buf, gsize len)
+{
+    BridgeRtxSlot *slot = &ep->rtx[rtx_index(ssrc, seq)];
+    slot->ssrc = ssrc;
+    slot->seq = seq;
+    slot->len = (guint16)len;
+    memcpy(slot->data, buf, len);
+}
+
+/* Encrypts a copy of `buf` for `to` and sends it. */
+static int
+send_rtp_copy(BridgeEndpoint *to, guint8 *out, const guint8 *buf, gsize len)
+{
+    memcpy(out, buf, len);
+    gsize olen = len;
+    if (bridge_srtp_protect(to->srtp_out, out, &olen) != 0) {
+        cc_metric_inc(to->config->stats->drop_srtp);
+        return -EINVAL;
+    }
+    return bridge_endpoint_send(to, out, olen);
+}
+
+static void
+send_rtcp_copy(BridgeEndpoint *to, guint8 *out, const guint8 *buf, gsize len)
+{
+    memcpy(out, buf, len);
+    gsize olen = len;
+    if (bridge_srtp_protect_rtcp(to->srtp_out, out, &olen) != 0) {
+        cc_metric_inc(to->config->stats->drop_srtp);
+        return;
+    }
+    bridge_endpoint_send(to, out, olen);
+}
+
+static gboolean
+can_receive(const BridgeEndpoint *ep)
+{
+    return ep->srtp_out != NULL && ep->expire == BRIDGE_EXPIRE_NONE;
+}
+
+void
+bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
+{
+    const BridgeStats *s = from->config->stats;
+    BridgeConference *conf = from->conference;
+    if (bridge_srtp_unprotect(from->srtp_in, buf, &len) != 0) {
+        cc_metric_inc(s->drop_srtp);
+        return;
+    }
+    BridgeRtpHeader h;
+    if (bridge_rtp_parse(buf, len, &h) != 0) {
+        cc_metric_inc(s->drop_malformed_rtp);
+        return;
+    }
+    if (owner_of(conf, h.ssrc) != from) {
+        cc_metric_inc(s->drop_unsignalled_ssrc);
+        return;
+    }
+    cc_metric_inc(s->rtp_accepted);
+    from->last_media_us = g_get_monotonic_time();
+    if (ssrc_is_video(from, h.ssrc))
+        rtx_store(from, h.ssrc, h.seq, buf, len);
+    guint8 *out = conf->worker->out;
+    for (guint i = 0; i < conf->list->len; i++) {
+        BridgeEndpoint *to = g_ptr_array_index(conf->list, i);
+        if (to != from && can_receive(to) && send_rtp_copy(to, out, buf, len) == 0)
+            cc_metric_inc(s->rtp_forwarded);
+    }
+}
+
+typedef struct {
+    BridgeEndpoint *requester;
+    BridgeEndpoint *owner;
+    guint32 media_ssrc;
+    guint answered;
+} NackContext;
+
+static void
+answer_nack(guint16 seq, gpointer data)
+{
+    NackContext *nc = data;
+    const BridgeRtxSlot *slot = bridge_rtx_lookup(nc->owner, nc->media_ssrc, seq);
+    if (slot == NULL)
+        return;
+    send_rtp_copy(nc->requester, nc->requester->conference->worker->out, slot->data, slot->len);
+    nc->answered++;
+}
+
+static void
+handle_nack(BridgeEndpoint *from, const BridgeRtcpPacket *pkt)
+{
+    const BridgeStats *s = from->config->stats;
+    BridgeEndpoint *owner = owner_of(from->conference, pkt->media_ssrc);
+    if (owner == NULL || owner == from)
+        return;
+    NackContext nc = {.requester = from, .owner = owner, .media_ssrc = pkt->media_ssrc};
+    guint n = bridge_rtcp_nack_foreach(pkt, answer_nack, &nc);
+    cc_metric_add(s->nacks_received, n);
+    cc_metric_add(s->nacks_answered, nc.answered);
+}
+
+static void
+handle_keyframe_request(BridgeEndpoint *from, const BridgeRtcpPacket *pkt)
+{
+    const BridgeStats *s = from->config->stats;
+    guint32 media = pkt->media_ssrc;
+    if (pkt->count == BRIDGE_RTCP_FMT_FIR && pkt->len >= 20)
+        media = bridge_read32(pkt->data + 12); /* FIR names the source in its FCI */
+    cc_metric_inc(s->plis_received);
+    BridgeEndpoint *owner = owner_of(from->conference, media);
+    if (owner == NULL || owner == from || !can_receive(owner))
+        return;
+    gint64 now = g_get_monotonic_time();
+    if (owner->last_pli_us != 0 &&
+        now - owner->last_pli_us < (gint64)from->config->pli_interval_ms * 1000) {
+        cc_metric_inc(s->plis_throttled);
+        return;
+    }
+    owner->last_pli_us = now;
+    guint8 pli[BRIDGE_RTCP_PLI_LEN];
+    gsize n = bridge_rtcp_write_pli(pli, owner->rtcp_ssrc, media);
+    send_rtcp_copy(owner, from->conference->worker->out, pli, n);
+    cc_metric_inc(s->plis_sent);
+}
+
+void
+bridge_router_rtcp(BridgeEndpoint *from, guint8 *buf, gsize len)
+{
+    const BridgeStats *s = from->config->stats;
+    BridgeConference *conf = from->conference;
+    if (bridge_srtp_unprotect_rtcp(from->srtp_in, buf, &len) != 0) {
+        cc_metric_inc(s->drop_srtp);
+        return;
+    }
+    if (bridge_rtcp_validate(buf, len) < 0) {
+        cc_metric_inc(s->drop_malformed_rtcp);
+        return;
+    }
+    cc_metric_inc(s->rtcp_accepted);
+    from->last_media_us = g_get_monotonic_time();
+    /* Sender reports to forward, each cut to its sender info (28 bytes): at most 8. */
+    guint8 srs[8 * BRIDGE_RTCP_SR_LEN];
+    gsize sr_len = 0;
+    BridgeRtcpIter it;
+    BridgeRtcpPacket pkt;
+    bridge_rtcp_iter_init(&it, buf, len);
+    while (bridge_rtcp_iter_next(&it, &pkt)) {
+        switch (pkt.type) {
+        case BRIDGE_RTCP_SR:
+            if (owner_of(conf, pkt.sender_ssrc) != from) {
+                cc_metric_inc(s->drop_unsignalled_ssrc);
+            } else if (sr_len + BRIDGE_RTCP_SR_LEN <= sizeof srs) {
+                memcpy(srs + sr_len, pkt.data, BRIDGE_RTCP_SR_LEN);
+                srs[sr_len] = 0x80; /* no padding, no report blocks */
+                srs[sr_len + 2] = 0;
+                srs[sr_len + 3] = BRIDGE_RTCP_SR_LEN / 4 - 1;
+                sr_len += BRIDGE_RTCP_SR_LEN;
+            }
+            break;
+        case BRIDGE_RTCP_RR:
+            cc_metric_inc(s->rr_terminated);
+            break;
+        case BRIDGE_RTCP_RTPFB:
+            if (pkt.count == BRIDGE_RTCP_FMT_NACK)
+                handle_nack(from, &pkt);
+            break;
+        case BRIDGE_RTCP_PSFB:
+            if (pkt.count == BRIDGE_RTCP_FMT_PLI || pkt.count == BRIDGE_RTCP_FMT_FIR)
+                handle_keyframe_request(from, &pkt);
+            break;
+        default:
+            break; /* SDES, BYE, APP, XR: terminated here */
+        }
+    }
+    if (sr_len == 0)
+        return;
+    for (guint i = 0; i < conf->list->len; i++) {
+        BridgeEndpoint *to = g_ptr_array_index(conf->list, i);
+        if (to != from && can_receive(to)) {
+            send_rtcp_copy(to, conf->worker->out, srs, sr_len);
+            cc_metric_add(s->sr_forwarded, (gint64)(sr_len / BRIDGE_RTCP_SR_LEN));
+        }
+    }
+}

@@ -1,0 +1,135 @@
+/* libsrtp2 sessions (see srtp.h). Owns the srtp_t and its policy; knows nothing of DTLS or
+ * of endpoints. Outbound sessions allow repeated transmission of an index, because the
+ * bridge answers NACKs by sending a stored packet again with its original sequence number. */
+#include "srtp.h"
+
+#include "cc-error.h"
+
+#include <errno.h>
+#include <srtp2/srtp.h>
+#include <string.h>
+
+struct _BridgeSrtp {
+    srtp_t session;
+};
+
+void
+bridge_srtp_global_init(void)
+{
+    static gsize once = 0;
+    if (g_once_init_enter(&once)) {
+        srtp_err_status_t st = srtp_init();
+        if (st != srtp_err_status_ok)
+            g_error("srtp_init failed: %d", (int)st);
+        g_once_init_leave(&once, 1);
+    }
+}
+
+const char *
+bridge_srtp_profile_name(BridgeSrtpProfile profile)
+{
+    return profile == BRIDGE_SRTP_AEAD_AES_128_GCM ? "SRTP_AEAD_AES_128_GCM"
+                                                   : "SRTP_AES128_CM_SHA1_80";
+}
+
+gsize
+bridge_srtp_salt_len(BridgeSrtpProfile profile)
+{
+    return profile == BRIDGE_SRTP_AEAD_AES_128_GCM ? 12 : 14;
+}
+
+BridgeSrtp *
+bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError **error)
+{
+    srtp_policy_t policy;
+    memset(&policy, 0, sizeof policy);
+    if (key->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+    } else {
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
+    }
+    guint8 master[30];
+    gsize salt_len = bridge_srtp_salt_len(key->profile);
+    memcpy(master, key->key, 16);
+    memcpy(master + 16, key->salt, salt_len);
+    policy.key = master;
+    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
+    policy.window_size = 1024;
+    policy.allow_repeat_tx = outbound ? 1 : 0;
+    BridgeSrtp *srtp = g_new0(BridgeSrtp, 1);
+    srtp_err_status_t st = srtp_create(&srtp->session, &policy);
+    memset(master, 0, sizeof master);
+    if (st != srtp_err_status_ok) {
+        g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "srtp_create failed (%d)", (int)st);
+        g_free(srtp);
+        return NULL;
+    }
+    return srtp;
+}
+
+void
+bridge_srtp_free(BridgeSrtp *srtp)
+{
+    if (srtp == NULL)
+        return;
+    srtp_dealloc(srtp->session);
+    g_free(srtp);
+}
+
+static int
+status_to_code(srtp_err_status_t st)
+{
+    switch (st) {
+    case srtp_err_status_ok:
+        return 0;
+    case srtp_err_status_replay_fail:
+    case srtp_err_status_replay_old:
+        return -EALREADY;
+    case srtp_err_status_auth_fail:
+        return -EBADMSG;
+    default:
+        return -EINVAL;
+    }
+}
+
+int
+bridge_srtp_protect(BridgeSrtp *srtp, guint8 *buf, gsize *len)
+{
+    int n = (int)*len;
+    int rc = status_to_code(srtp_protect(srtp->session, buf, &n));
+    if (rc == 0)
+        *len = (gsize)n;
+    return rc;
+}
+
+int
+bridge_srtp_unprotect(BridgeSrtp *srtp, guint8 *buf, gsize *len)
+{
+    int n = (int)*len;
+    int rc = status_to_code(srtp_unprotect(srtp->session, buf, &n));
+    if (rc == 0)
+        *len = (gsize)n;
+    return rc;
+}
+
+int
+bridge_srtp_protect_rtcp(BridgeSrtp *srtp, guint8 *buf, gsize *len)
+{
+    int n = (int)*len;
+    int rc = status_to_code(srtp_protect_rtcp(srtp->session, buf, &n));
+    if (rc == 0)
+        *len = (gsize)n;
+    return rc;
+}
+
+int
+bridge_srtp_unprotect_rtcp(BridgeSrtp *srtp, guint8 *buf, gsize *len)
+{
+    int n = (int)*len;
+    int rc = status_to_code(srtp_unprotect_rtcp(srtp->session, buf, &n));
+    if (rc == 0)
+        *len = (gsize)n;
+    return rc;
+}

@@ -1,0 +1,74 @@
+/* Registration of the bridge's counters (see stats.h); the names are the operator's
+ * contract, listed in docs/operations-bridge.md. */
+#include "stats.h"
+
+#define DROPS      "conclave_bridge_dropped_packets_total"
+#define DROPS_HELP "Packets dropped, by reason"
+
+void
+bridge_stats_init(BridgeStats *s, CcMetrics *m)
+{
+    s->packets_in = cc_metrics_counter(m, "conclave_bridge_packets_in_total",
+                                       "Datagrams received on media sockets", NULL);
+    s->bytes_in = cc_metrics_counter(m, "conclave_bridge_bytes_in_total",
+                                     "Bytes received on media sockets", NULL);
+    s->packets_out = cc_metrics_counter(m, "conclave_bridge_packets_out_total",
+                                        "Datagrams sent on media sockets", NULL);
+    s->bytes_out = cc_metrics_counter(m, "conclave_bridge_bytes_out_total",
+                                      "Bytes sent on media sockets", NULL);
+    s->rtp_accepted = cc_metrics_counter(m, "conclave_bridge_rtp_accepted_total",
+                                         "RTP packets decrypted, valid and signalled", NULL);
+    s->rtp_forwarded = cc_metrics_counter(m, "conclave_bridge_rtp_forwarded_total",
+                                          "RTP packets sent to receivers (one per receiver)", NULL);
+    s->rtcp_accepted = cc_metrics_counter(m, "conclave_bridge_rtcp_accepted_total",
+                                          "RTCP compound packets decrypted and valid", NULL);
+    s->drop_malformed_rtp =
+        cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "malformed_rtp", NULL);
+    s->drop_malformed_rtcp =
+        cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "malformed_rtcp", NULL);
+    s->drop_unsignalled_ssrc =
+        cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "unsignalled_ssrc", NULL);
+    s->drop_srtp = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "srtp", NULL);
+    s->drop_not_ready = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "not_ready", NULL);
+    s->drop_unknown = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "unknown", NULL);
+    s->drop_too_big = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "too_big", NULL);
+    s->drop_send_failed = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "send_failed", NULL);
+    s->dtls_ok = cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total",
+                                    "DTLS handshakes, by result", "result", "ok", NULL);
+    s->dtls_failed = cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total",
+                                        "DTLS handshakes, by result", "result", "failed", NULL);
+    s->dtls_fingerprint_mismatch =
+        cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total", "DTLS handshakes, by result",
+                           "result", "fingerprint_mismatch", NULL);
+    s->ice_failed = cc_metrics_counter(m, "conclave_bridge_ice_failures_total",
+                                       "ICE sessions that failed or lost consent", NULL);
+    s->nacks_received = cc_metrics_counter(m, "conclave_bridge_nacks_received_total",
+                                           "Sequence numbers NACKed by receivers", NULL);
+    s->nacks_answered =
+        cc_metrics_counter(m, "conclave_bridge_nacks_answered_total",
+                           "NACKed packets retransmitted from the retransmission buffer", NULL);
+    s->plis_received = cc_metrics_counter(m, "conclave_bridge_plis_received_total",
+                                          "PLI and FIR received from receivers", NULL);
+    s->plis_sent =
+        cc_metrics_counter(m, "conclave_bridge_plis_sent_total", "PLI sent to senders", NULL);
+    s->plis_throttled = cc_metrics_counter(m, "conclave_bridge_plis_throttled_total",
+                                           "PLI/FIR not passed on because of the rate limit", NULL);
+    s->sr_forwarded = cc_metrics_counter(m, "conclave_bridge_sender_reports_forwarded_total",
+                                         "Sender reports forwarded (per receiver)", NULL);
+    s->rr_terminated = cc_metrics_counter(m, "conclave_bridge_receiver_reports_terminated_total",
+                                          "Receiver reports consumed by the bridge", NULL);
+    s->endpoints_created =
+        cc_metrics_counter(m, "conclave_bridge_endpoints_created_total", "Endpoints created", NULL);
+#define EXPIRED      "conclave_bridge_endpoints_expired_total"
+#define EXPIRED_HELP "Endpoints expired, by reason"
+    s->endpoints_expired_media =
+        cc_metrics_counter(m, EXPIRED, EXPIRED_HELP, "reason", "media_timeout", NULL);
+    s->endpoints_expired_ice =
+        cc_metrics_counter(m, EXPIRED, EXPIRED_HELP, "reason", "ice_failed", NULL);
+    s->endpoints_expired_dtls =
+        cc_metrics_counter(m, EXPIRED, EXPIRED_HELP, "reason", "dtls_failed", NULL);
+    s->endpoints_expired_signalled =
+        cc_metrics_counter(m, EXPIRED, EXPIRED_HELP, "reason", "signalled", NULL);
+    s->conferences_created = cc_metrics_counter(m, "conclave_bridge_conferences_created_total",
+                                                "Conferences created", NULL);
+}

@@ -1,0 +1,147 @@
+/* Worker threads and the synchronous hand-off from the control thread (see worker.h). Owns
+ * the threads and their main contexts; knows nothing of what runs on them. */
+#include "worker.h"
+
+struct _BridgeWorkerPool {
+    GPtrArray *workers; /* BridgeWorker* */
+};
+
+typedef struct {
+    void (*fn)(gpointer data);
+    gpointer data;
+    GMutex lock;
+    GCond cond;
+    gboolean done;
+} Call;
+
+static gpointer
+worker_main(gpointer data)
+{
+    BridgeWorker *w = data;
+    g_main_context_push_thread_default(w->context);
+    g_main_loop_run(w->loop);
+    g_main_context_pop_thread_default(w->context);
+    return NULL;
+}
+
+BridgeWorkerPool *
+bridge_worker_pool_new(guint n, CcMetrics *metrics)
+{
+    BridgeWorkerPool *pool = g_new0(BridgeWorkerPool, 1);
+    pool->workers = g_ptr_array_new();
+    for (guint i = 0; i < n; i++) {
+        BridgeWorker *w = g_new0(BridgeWorker, 1);
+        w->index = i;
+        w->context = g_main_context_new();
+        w->loop = g_main_loop_new(w->context, FALSE);
+        char label[16];
+        g_snprintf(label, sizeof label, "%u", i);
+        w->m_conferences =
+            cc_metrics_gauge(metrics, "conclave_bridge_worker_conferences",
+                             "Conferences living on each worker thread", "worker", label, NULL);
+        w->m_endpoints =
+            cc_metrics_gauge(metrics, "conclave_bridge_worker_endpoints",
+                             "Endpoints living on each worker thread", "worker", label, NULL);
+        char name[16];
+        g_snprintf(name, sizeof name, "media-%u", i);
+        w->thread = g_thread_new(name, worker_main, w);
+        g_ptr_array_add(pool->workers, w);
+    }
+    return pool;
+}
+
+static gboolean
+quit_loop(gpointer data)
+{
+    g_main_loop_quit(data);
+    return G_SOURCE_REMOVE;
+}
+
+void
+bridge_worker_pool_free(BridgeWorkerPool *pool)
+{
+    if (pool == NULL)
+        return;
+    for (guint i = 0; i < pool->workers->len; i++) {
+        BridgeWorker *w = g_ptr_array_index(pool->workers, i);
+        g_main_context_invoke(w->context, quit_loop, w->loop);
+        g_thread_join(w->thread);
+        /* drain sources the last objects left behind (e.g. libnice closing sockets) */
+        while (g_main_context_iteration(w->context, FALSE))
+            ;
+        g_main_loop_unref(w->loop);
+        g_main_context_unref(w->context);
+        g_free(w);
+    }
+    g_ptr_array_unref(pool->workers);
+    g_free(pool);
+}
+
+guint
+bridge_worker_pool_size(BridgeWorkerPool *pool)
+{
+    return pool->workers->len;
+}
+
+BridgeWorker *
+bridge_worker_pool_get(BridgeWorkerPool *pool, guint index)
+{
+    return g_ptr_array_index(pool->workers, index);
+}
+
+BridgeWorker *
+bridge_worker_pool_pick(BridgeWorkerPool *pool)
+{
+    BridgeWorker *best = NULL;
+    for (guint i = 0; i < pool->workers->len; i++) {
+        BridgeWorker *w = g_ptr_array_index(pool->workers, i);
+        if (best == NULL || g_atomic_int_get(&w->endpoints) < g_atomic_int_get(&best->endpoints) ||
+            (g_atomic_int_get(&w->endpoints) == g_atomic_int_get(&best->endpoints) &&
+             g_atomic_int_get(&w->conferences) < g_atomic_int_get(&best->conferences)))
+            best = w;
+    }
+    return best;
+}
+
+static gboolean
+run_call(gpointer data)
+{
+    Call *call = data;
+    call->fn(call->data);
+    g_mutex_lock(&call->lock);
+    call->done = TRUE;
+    g_cond_signal(&call->cond);
+    g_mutex_unlock(&call->lock);
+    return G_SOURCE_REMOVE;
+}
+
+void
+bridge_worker_call(BridgeWorker *worker, void (*fn)(gpointer data), gpointer data)
+{
+    Call call = {.fn = fn, .data = data};
+    g_mutex_init(&call.lock);
+    g_cond_init(&call.cond);
+    GSource *source = g_idle_source_new();
+    g_source_set_priority(source, G_PRIORITY_HIGH);
+    g_source_set_callback(source, run_call, &call, NULL);
+    g_source_attach(source, worker->context);
+    g_source_unref(source);
+    g_mutex_lock(&call.lock);
+    while (!call.done)
+        g_cond_wait(&call.cond, &call.lock);
+    g_mutex_unlock(&call.lock);
+    g_mutex_clear(&call.lock);
+    g_cond_clear(&call.cond);
+}
+
+void
+bridge_worker_add_conferences(BridgeWorker *w, gint delta)
+{
+    cc_metric_set(w->m_conferences, g_atomic_int_add(&w->conferences, delta) + delta);
+}
+
+void
+bridge_worker_add_endpoints(BridgeWorker *w, gint delta)
+{
+    cc_metric_set(w->m_endpoints, g_atomic_int_add(&w->endpoints, delta) + delta);
+}

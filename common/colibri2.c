@@ -1,0 +1,586 @@
+/* Colibri2 codec (see colibri2.h). Owns the parsed structures and the XML shapes; decides
+ * nothing about conferences (the bridge and the focus do). */
+#include "colibri2.h"
+
+#include "cc-autoptr.h"
+#include "cc-error.h"
+#include "stanza.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static gboolean
+is_name(xmpp_stanza_t *s, const char *name, const char *ns)
+{
+    const char *n = xmpp_stanza_get_name(s);
+    const char *x = xmpp_stanza_get_ns(s);
+    return xmpp_stanza_is_tag(s) && n != NULL && strcmp(n, name) == 0 &&
+           (ns == NULL || (x != NULL && strcmp(x, ns) == 0));
+}
+
+static gboolean
+invalid(GError **error, const char *message)
+{
+    g_set_error_literal(error, CC_ERROR, CC_ERROR_INVALID, message);
+    return FALSE;
+}
+
+/* Ids: 1..64 characters of [A-Za-z0-9._-]. */
+static gboolean
+valid_id(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > CC_COLIBRI2_MAX_ID_LEN)
+        return FALSE;
+    for (const char *p = s; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* ICE ufrag/pwd, foundations: ice-char (RFC 8445), bounded. */
+static gboolean
+valid_ice(const char *s, gsize min, gsize max)
+{
+    gsize n = s ? strlen(s) : 0;
+    if (n < min || n > max)
+        return FALSE;
+    for (const char *p = s; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '+' && *p != '/')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_u64(const char *s, guint64 max, guint64 *out)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 20)
+        return FALSE;
+    for (const char *p = s; *p; p++) {
+        if (!g_ascii_isdigit(*p))
+            return FALSE;
+    }
+    errno = 0;
+    guint64 v = g_ascii_strtoull(s, NULL, 10);
+    if (errno != 0 || v > max)
+        return FALSE;
+    *out = v;
+    return TRUE;
+}
+
+static gboolean
+parse_bool(const char *s)
+{
+    return s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "1") == 0);
+}
+
+static gboolean
+valid_ip(const char *s)
+{
+    return s != NULL && strlen(s) <= 45 && g_hostname_is_ip_address(s);
+}
+
+/* --- candidates and transports ------------------------------------------------------- */
+
+static void
+candidate_free(CcColibri2Candidate *c)
+{
+    g_free(c->foundation);
+    g_free(c->protocol);
+    g_free(c->ip);
+    g_free(c->type);
+    g_free(c->rel_addr);
+    g_free(c);
+}
+
+CcColibri2Transport *
+cc_colibri2_transport_new(void)
+{
+    CcColibri2Transport *t = g_new0(CcColibri2Transport, 1);
+    t->candidates = g_ptr_array_new_with_free_func((GDestroyNotify)candidate_free);
+    t->rtcp_mux = TRUE;
+    return t;
+}
+
+void
+cc_colibri2_transport_free(CcColibri2Transport *t)
+{
+    if (t == NULL)
+        return;
+    g_free(t->ufrag);
+    g_free(t->pwd);
+    g_free(t->fp_hash);
+    g_free(t->fp_setup);
+    g_free(t->fingerprint);
+    g_ptr_array_unref(t->candidates);
+    g_free(t);
+}
+
+void
+cc_colibri2_transport_add_candidate(CcColibri2Transport *t, const char *foundation, guint component,
+                                    guint32 priority, const char *ip, guint16 port,
+                                    const char *type)
+{
+    CcColibri2Candidate *c = g_new0(CcColibri2Candidate, 1);
+    c->foundation = g_strdup(foundation);
+    c->component = component;
+    c->protocol = g_strdup("udp");
+    c->priority = priority;
+    c->ip = g_strdup(ip);
+    c->port = port;
+    c->type = g_strdup(type);
+    g_ptr_array_add(t->candidates, c);
+}
+
+static gboolean
+parse_candidate(xmpp_stanza_t *s, CcColibri2Transport *t, GError **error)
+{
+    static const char *const types[] = {"host", "srflx", "prflx", "relay", NULL};
+    const char *foundation = xmpp_stanza_get_attribute(s, "foundation");
+    const char *protocol = xmpp_stanza_get_attribute(s, "protocol");
+    const char *type = xmpp_stanza_get_attribute(s, "type");
+    const char *ip = xmpp_stanza_get_attribute(s, "ip");
+    guint64 component, priority, port;
+    if (!valid_ice(foundation, 1, 32))
+        return invalid(error, "candidate: bad foundation");
+    if (!parse_u64(xmpp_stanza_get_attribute(s, "component"), 256, &component) || component == 0)
+        return invalid(error, "candidate: bad component");
+    if (!parse_u64(xmpp_stanza_get_attribute(s, "priority"), G_MAXUINT32, &priority))
+        return invalid(error, "candidate: bad priority");
+    if (!parse_u64(xmpp_stanza_get_attribute(s, "port"), 65535, &port) || port == 0)
+        return invalid(error, "candidate: bad port");
+    if (!valid_ip(ip))
+        return invalid(error, "candidate: bad ip");
+    if (protocol == NULL || g_ascii_strcasecmp(protocol, "udp") != 0)
+        return invalid(error, "candidate: unsupported protocol");
+    if (type == NULL || !g_strv_contains(types, type))
+        return invalid(error, "candidate: bad type");
+    if (t->candidates->len >= CC_COLIBRI2_MAX_CANDIDATES)
+        return invalid(error, "transport: too many candidates");
+    cc_colibri2_transport_add_candidate(t, foundation, (guint)component, (guint32)priority, ip,
+                                        (guint16)port, type);
+    return TRUE;
+}
+
+CcColibri2Transport *
+cc_colibri2_transport_parse(xmpp_stanza_t *ice, GError **error)
+{
+    g_autoptr(CcColibri2Transport) t = cc_colibri2_transport_new();
+    const char *ufrag = xmpp_stanza_get_attribute(ice, "ufrag");
+    const char *pwd = xmpp_stanza_get_attribute(ice, "pwd");
+    if (!valid_ice(ufrag, 4, 256) || !valid_ice(pwd, 22, 256)) {
+        invalid(error, "transport: bad ufrag or pwd");
+        return NULL;
+    }
+    t->ufrag = g_strdup(ufrag);
+    t->pwd = g_strdup(pwd);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(ice); c; c = xmpp_stanza_get_next(c)) {
+        if (is_name(c, "candidate", NULL)) {
+            if (!parse_candidate(c, t, error))
+                return NULL;
+        } else if (is_name(c, "fingerprint", CC_NS_DTLS)) {
+            static const char *const setups[] = {"actpass", "active", "passive", NULL};
+            const char *hash = xmpp_stanza_get_attribute(c, "hash");
+            const char *setup = xmpp_stanza_get_attribute(c, "setup");
+            g_autofree char *text = xmpp_stanza_get_text(c);
+            if (t->fingerprint != NULL || hash == NULL || strlen(hash) > 16 || text == NULL ||
+                strlen(text) > 200 || (setup != NULL && !g_strv_contains(setups, setup))) {
+                invalid(error, "transport: bad fingerprint");
+                return NULL;
+            }
+            if (*g_strstrip(text) == '\0') {
+                invalid(error, "transport: empty fingerprint");
+                return NULL;
+            }
+            t->fp_hash = g_strdup(hash);
+            t->fp_setup = g_strdup(setup ? setup : "actpass");
+            t->fingerprint = g_strdup(text);
+        } else if (is_name(c, "rtcp-mux", NULL)) {
+            t->rtcp_mux = TRUE;
+        }
+    }
+    return g_steal_pointer(&t);
+}
+
+void
+cc_colibri2_transport_write(xmpp_stanza_t *parent, const CcColibri2Transport *t)
+{
+    xmpp_stanza_t *outer = cc_stanza_add_child(parent, "transport", NULL);
+    xmpp_stanza_t *ice = cc_stanza_add_child(outer, "transport", CC_NS_ICE_UDP);
+    xmpp_stanza_set_attribute(ice, "ufrag", t->ufrag);
+    xmpp_stanza_set_attribute(ice, "pwd", t->pwd);
+    if (t->fingerprint != NULL) {
+        xmpp_stanza_t *fp = cc_stanza_add_child(ice, "fingerprint", CC_NS_DTLS);
+        xmpp_stanza_set_attribute(fp, "hash", t->fp_hash ? t->fp_hash : "sha-256");
+        xmpp_stanza_set_attribute(fp, "setup", t->fp_setup ? t->fp_setup : "actpass");
+        g_autoptr(xmpp_stanza_t) text = xmpp_stanza_new(xmpp_stanza_get_context(parent));
+        xmpp_stanza_set_text(text, t->fingerprint);
+        xmpp_stanza_add_child(fp, text);
+    }
+    if (t->rtcp_mux)
+        cc_stanza_add_child(ice, "rtcp-mux", NULL);
+    for (guint i = 0; i < t->candidates->len; i++) {
+        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
+        xmpp_stanza_t *e = cc_stanza_add_child(ice, "candidate", NULL);
+        char num[24];
+        xmpp_stanza_set_attribute(e, "foundation", c->foundation);
+        g_snprintf(num, sizeof num, "%u", c->component);
+        xmpp_stanza_set_attribute(e, "component", num);
+        xmpp_stanza_set_attribute(e, "protocol", c->protocol);
+        g_snprintf(num, sizeof num, "%u", c->priority);
+        xmpp_stanza_set_attribute(e, "priority", num);
+        xmpp_stanza_set_attribute(e, "ip", c->ip);
+        g_snprintf(num, sizeof num, "%u", c->port);
+        xmpp_stanza_set_attribute(e, "port", num);
+        xmpp_stanza_set_attribute(e, "type", c->type);
+        xmpp_stanza_set_attribute(e, "generation", "0");
+        g_snprintf(num, sizeof num, "%u", i + 1);
+        xmpp_stanza_set_attribute(e, "id", num);
+    }
+}
+
+/* --- sources ------------------------------------------------------------------------- */
+
+void
+cc_colibri2_source_free(CcColibri2Source *s)
+{
+    if (s == NULL)
+        return;
+    g_free(s->type);
+    g_free(s->id);
+    g_array_unref(s->ssrcs);
+    g_ptr_array_unref(s->groups);
+    g_free(s);
+}
+
+static void
+group_free(CcColibri2SsrcGroup *g)
+{
+    g_free(g->semantics);
+    g_array_unref(g->ssrcs);
+    g_free(g);
+}
+
+static gboolean
+read_ssrc(xmpp_stanza_t *s, guint32 *out)
+{
+    guint64 v;
+    if (!parse_u64(xmpp_stanza_get_attribute(s, "ssrc"), G_MAXUINT32, &v) || v == 0)
+        return FALSE;
+    *out = (guint32)v;
+    return TRUE;
+}
+
+static gboolean
+array_has(GArray *a, guint32 v)
+{
+    for (guint i = 0; i < a->len; i++) {
+        if (g_array_index(a, guint32, i) == v)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean
+parse_group(xmpp_stanza_t *e, CcColibri2Source *src, GError **error)
+{
+    const char *sem = xmpp_stanza_get_attribute(e, "semantics");
+    if (sem == NULL || (strcmp(sem, "FID") != 0 && strcmp(sem, "SIM") != 0))
+        return invalid(error, "ssrc-group: bad semantics");
+    CcColibri2SsrcGroup *g = g_new0(CcColibri2SsrcGroup, 1);
+    g->semantics = g_strdup(sem);
+    g->ssrcs = g_array_new(FALSE, FALSE, sizeof(guint32));
+    g_ptr_array_add(src->groups, g);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        guint32 ssrc;
+        if (!is_name(c, "source", NULL))
+            continue;
+        if (!read_ssrc(c, &ssrc) || !array_has(src->ssrcs, ssrc))
+            return invalid(error, "ssrc-group: ssrc not listed in its media-source");
+        if (g->ssrcs->len >= CC_COLIBRI2_MAX_SSRCS)
+            return invalid(error, "ssrc-group: too many ssrcs");
+        g_array_append_val(g->ssrcs, ssrc);
+    }
+    if (g->ssrcs->len < 2 || (strcmp(sem, "FID") == 0 && g->ssrcs->len != 2))
+        return invalid(error, "ssrc-group: wrong number of ssrcs");
+    return TRUE;
+}
+
+static CcColibri2Source *
+parse_source(xmpp_stanza_t *e, GError **error)
+{
+    const char *type = xmpp_stanza_get_attribute(e, "type");
+    const char *id = xmpp_stanza_get_attribute(e, "id");
+    if (type == NULL || (strcmp(type, "audio") != 0 && strcmp(type, "video") != 0)) {
+        invalid(error, "media-source: bad type");
+        return NULL;
+    }
+    if (!valid_id(id)) {
+        invalid(error, "media-source: bad id");
+        return NULL;
+    }
+    CcColibri2Source *src = g_new0(CcColibri2Source, 1);
+    src->type = g_strdup(type);
+    src->id = g_strdup(id);
+    src->ssrcs = g_array_new(FALSE, FALSE, sizeof(guint32));
+    src->groups = g_ptr_array_new_with_free_func((GDestroyNotify)group_free);
+    /* sources first, so that groups can be checked against them */
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        guint32 ssrc;
+        if (!is_name(c, "source", NULL))
+            continue;
+        if (!read_ssrc(c, &ssrc) || array_has(src->ssrcs, ssrc) ||
+            src->ssrcs->len >= CC_COLIBRI2_MAX_SSRCS) {
+            invalid(error, "media-source: bad or repeated ssrc");
+            cc_colibri2_source_free(src);
+            return NULL;
+        }
+        g_array_append_val(src->ssrcs, ssrc);
+    }
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (is_name(c, "ssrc-group", NULL) && !parse_group(c, src, error)) {
+            cc_colibri2_source_free(src);
+            return NULL;
+        }
+    }
+    if (src->ssrcs->len == 0) {
+        invalid(error, "media-source: no ssrc");
+        cc_colibri2_source_free(src);
+        return NULL;
+    }
+    return src;
+}
+
+static GPtrArray *
+parse_sources(xmpp_stanza_t *e, GError **error)
+{
+    g_autoptr(GPtrArray) out =
+        g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_source_free);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (!is_name(c, "media-source", NULL))
+            continue;
+        if (out->len >= CC_COLIBRI2_MAX_SOURCES) {
+            invalid(error, "sources: too many media-source elements");
+            return NULL;
+        }
+        CcColibri2Source *src = parse_source(c, error);
+        if (src == NULL)
+            return NULL;
+        g_ptr_array_add(out, src);
+    }
+    return g_steal_pointer(&out);
+}
+
+void
+cc_colibri2_sources_write(xmpp_stanza_t *parent, GPtrArray *sources)
+{
+    xmpp_stanza_t *e = cc_stanza_add_child(parent, "sources", NULL);
+    char num[16];
+    for (guint i = 0; i < sources->len; i++) {
+        const CcColibri2Source *s = g_ptr_array_index(sources, i);
+        xmpp_stanza_t *m = cc_stanza_add_child(e, "media-source", NULL);
+        xmpp_stanza_set_attribute(m, "type", s->type);
+        xmpp_stanza_set_attribute(m, "id", s->id);
+        for (guint j = 0; j < s->ssrcs->len; j++) {
+            xmpp_stanza_t *src = cc_stanza_add_child(m, "source", CC_NS_SSMA);
+            g_snprintf(num, sizeof num, "%u", g_array_index(s->ssrcs, guint32, j));
+            xmpp_stanza_set_attribute(src, "ssrc", num);
+        }
+        for (guint j = 0; j < s->groups->len; j++) {
+            const CcColibri2SsrcGroup *g = g_ptr_array_index(s->groups, j);
+            xmpp_stanza_t *ge = cc_stanza_add_child(m, "ssrc-group", CC_NS_SSMA);
+            xmpp_stanza_set_attribute(ge, "semantics", g->semantics);
+            for (guint k = 0; k < g->ssrcs->len; k++) {
+                xmpp_stanza_t *src = cc_stanza_add_child(ge, "source", NULL);
+                g_snprintf(num, sizeof num, "%u", g_array_index(g->ssrcs, guint32, k));
+                xmpp_stanza_set_attribute(src, "ssrc", num);
+            }
+        }
+    }
+}
+
+/* --- endpoints and conference-modify ------------------------------------------------- */
+
+static void
+endpoint_free(CcColibri2Endpoint *ep)
+{
+    g_free(ep->id);
+    cc_colibri2_transport_free(ep->transport);
+    if (ep->sources != NULL)
+        g_ptr_array_unref(ep->sources);
+    g_free(ep);
+}
+
+static CcColibri2Endpoint *
+parse_endpoint(xmpp_stanza_t *e, GError **error)
+{
+    const char *id = xmpp_stanza_get_attribute(e, "id");
+    if (!valid_id(id)) {
+        invalid(error, "endpoint: bad id");
+        return NULL;
+    }
+    CcColibri2Endpoint *ep = g_new0(CcColibri2Endpoint, 1);
+    ep->id = g_strdup(id);
+    ep->create = parse_bool(xmpp_stanza_get_attribute(e, "create"));
+    ep->expire = parse_bool(xmpp_stanza_get_attribute(e, "expire"));
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (is_name(c, "transport", NULL) && ep->transport == NULL) {
+            xmpp_stanza_t *ice = NULL;
+            for (xmpp_stanza_t *t = xmpp_stanza_get_children(c); t; t = xmpp_stanza_get_next(t))
+                if (is_name(t, "transport", CC_NS_ICE_UDP))
+                    ice = t;
+            if (ice != NULL) {
+                ep->transport = cc_colibri2_transport_parse(ice, error);
+                if (ep->transport == NULL)
+                    goto fail;
+            }
+        } else if (is_name(c, "sources", NULL) && ep->sources == NULL) {
+            ep->sources = parse_sources(c, error);
+            if (ep->sources == NULL)
+                goto fail;
+        }
+    }
+    if (ep->create && ep->expire) {
+        invalid(error, "endpoint: create and expire together");
+        goto fail;
+    }
+    return ep;
+fail:
+    endpoint_free(ep);
+    return NULL;
+}
+
+void
+cc_colibri2_modify_free(CcColibri2Modify *m)
+{
+    if (m == NULL)
+        return;
+    g_free(m->meeting_id);
+    g_free(m->name);
+    g_ptr_array_unref(m->endpoints);
+    g_free(m);
+}
+
+static CcColibri2Modify *parse_body(xmpp_stanza_t *e, GError **error);
+
+CcColibri2Modify *
+cc_colibri2_modify_parse(xmpp_stanza_t *e, GError **error)
+{
+    if (!is_name(e, "conference-modify", CC_NS_COLIBRI2)) {
+        invalid(error, "not a conference-modify");
+        return NULL;
+    }
+    return parse_body(e, error);
+}
+
+/* The attributes and endpoints shared by conference-modify and conference-modified. */
+static CcColibri2Modify *
+parse_body(xmpp_stanza_t *e, GError **error)
+{
+    const char *meeting = xmpp_stanza_get_attribute(e, "meeting-id");
+    const char *name = xmpp_stanza_get_attribute(e, "name");
+    if (!valid_id(meeting)) {
+        invalid(error, "conference-modify: bad meeting-id");
+        return NULL;
+    }
+    if (name != NULL && strlen(name) > 1024) {
+        invalid(error, "conference-modify: bad name");
+        return NULL;
+    }
+    g_autoptr(CcColibri2Modify) m = g_new0(CcColibri2Modify, 1);
+    m->meeting_id = g_strdup(meeting);
+    m->name = g_strdup(name);
+    m->create = parse_bool(xmpp_stanza_get_attribute(e, "create"));
+    m->expire = parse_bool(xmpp_stanza_get_attribute(e, "expire"));
+    m->endpoints = g_ptr_array_new_with_free_func((GDestroyNotify)endpoint_free);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (!is_name(c, "endpoint", NULL))
+            continue;
+        if (m->endpoints->len >= CC_COLIBRI2_MAX_ENDPOINTS) {
+            invalid(error, "conference-modify: too many endpoints");
+            return NULL;
+        }
+        CcColibri2Endpoint *ep = parse_endpoint(c, error);
+        if (ep == NULL)
+            return NULL;
+        for (guint i = 0; i < m->endpoints->len; i++) {
+            CcColibri2Endpoint *other = g_ptr_array_index(m->endpoints, i);
+            if (strcmp(other->id, ep->id) == 0) {
+                endpoint_free(ep);
+                invalid(error, "conference-modify: repeated endpoint id");
+                return NULL;
+            }
+        }
+        g_ptr_array_add(m->endpoints, ep);
+    }
+    if (m->create && m->expire) {
+        invalid(error, "conference-modify: create and expire together");
+        return NULL;
+    }
+    return g_steal_pointer(&m);
+}
+
+/* --- the answer, and requests (the focus's side) ------------------------------------- */
+
+CcColibri2Modify *
+cc_colibri2_modify_new(const char *meeting_id)
+{
+    CcColibri2Modify *m = g_new0(CcColibri2Modify, 1);
+    m->meeting_id = g_strdup(meeting_id);
+    m->endpoints = g_ptr_array_new_with_free_func((GDestroyNotify)endpoint_free);
+    return m;
+}
+
+CcColibri2Endpoint *
+cc_colibri2_modify_add_endpoint(CcColibri2Modify *m, const char *id)
+{
+    CcColibri2Endpoint *ep = g_new0(CcColibri2Endpoint, 1);
+    ep->id = g_strdup(id);
+    g_ptr_array_add(m->endpoints, ep);
+    return ep;
+}
+
+CcColibri2Modify *
+cc_colibri2_modified_parse(xmpp_stanza_t *e, GError **error)
+{
+    if (!is_name(e, "conference-modified", CC_NS_COLIBRI2)) {
+        invalid(error, "not a conference-modified");
+        return NULL;
+    }
+    return parse_body(e, error);
+}
+
+void
+cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *m)
+{
+    xmpp_stanza_t *cm = cc_stanza_add_child(parent, "conference-modify", CC_NS_COLIBRI2);
+    xmpp_stanza_set_attribute(cm, "meeting-id", m->meeting_id);
+    if (m->name != NULL)
+        xmpp_stanza_set_attribute(cm, "name", m->name);
+    if (m->create)
+        xmpp_stanza_set_attribute(cm, "create", "true");
+    if (m->expire)
+        xmpp_stanza_set_attribute(cm, "expire", "true");
+    for (guint i = 0; i < m->endpoints->len; i++) {
+        const CcColibri2Endpoint *ep = g_ptr_array_index(m->endpoints, i);
+        xmpp_stanza_t *e = cc_stanza_add_child(cm, "endpoint", NULL);
+        xmpp_stanza_set_attribute(e, "id", ep->id);
+        if (ep->create)
+            xmpp_stanza_set_attribute(e, "create", "true");
+        if (ep->expire)
+            xmpp_stanza_set_attribute(e, "expire", "true");
+        if (ep->transport != NULL)
+            cc_colibri2_transport_write(e, ep->transport);
+        if (ep->sources != NULL)
+            cc_colibri2_sources_write(e, ep->sources);
+    }
+}
+
+void
+cc_colibri2_error_reason(xmpp_stanza_t *error, const char *reason)
+{
+    xmpp_stanza_t *r = cc_stanza_add_child(error, "error", CC_NS_COLIBRI2);
+    xmpp_stanza_set_attribute(r, "reason", reason);
+}

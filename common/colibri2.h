@@ -1,0 +1,111 @@
+/* The Colibri2 subset Conclave speaks between the focus and the bridge (namespace
+ * jitsi:colibri2; schemas/colibri2.md is the contract): parsing and writing a
+ * conference-modify request, parsing the conference-modified answer, and reading and
+ * writing the ICE-UDP transport (ufrag, pwd, DTLS fingerprint, candidates)
+ * and the sources (media-source, ssrc, ssrc-group) that travel in both directions.
+ *
+ * Parsing is strict and bounded: unknown shapes, out-of-range numbers, over-long ids and
+ * too many children are errors (CC_ERROR_INVALID) whose message says which element. */
+#pragma once
+
+#include <glib.h>
+#include <strophe.h>
+
+G_BEGIN_DECLS
+
+#define CC_NS_COLIBRI2     "jitsi:colibri2"
+#define CC_NS_ICE_UDP      "urn:xmpp:jingle:transports:ice-udp:1"
+#define CC_NS_DTLS         "urn:xmpp:jingle:apps:dtls:0"
+#define CC_NS_SSMA         "urn:xmpp:jingle:apps:rtp:ssma:0"
+#define CC_NS_HEALTHCHECK  "http://jitsi.org/protocol/healthcheck"
+#define CC_NS_COLIBRI_STAT "http://jitsi.org/protocol/colibri"
+
+#define CC_COLIBRI2_MAX_ENDPOINTS  64
+#define CC_COLIBRI2_MAX_CANDIDATES 16
+#define CC_COLIBRI2_MAX_SOURCES    16 /* media-source per endpoint */
+#define CC_COLIBRI2_MAX_SSRCS      8  /* per media-source */
+#define CC_COLIBRI2_MAX_ID_LEN     64
+
+typedef struct {
+    char *foundation;
+    guint component;
+    char *protocol; /* "udp" */
+    guint32 priority;
+    char *ip;
+    guint16 port;
+    char *type; /* host, srflx, prflx, relay */
+    char *rel_addr;
+    guint16 rel_port;
+} CcColibri2Candidate;
+
+typedef struct {
+    char *ufrag;
+    char *pwd;
+    char *fp_hash;  /* "sha-256" */
+    char *fp_setup; /* actpass, active, passive */
+    char *fingerprint;
+    GPtrArray *candidates; /* CcColibri2Candidate* */
+    gboolean rtcp_mux;
+} CcColibri2Transport;
+
+typedef struct {
+    char *semantics; /* FID or SIM */
+    GArray *ssrcs;   /* guint32 */
+} CcColibri2SsrcGroup;
+
+typedef struct {
+    char *type; /* audio or video */
+    char *id;   /* the source name */
+    GArray *ssrcs;
+    GPtrArray *groups; /* CcColibri2SsrcGroup* */
+} CcColibri2Source;
+
+typedef struct {
+    char *id;
+    gboolean create;
+    gboolean expire;
+    CcColibri2Transport *transport; /* NULL when absent */
+    GPtrArray *sources;             /* CcColibri2Source*; NULL when <sources> is absent */
+} CcColibri2Endpoint;
+
+typedef struct {
+    char *meeting_id;
+    char *name; /* optional; never logged */
+    gboolean create;
+    gboolean expire;
+    GPtrArray *endpoints; /* CcColibri2Endpoint* */
+} CcColibri2Modify;
+
+CcColibri2Modify *cc_colibri2_modify_parse(xmpp_stanza_t *conference_modify, GError **error);
+void cc_colibri2_modify_free(CcColibri2Modify *modify);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcColibri2Modify, cc_colibri2_modify_free)
+
+/* The bridge's answer: its meeting-id and one endpoint per endpoint of the request, with
+ * the transport of those that were created (the focus reads it). */
+CcColibri2Modify *cc_colibri2_modified_parse(xmpp_stanza_t *conference_modified, GError **error);
+
+/* Building a request (the focus): fill the structure, then write it into an <iq>. The
+ * endpoint's transport and sources (set them directly) are owned by the request. */
+CcColibri2Modify *cc_colibri2_modify_new(const char *meeting_id);
+CcColibri2Endpoint *cc_colibri2_modify_add_endpoint(CcColibri2Modify *modify, const char *id);
+void cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *modify);
+
+/* <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'> and its children. */
+CcColibri2Transport *cc_colibri2_transport_parse(xmpp_stanza_t *ice_udp, GError **error);
+CcColibri2Transport *cc_colibri2_transport_new(void);
+void cc_colibri2_transport_free(CcColibri2Transport *transport);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcColibri2Transport, cc_colibri2_transport_free)
+void cc_colibri2_transport_add_candidate(CcColibri2Transport *transport, const char *foundation,
+                                         guint component, guint32 priority, const char *ip,
+                                         guint16 port, const char *type);
+/* Appends <transport xmlns=jitsi:colibri2><transport xmlns=ice-udp .../></transport>. */
+void cc_colibri2_transport_write(xmpp_stanza_t *parent, const CcColibri2Transport *transport);
+
+/* Appends <sources><media-source>... for `sources` (CcColibri2Source*). */
+void cc_colibri2_sources_write(xmpp_stanza_t *parent, GPtrArray *sources);
+void cc_colibri2_source_free(CcColibri2Source *source);
+
+/* Appends <error xmlns='jitsi:colibri2' reason='...'/> to a stanza error element. */
+void cc_colibri2_error_reason(xmpp_stanza_t *error, const char *reason);
+
+G_END_DECLS

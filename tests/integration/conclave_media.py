@@ -1,0 +1,209 @@
+"""Media-plane helpers for integration tests: the C test peer as a subprocess driven over
+JSON lines, Colibri2 request builders and answer parsers (the shapes of
+schemas/colibri2.md), and a reader for the bridge's Prometheus counters."""
+
+import json
+import os
+import queue
+import random
+import subprocess
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+from conclave_harness import procs
+from conclave_harness.tempdir import make_tempdir
+
+PEER = os.environ.get('CONCLAVE_TEST_PEER', 'build/tests/peer/conclave-test-peer')
+NS = 'jitsi:colibri2'
+NS_ICE = 'urn:xmpp:jingle:transports:ice-udp:1'
+NS_DTLS = 'urn:xmpp:jingle:apps:dtls:0'
+NS_SSMA = 'urn:xmpp:jingle:apps:rtp:ssma:0'
+
+
+class Peer:
+    """One conclave-test-peer process. Events are the JSON objects it prints."""
+
+    def __init__(self, name, audio=0, video=0, rtx=0, drop_every=0, profiles=None,
+                 video_file=None, bench_rate=0, dtls_server=False):
+        self.name = name
+        self.audio, self.video, self.rtx = audio, video, rtx
+        self.setup = 'passive' if dtls_server else 'active'
+        self.dir = make_tempdir(prefix=f'conclave-peer-{name}-')
+        self.log_path = os.path.join(self.dir, 'peer.log')
+        cmd = [PEER, '--audio-ssrc', str(audio), '--video-ssrc', str(video),
+               '--rtx-ssrc', str(rtx), '--drop-every', str(drop_every)]
+        if profiles:
+            cmd += ['--profiles', profiles]
+        if video_file:
+            cmd += ['--video-file', video_file]
+        if bench_rate:
+            cmd += ['--bench-rate', str(bench_rate)]
+        if dtls_server:
+            cmd += ['--dtls-server']
+        self.log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, start_new_session=True, text=True)
+        procs.add_cleanup(self.kill)
+        self.events = queue.Queue()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        self.transport = self.wait('transport')
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                self.events.put({'event': 'garbage', 'line': line})
+        self.events.put({'event': 'exit'})
+
+    def send(self, **cmd):
+        self.proc.stdin.write(json.dumps(cmd) + '\n')
+        self.proc.stdin.flush()
+
+    def wait(self, event, timeout=15.0, fail_on=()):
+        """The next event named `event`, skipping others; raises on timeout or on an event
+        in `fail_on`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f'peer {self.name}: no {event} within {timeout}s')
+            try:
+                ev = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if ev.get('event') == event:
+                return ev
+            if ev.get('event') in fail_on or ev.get('event') == 'exit':
+                raise AssertionError(f'peer {self.name}: got {ev} while waiting for {event}')
+
+    def sources(self):
+        out = []
+        if self.audio:
+            out.append({'ssrc': self.audio, 'kind': 'audio'})
+        if self.video:
+            out.append({'ssrc': self.video, 'kind': 'video'})
+        if self.rtx:
+            out.append({'ssrc': self.rtx, 'kind': 'rtx'})
+        return out
+
+    def connect(self, bridge_transport):
+        self.send(cmd='connect', **bridge_transport)
+
+    def report(self):
+        self.send(cmd='report')
+        return self.wait('report')
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                self.send(cmd='quit')
+                self.proc.wait(5)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+# -- Colibri2 ------------------------------------------------------------------------------
+
+def transport_xml(t, setup='active'):
+    cands = ''.join(
+        f"<candidate foundation='{c['foundation']}' component='1' protocol='udp' "
+        f"priority='{c['priority']}' ip='{c['ip']}' port='{c['port']}' type='host' "
+        f"generation='0' id='c{i}'/>" for i, c in enumerate(t['candidates']))
+    return (f"<transport><transport xmlns='{NS_ICE}' ufrag='{t['ufrag']}' pwd='{t['pwd']}'>"
+            f"<fingerprint xmlns='{NS_DTLS}' hash='sha-256' setup='{setup}'>"
+            f"{t['fingerprint']}</fingerprint><rtcp-mux/>{cands}</transport></transport>")
+
+
+def sources_xml(peer, name):
+    parts = []
+    if peer.audio:
+        parts.append(f"<media-source type='audio' id='{name}-a0'>"
+                     f"<source xmlns='{NS_SSMA}' ssrc='{peer.audio}'/></media-source>")
+    if peer.video:
+        group = ''
+        rtx = ''
+        if peer.rtx:
+            rtx = f"<source xmlns='{NS_SSMA}' ssrc='{peer.rtx}'/>"
+            group = (f"<ssrc-group xmlns='{NS_SSMA}' semantics='FID'>"
+                     f"<source ssrc='{peer.video}'/><source ssrc='{peer.rtx}'/></ssrc-group>")
+        parts.append(f"<media-source type='video' id='{name}-v0'>"
+                     f"<source xmlns='{NS_SSMA}' ssrc='{peer.video}'/>{rtx}{group}"
+                     f"</media-source>")
+    return '<sources>' + ''.join(parts) + '</sources>'
+
+
+def modify_xml(bridge, meeting, endpoints, create=False, expire=False):
+    attrs = f" meeting-id='{meeting}'"
+    if create:
+        attrs += " create='true'"
+    if expire:
+        attrs += " expire='true'"
+    return (f"<iq type='set' to='{bridge}'><conference-modify xmlns='{NS}'{attrs}>"
+            + ''.join(endpoints) + '</conference-modify></iq>')
+
+
+def parse_answer(reply):
+    """{endpoint id: transport dict} from a conference-modified result."""
+    out = {}
+    mod = reply.xml.find(f'{{{NS}}}conference-modified')
+    if mod is None:
+        raise AssertionError('no conference-modified in ' + str(reply))
+    for ep in mod.findall(f'{{{NS}}}endpoint'):
+        ice = ep.find(f'{{{NS}}}transport/{{{NS_ICE}}}transport')
+        if ice is None:
+            continue
+        fp = ice.find(f'{{{NS_DTLS}}}fingerprint')
+        out[ep.get('id')] = {
+            'ufrag': ice.get('ufrag'), 'pwd': ice.get('pwd'),
+            'fingerprint': fp.text, 'setup': fp.get('setup'),
+            'candidates': [{'foundation': c.get('foundation'), 'ip': c.get('ip'),
+                            'port': int(c.get('port')), 'priority': int(c.get('priority')),
+                            'type': c.get('type')}
+                           for c in ice.findall(f'{{{NS_ICE}}}candidate')],
+        }
+    return out
+
+
+def colibri_reason(reply):
+    err = reply.xml.find('{jabber:client}error')
+    if err is None:
+        return None
+    r = err.find(f'{{{NS}}}error')
+    return r.get('reason') if r is not None else None
+
+
+def random_fingerprint():
+    return ':'.join('%02X' % random.randrange(256) for _ in range(32))
+
+
+# -- metrics -------------------------------------------------------------------------------
+
+def parse_metrics(text):
+    values = {}
+    for line in text.splitlines():
+        if not line or line.startswith('#'):
+            continue
+        key, _, value = line.rpartition(' ')
+        values[key] = float(value)
+    return values
+
+
+class Counters:
+    """Deltas of the bridge's counters since construction."""
+
+    def __init__(self, daemon):
+        self.daemon = daemon
+        self.before = parse_metrics(daemon.metrics())
+
+    def delta(self, key):
+        now = parse_metrics(self.daemon.metrics())
+        return now.get(key, 0) - self.before.get(key, 0)
+
+    @staticmethod
+    def drop(reason):
+        return f'conclave_bridge_dropped_packets_total{{reason="{reason}"}}'

@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""The bridge's media plane over real sockets on loopback: test peers (libnice, OpenSSL
+DTLS, libsrtp2) in conferences created over Colibri2 through a real Prosody. Three peers
+receive each other's audio, video and RTX intact and in order, and the bridge's counters
+match what was sent; NACKs are answered from the retransmission buffer; a PLI reaches the
+sender; a wrong fingerprint, an unsignalled SSRC, malformed RTP/RTCP and UDP noise are
+dropped, counted, and change nothing for the others; a silent endpoint expires; SIGTERM
+drains (new conferences refused, running ones kept) and exits 0 once they are gone."""
+
+import os
+import signal
+import socket
+import time
+import unittest
+
+from conclave_harness import procs, tap
+from conclave_harness.prosody import Prosody
+from conclave_harness.xmpp_client import Client
+from conclave_daemons import Daemon
+from conclave_media import (Counters, Peer, colibri_reason, modify_xml, parse_answer,
+                            random_fingerprint, sources_xml, transport_xml)
+
+BRIDGE = 'bridge1.localhost'
+BRIDGE2 = 'bridge2.localhost'
+SEND_SECONDS = 3.0
+
+
+class BridgeMedia(unittest.TestCase):
+    meetings = 0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.prosody = Prosody(components={BRIDGE: 'bridge-secret', BRIDGE2: 'bridge2-secret'})
+        cls.prosody.start()
+        cls.prosody.register('focus', 'focus-password')
+        port = procs.free_port()
+        cls.port_min = 20000 + port % 20000
+        cls.bridge = Daemon('bridge', BRIDGE, 'bridge-secret', cls.prosody.component_port,
+                            extra=f'[media]\naddresses = 127.0.0.1\nport_min = {cls.port_min}\n'
+                                  f'port_max = {cls.port_min + 300}\nworkers = 2\n'
+                                  f'media_timeout = 10\ndrain_timeout = 20\n'
+                                  f'[colibri]\ntrusted = localhost\n')
+        cls.bridge.start()
+        cls.bridge.wait_health(200, timeout=15)
+        cls.client = Client('focus@localhost', 'focus-password', port=cls.prosody.c2s_port)
+        cls.client.connect()
+        cls.peers = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.peers:
+            p.kill()
+        cls.client.disconnect()
+        if cls.bridge.proc is not None and cls.bridge.proc.poll() is None:
+            cls.bridge.stop()
+        cls.prosody.stop()
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def iq(self, xml, timeout=10.0):
+        return self.client.send_iq_raw(xml, timeout=timeout)
+
+    def new_meeting(self):
+        BridgeMedia.meetings += 1
+        return f'meeting-{os.getpid()}-{BridgeMedia.meetings}'
+
+    def conference(self, specs, wrong_fingerprint=()):
+        """Creates a conference with one endpoint per spec (name, Peer kwargs), connects
+        every peer and returns {name: Peer}."""
+        meeting = self.new_meeting()
+        reply = self.iq(modify_xml(BRIDGE, meeting,
+                                   [f"<endpoint id='{n}' create='true'/>" for n, _ in specs],
+                                   create=True))
+        self.assertEqual(reply['type'], 'result', str(reply))
+        answers = parse_answer(reply)
+        peers = {}
+        for name, kwargs in specs:
+            peer = Peer(name, **kwargs)
+            self.peers.append(peer)
+            peers[name] = peer
+            t = dict(peer.transport)
+            if name in wrong_fingerprint:
+                t['fingerprint'] = random_fingerprint()
+            update = (f"<endpoint id='{name}'>{transport_xml(t, setup=peer.setup)}"
+                      f"{sources_xml(peer, name)}</endpoint>")
+            reply = self.iq(modify_xml(BRIDGE, meeting, [update]))
+            self.assertEqual(reply['type'], 'result', str(reply))
+        for name, peer in peers.items():
+            a = answers[name]
+            self.assertEqual(a['setup'], 'actpass')
+            self.assertTrue(a['candidates'])
+            peer.connect({k: a[k] for k in ('ufrag', 'pwd', 'fingerprint', 'candidates')})
+        for name, peer in peers.items():
+            if name not in wrong_fingerprint:
+                peer.wait('connected', timeout=20, fail_on=('dtls-failed', 'ice-failed'))
+        for name, peer in peers.items():
+            others = [s for n, p in peers.items() if n != name for s in p.sources()]
+            peer.send(cmd='expect', sources=others)
+        return meeting, peers
+
+    def send_all(self, peers, seconds=SEND_SECONDS):
+        sent = {}
+        for p in peers:
+            p.send(cmd='send', seconds=seconds)
+        for p in peers:
+            sent[p.name] = p.wait('sent', timeout=seconds + 10)
+        time.sleep(1.0)  # let the last packets and RTCP arrive
+        return sent
+
+    def expire(self, meeting):
+        reply = self.iq(modify_xml(BRIDGE, meeting, [], expire=True))
+        self.assertEqual(reply['type'], 'result', str(reply))
+
+    def assert_received_all(self, receiver, senders, sent):
+        report = receiver.report()
+        streams = {s['ssrc']: s for s in report['streams']}
+        for sender in senders:
+            for kind, ssrc in (('audio', sender.audio), ('video', sender.video),
+                               ('rtx', sender.rtx)):
+                if not ssrc:
+                    continue
+                s = streams[ssrc]
+                count = sent[sender.name][kind]
+                self.assertGreater(count, 0)
+                self.assertEqual(s['unique'], count,
+                                 f'{receiver.name} got {s} of {count} {kind} from {sender.name}')
+                self.assertEqual(s['mismatches'], 0, s)
+                self.assertEqual(s['out_of_order'], 0, s)
+        self.assertEqual(report['srtp_errors'], 0, report)
+        self.assertEqual(report['unexpected'], 0, report)
+        return report
+
+    # -- tests --------------------------------------------------------------------------
+
+    def test_three_peers_receive_everything_intact_and_in_order(self):
+        counters = Counters(self.bridge)
+        specs = [(f'p{i}', dict(audio=1000 + i, video=2000 + i, rtx=3000 + i))
+                 for i in range(3)]
+        meeting, peers = self.conference(specs)
+        sent = self.send_all(peers.values())
+        for name, receiver in peers.items():
+            others = [p for n, p in peers.items() if n != name]
+            report = self.assert_received_all(receiver, others, sent)
+            self.assertGreater(report['srs'], 0, 'sender reports are forwarded')
+            self.assertEqual(report['rrs'], 0, 'receiver reports are terminated')
+        total = sum(s['audio'] + s['video'] + s['rtx'] for s in sent.values())
+        self.assertEqual(counters.delta('conclave_bridge_rtp_accepted_total'), total)
+        self.assertEqual(counters.delta('conclave_bridge_rtp_forwarded_total'), 2 * total)
+        self.assertEqual(counters.delta('conclave_bridge_dtls_handshakes_total{result="ok"}'), 3)
+        for reason in ('srtp', 'malformed_rtp', 'malformed_rtcp', 'unsignalled_ssrc'):
+            self.assertEqual(counters.delta(Counters.drop(reason)), 0, reason)
+        self.expire(meeting)
+
+    def test_nack_is_answered_and_pli_reaches_the_sender(self):
+        counters = Counters(self.bridge)
+        meeting, peers = self.conference([
+            ('snd', dict(audio=4001, video=4002, rtx=4003)),
+            ('rcv', dict(audio=4101, drop_every=15)),
+        ])
+        snd, rcv = peers['snd'], peers['rcv']
+        sent = self.send_all([snd, rcv], seconds=2.0)
+        report = self.assert_received_all(rcv, [snd], sent)
+        video = next(s for s in report['streams'] if s['ssrc'] == snd.video)
+        self.assertGreater(report['dropped_for_nack'], 5)
+        self.assertEqual(video['retransmitted'], report['dropped_for_nack'], report)
+        self.assertEqual(counters.delta('conclave_bridge_nacks_answered_total'),
+                         report['dropped_for_nack'])
+        rcv.send(cmd='pli', ssrc=snd.video)
+        procs.wait_until(lambda: snd.report()['plis'].get(str(snd.video), 0) >= 1, timeout=5,
+                         message='the PLI never reached the sender')
+        self.assertGreaterEqual(counters.delta('conclave_bridge_plis_sent_total'), 1)
+        self.expire(meeting)
+
+    def test_bridge_as_dtls_client_when_the_peer_is_passive(self):
+        meeting, peers = self.conference([
+            ('act', dict(audio=5501, video=5502)),
+            ('pas', dict(audio=5601, video=5602, dtls_server=True)),
+        ])
+        sent = self.send_all(peers.values(), seconds=1.5)
+        self.assert_received_all(peers['pas'], [peers['act']], sent)
+        self.assert_received_all(peers['act'], [peers['pas']], sent)
+        self.expire(meeting)
+
+    def test_wrong_fingerprint_gets_no_media_and_is_counted(self):
+        counters = Counters(self.bridge)
+        meeting, peers = self.conference([
+            ('good', dict(audio=5001, video=5002)),
+            ('evil', dict(audio=5101)),
+        ], wrong_fingerprint=('evil',))
+        evil = peers['evil']
+        evil.wait('dtls-failed', timeout=20, fail_on=('connected',))
+        procs.wait_until(
+            lambda: counters.delta(
+                'conclave_bridge_dtls_handshakes_total{result="fingerprint_mismatch"}') == 1,
+            timeout=5, message='the mismatch was not counted')
+        self.send_all([peers['good']], seconds=1.0)
+        report = evil.report()
+        self.assertTrue(all(s['packets'] == 0 for s in report['streams']), report)
+        procs.wait_until(
+            lambda: counters.delta(
+                'conclave_bridge_endpoints_expired_total{reason="dtls_failed"}') == 1,
+            timeout=5, message='the endpoint was not torn down')
+        self.expire(meeting)
+
+    def test_unsignalled_ssrc_malformed_packets_and_noise_are_dropped_and_counted(self):
+        meeting, peers = self.conference([
+            ('a', dict(audio=6001, video=6002)),
+            ('b', dict(audio=6101, video=6102)),
+        ])
+        a, b = peers['a'], peers['b']
+        counters = Counters(self.bridge)
+        a.send(cmd='hostile', what='unsignalled', count=50)
+        self.assertEqual(a.wait('hostile-sent')['count'], 50)
+        a.send(cmd='hostile', what='malformed', count=40)
+        self.assertEqual(a.wait('hostile-sent')['count'], 40)
+        a.send(cmd='hostile', what='noise', count=60)
+        self.assertEqual(a.wait('hostile-sent')['count'], 60)
+        # Random UDP noise to every port of the media range, from a stranger: libnice
+        # discards what does not come from a validated candidate pair.
+        noise = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rng = __import__('random').Random(7)
+        for port in range(self.port_min, self.port_min + 301):
+            for first in (0x80, 0x16, 0x00, 0xff):
+                noise.sendto(bytes([first]) + rng.randbytes(rng.randrange(1, 300)),
+                             ('127.0.0.1', port))
+        noise.close()
+        sent = self.send_all([a, b], seconds=1.5)
+        procs.wait_until(lambda: counters.delta(Counters.drop('unsignalled_ssrc')) == 50,
+                         timeout=5, message='unsignalled packets not counted')
+        self.assertEqual(counters.delta(Counters.drop('malformed_rtp')), 20)
+        self.assertEqual(counters.delta(Counters.drop('malformed_rtcp')), 20)
+        self.assertEqual(counters.delta(Counters.drop('srtp')), 20)
+        self.assertEqual(counters.delta(Counters.drop('unknown')), 20)
+        self.assert_received_all(b, [a], sent)
+        self.assert_received_all(a, [b], sent)
+        self.assertEqual(self.bridge.proc.poll(), None, 'the bridge is still running')
+        self.expire(meeting)
+
+    def test_colibri_errors_carry_a_reason(self):
+        reply = self.iq(modify_xml(BRIDGE, 'no-such-meeting', ["<endpoint id='x'/>"]))
+        self.assertEqual(reply['type'], 'error')
+        self.assertEqual(reply['error']['condition'], 'item-not-found')
+        self.assertEqual(colibri_reason(reply), 'conference_not_found')
+        meeting = self.new_meeting()
+        reply = self.iq(modify_xml(BRIDGE, meeting, ["<endpoint id='x' create='true'/>"],
+                                   create=True))
+        self.assertEqual(reply['type'], 'result')
+        reply = self.iq(modify_xml(BRIDGE, meeting, ["<endpoint id='y'/>"]))
+        self.assertEqual(colibri_reason(reply), 'unknown_endpoint')
+        reply = self.iq(modify_xml(BRIDGE, meeting, [], create=True))
+        self.assertEqual(colibri_reason(reply), 'conference_already_exists')
+        bad = ("<endpoint id='x'><transport><transport xmlns='urn:xmpp:jingle:transports:"
+               "ice-udp:1' ufrag='abcd' pwd='short'/></transport></endpoint>")
+        reply = self.iq(modify_xml(BRIDGE, meeting, [bad]))
+        self.assertEqual(reply['error']['condition'], 'bad-request')
+        self.assertEqual(colibri_reason(reply), 'bad_request')
+        self.expire(meeting)
+
+    def test_healthcheck_reports_load(self):
+        reply = self.iq(f"<iq type='get' to='{BRIDGE}'><healthcheck "
+                        f"xmlns='http://jitsi.org/protocol/healthcheck'/></iq>")
+        self.assertEqual(reply['type'], 'result')
+        stats = reply.xml.find('{http://jitsi.org/protocol/colibri}stats')
+        names = {s.get('name'): s.get('value') for s in stats}
+        for key in ('stress_level', 'conferences', 'endpoints', 'packet_rate_download',
+                    'packet_rate_upload', 'graceful_shutdown'):
+            self.assertIn(key, names)
+        self.assertEqual(names['graceful_shutdown'], 'false')
+        float(names['stress_level'])
+
+    def test_silent_and_vanished_endpoints_expire(self):
+        counters = Counters(self.bridge)
+        expired = 'conclave_bridge_endpoints_expired_total{reason="%s"}'
+        meeting, peers = self.conference([('idle', dict(audio=7101)), ('gone', dict(audio=7102))])
+        # 'idle' stays connected (it answers consent checks) but sends nothing;
+        # 'gone' disappears: its consent lapses or its media stops, whichever comes first.
+        peers['gone'].kill()
+        procs.wait_until(
+            lambda: counters.delta(expired % 'media_timeout') +
+            counters.delta(expired % 'ice_failed') == 2,
+            timeout=30, message='the endpoints were not expired')
+        self.assertGreaterEqual(counters.delta(expired % 'media_timeout'), 1)
+        self.assertEqual(counters.delta('conclave_bridge_worker_endpoints{worker="0"}') +
+                         counters.delta('conclave_bridge_worker_endpoints{worker="1"}'), 0)
+        self.expire(meeting)
+
+    def test_public_address_and_trusted_senders(self):
+        """A second bridge behind a (pretend) 1:1 NAT that only takes orders from the focus."""
+        port = self.port_min + 400
+        other = Daemon('bridge', BRIDGE2, 'bridge2-secret', self.prosody.component_port,
+                       extra=f'[media]\naddresses = 127.0.0.1\npublic_address = 192.0.2.7\n'
+                             f'port_min = {port}\nport_max = {port + 10}\nworkers = 1\n'
+                             f'[colibri]\ntrusted = focus@localhost\n').start()
+        try:
+            other.wait_health(200, timeout=15)
+            reply = self.iq(modify_xml(BRIDGE2, 'pub', ["<endpoint id='e' create='true'/>"],
+                                       create=True))
+            self.assertEqual(reply['type'], 'result', str(reply))
+            cands = parse_answer(reply)['e']['candidates']
+            host = [c for c in cands if c['type'] == 'host']
+            srflx = [c for c in cands if c['type'] == 'srflx']
+            self.assertEqual(len(host), 1, cands)
+            self.assertTrue(port <= host[0]['port'] <= port + 10, cands)
+            self.assertEqual([(c['ip'], c['port']) for c in srflx],
+                             [('192.0.2.7', host[0]['port'])])
+            self.prosody.register('mallory', 'mallory-password')
+            mallory = Client('mallory@localhost', 'mallory-password',
+                             port=self.prosody.c2s_port)
+            mallory.connect()
+            try:
+                reply = mallory.send_iq_raw(modify_xml(BRIDGE2, 'evil', [], create=True))
+                self.assertEqual(reply['error']['condition'], 'forbidden')
+                self.assertEqual(colibri_reason(reply), 'forbidden')
+            finally:
+                mallory.disconnect()
+            self.iq(modify_xml(BRIDGE2, 'pub', [], expire=True))
+            self.assertEqual(other.stop(), 0)
+            self.assertEqual(other.sanitizer_reports(), [])
+        finally:
+            if other.proc.poll() is None:
+                other.stop()
+
+    def load(self):
+        reply = self.iq(f"<iq type='get' to='{BRIDGE}'><healthcheck "
+                        f"xmlns='http://jitsi.org/protocol/healthcheck'/></iq>")
+        stats = reply.xml.find('{http://jitsi.org/protocol/colibri}stats')
+        return {s.get('name'): s.get('value') for s in stats}
+
+    def test_zz_sigterm_drains_then_exits_cleanly(self):
+        meeting, peers = self.conference([('q', dict(audio=7001))])
+        self.bridge.proc.send_signal(signal.SIGTERM)
+        procs.wait_until(lambda: self.load().get('graceful_shutdown') == 'true', timeout=5,
+                         message='the bridge does not report draining')
+        reply = self.iq(modify_xml(BRIDGE, self.new_meeting(), [], create=True))
+        self.assertEqual(colibri_reason(reply), 'graceful_shutdown')
+        time.sleep(0.5)
+        self.assertIsNone(self.bridge.proc.poll(), 'the bridge waits for its conferences')
+        self.expire(meeting)
+        self.assertEqual(self.bridge.proc.wait(10), 0)
+        self.assertEqual(self.bridge.sanitizer_reports(), [])
+
+
+if __name__ == '__main__':
+    tap.main(BridgeMedia)

@@ -1,0 +1,352 @@
+/* Unit tests of common/colibri2.c: every example of schemas/colibri2.md parses and means
+ * what the document says; the answer parses on the focus's side; requests, transports and
+ * sources survive a write/parse round trip; and
+ * the parser refuses each malformed shape (ids, numbers, candidates, groups, limits). */
+#include "../check-main.h"
+#include "cc-autoptr.h"
+#include "cc-error.h"
+#include "colibri2.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static xmpp_ctx_t *ctx;
+static GPtrArray *examples; /* the xml blocks of schemas/colibri2.md, in order */
+
+static void
+setup(void)
+{
+    xmpp_initialize();
+    ctx = xmpp_ctx_new(NULL, NULL);
+    const char *dir = g_getenv("CONCLAVE_SCHEMAS_DIR");
+    ck_assert_msg(dir != NULL, "CONCLAVE_SCHEMAS_DIR is not set");
+    g_autofree char *path = g_build_filename(dir, "colibri2.md", NULL);
+    g_autofree char *text = NULL;
+    ck_assert(g_file_get_contents(path, &text, NULL, NULL));
+    examples = g_ptr_array_new_with_free_func(g_free);
+    const char *p = text;
+    while ((p = strstr(p, "```xml\n")) != NULL) {
+        p += 7;
+        const char *end = strstr(p, "```");
+        ck_assert_ptr_nonnull(end);
+        g_ptr_array_add(examples, g_strndup(p, (gsize)(end - p)));
+        p = end + 3;
+    }
+}
+
+static void
+teardown(void)
+{
+    g_ptr_array_unref(examples);
+    xmpp_ctx_free(ctx);
+}
+
+static xmpp_stanza_t *
+parse_xml(const char *xml)
+{
+    xmpp_stanza_t *s = xmpp_stanza_new_from_string(ctx, xml);
+    ck_assert_msg(s != NULL, "not XML: %s", xml);
+    return s;
+}
+
+static CcColibri2Modify *
+parse_modify(const char *xml, GError **error)
+{
+    g_autoptr(xmpp_stanza_t) iq = parse_xml(xml);
+    xmpp_stanza_t *m =
+        xmpp_stanza_get_child_by_name_and_ns(iq, "conference-modify", CC_NS_COLIBRI2);
+    ck_assert_ptr_nonnull(m);
+    return cc_colibri2_modify_parse(m, error);
+}
+
+static xmpp_stanza_t *
+find_ice(xmpp_stanza_t *endpoint)
+{
+    xmpp_stanza_t *t = xmpp_stanza_get_child_by_name(endpoint, "transport");
+    ck_assert_ptr_nonnull(t);
+    xmpp_stanza_t *ice = xmpp_stanza_get_child_by_name_and_ns(t, "transport", CC_NS_ICE_UDP);
+    ck_assert_ptr_nonnull(ice);
+    return ice;
+}
+
+START_TEST(test_examples)
+{
+    ck_assert_uint_ge(examples->len, 8);
+    for (guint i = 0; i < examples->len; i++) {
+        g_autoptr(xmpp_stanza_t) s = parse_xml(g_ptr_array_index(examples, i));
+        ck_assert_str_eq(xmpp_stanza_get_name(s), "iq");
+    }
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) create = parse_modify(g_ptr_array_index(examples, 0), &error);
+    ck_assert_msg(create != NULL, "%s", error ? error->message : "");
+    ck_assert(create->create);
+    ck_assert_str_eq(create->meeting_id, "7f3e2a10-c0de");
+    ck_assert_uint_eq(create->endpoints->len, 2);
+    CcColibri2Endpoint *ep = g_ptr_array_index(create->endpoints, 1);
+    ck_assert_str_eq(ep->id, "d4e5f6");
+    ck_assert(ep->create && !ep->expire && ep->transport == NULL && ep->sources == NULL);
+
+    /* the bridge's answer: the transport the focus reads */
+    g_autoptr(xmpp_stanza_t) answer = parse_xml(g_ptr_array_index(examples, 1));
+    xmpp_stanza_t *mod =
+        xmpp_stanza_get_child_by_name_and_ns(answer, "conference-modified", CC_NS_COLIBRI2);
+    ck_assert_ptr_nonnull(mod);
+    g_autoptr(CcColibri2Transport) t = cc_colibri2_transport_parse(
+        find_ice(xmpp_stanza_get_child_by_name(mod, "endpoint")), &error);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(t->ufrag, "8hhy");
+    ck_assert_str_eq(t->fp_setup, "actpass");
+    ck_assert_uint_eq(t->candidates->len, 2);
+    CcColibri2Candidate *c = g_ptr_array_index(t->candidates, 1);
+    ck_assert_str_eq(c->type, "srflx");
+    ck_assert_uint_eq(c->port, 10000);
+
+    g_autoptr(CcColibri2Modify) update = parse_modify(g_ptr_array_index(examples, 2), &error);
+    ck_assert_msg(update != NULL, "%s", error ? error->message : "");
+    ep = g_ptr_array_index(update->endpoints, 0);
+    ck_assert(!ep->create);
+    ck_assert_str_eq(ep->transport->fp_setup, "active");
+    ck_assert_uint_eq(ep->sources->len, 2);
+    CcColibri2Source *video = g_ptr_array_index(ep->sources, 1);
+    ck_assert_str_eq(video->type, "video");
+    ck_assert_uint_eq(video->ssrcs->len, 2);
+    ck_assert_uint_eq(video->groups->len, 1);
+    CcColibri2SsrcGroup *g = g_ptr_array_index(video->groups, 0);
+    ck_assert_str_eq(g->semantics, "FID");
+    ck_assert_uint_eq(g_array_index(g->ssrcs, guint32, 1), 3333);
+
+    g_autoptr(CcColibri2Modify) expire_ep = parse_modify(g_ptr_array_index(examples, 3), &error);
+    ck_assert(((CcColibri2Endpoint *)g_ptr_array_index(expire_ep->endpoints, 0))->expire);
+    g_autoptr(CcColibri2Modify) expire = parse_modify(g_ptr_array_index(examples, 4), &error);
+    ck_assert(expire->expire);
+    ck_assert_uint_eq(expire->endpoints->len, 0);
+}
+END_TEST
+
+START_TEST(test_round_trip)
+{
+    g_autoptr(CcColibri2Transport) t = cc_colibri2_transport_new();
+    t->ufrag = g_strdup("abcd");
+    t->pwd = g_strdup("0123456789abcdefghijkl");
+    t->fp_hash = g_strdup("sha-256");
+    t->fp_setup = g_strdup("passive");
+    t->fingerprint = g_strdup("AA:BB");
+    cc_colibri2_transport_add_candidate(t, "f1", 1, 12345, "::1", 4000, "host");
+    cc_colibri2_transport_add_candidate(t, "f2", 1, 1, "10.0.0.1", 65535, "relay");
+    g_autoptr(xmpp_stanza_t) ep = xmpp_stanza_new(ctx);
+    xmpp_stanza_set_name(ep, "endpoint");
+    xmpp_stanza_set_ns(ep, CC_NS_COLIBRI2);
+    xmpp_stanza_set_attribute(ep, "id", "e1");
+    cc_colibri2_transport_write(ep, t);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Transport) back = cc_colibri2_transport_parse(find_ice(ep), &error);
+    ck_assert_msg(back != NULL, "%s", error ? error->message : "");
+    ck_assert_str_eq(back->pwd, t->pwd);
+    ck_assert_str_eq(back->fp_setup, "passive");
+    ck_assert_str_eq(back->fingerprint, "AA:BB");
+    ck_assert_uint_eq(back->candidates->len, 2);
+    CcColibri2Candidate *c = g_ptr_array_index(back->candidates, 0);
+    ck_assert_str_eq(c->ip, "::1");
+    ck_assert_uint_eq(c->priority, 12345);
+
+    /* sources */
+    g_autoptr(GError) e2 = NULL;
+    g_autoptr(CcColibri2Modify) m = parse_modify(g_ptr_array_index(examples, 2), &e2);
+    CcColibri2Endpoint *src_ep = g_ptr_array_index(m->endpoints, 0);
+    cc_colibri2_sources_write(ep, src_ep->sources);
+    char *buf;
+    size_t len;
+    ck_assert_int_eq(xmpp_stanza_to_text(ep, &buf, &len), XMPP_EOK);
+    g_autofree char *xml = g_strdup_printf(
+        "<iq type='set'><conference-modify xmlns='jitsi:colibri2' meeting-id='m'>%.*s"
+        "</conference-modify></iq>",
+        (int)len, buf);
+    xmpp_free(ctx, buf);
+    g_autoptr(CcColibri2Modify) m2 = parse_modify(xml, &e2);
+    ck_assert_msg(m2 != NULL, "%s", e2 ? e2->message : "");
+    CcColibri2Endpoint *ep2 = g_ptr_array_index(m2->endpoints, 0);
+    ck_assert_uint_eq(ep2->sources->len, 2);
+    CcColibri2Source *v = g_ptr_array_index(ep2->sources, 1);
+    ck_assert_uint_eq(v->groups->len, 1);
+}
+END_TEST
+
+START_TEST(test_answer_parse)
+{
+    g_autoptr(xmpp_stanza_t) answer = parse_xml(g_ptr_array_index(examples, 1));
+    xmpp_stanza_t *mod =
+        xmpp_stanza_get_child_by_name_and_ns(answer, "conference-modified", CC_NS_COLIBRI2);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) m = cc_colibri2_modified_parse(mod, &error);
+    ck_assert_msg(m != NULL, "%s", error ? error->message : "");
+    ck_assert_str_eq(m->meeting_id, "7f3e2a10-c0de");
+    ck_assert_uint_eq(m->endpoints->len, 2);
+    CcColibri2Endpoint *a = g_ptr_array_index(m->endpoints, 0);
+    CcColibri2Endpoint *b = g_ptr_array_index(m->endpoints, 1);
+    ck_assert_str_eq(a->transport->pwd, "asd88fgpdd777uzjYhagZg");
+    ck_assert_uint_eq(a->transport->candidates->len, 2);
+    ck_assert_ptr_null(b->transport);
+    /* a request is not an answer */
+    g_autoptr(xmpp_stanza_t) req = parse_xml(g_ptr_array_index(examples, 0));
+    g_autoptr(GError) e2 = NULL;
+    ck_assert_ptr_null(cc_colibri2_modified_parse(
+        xmpp_stanza_get_child_by_name_and_ns(req, "conference-modify", CC_NS_COLIBRI2), &e2));
+}
+END_TEST
+
+START_TEST(test_request_write)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) example = parse_modify(g_ptr_array_index(examples, 2), &error);
+    ck_assert_ptr_nonnull(example);
+    CcColibri2Endpoint *src = g_ptr_array_index(example->endpoints, 0);
+
+    g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_new("meeting-1");
+    m->create = TRUE;
+    CcColibri2Endpoint *created = cc_colibri2_modify_add_endpoint(m, "new-one");
+    created->create = TRUE;
+    CcColibri2Endpoint *updated = cc_colibri2_modify_add_endpoint(m, "a1b2c3");
+    updated->transport = g_steal_pointer(&src->transport);
+    updated->sources = g_steal_pointer(&src->sources);
+    CcColibri2Endpoint *gone = cc_colibri2_modify_add_endpoint(m, "old");
+    gone->expire = TRUE;
+
+    g_autoptr(xmpp_stanza_t) iq = xmpp_stanza_new(ctx);
+    xmpp_stanza_set_name(iq, "iq");
+    xmpp_stanza_set_type(iq, "set");
+    cc_colibri2_modify_write(iq, m);
+    char *buf;
+    size_t len;
+    ck_assert_int_eq(xmpp_stanza_to_text(iq, &buf, &len), XMPP_EOK);
+    g_autofree char *xml = g_strndup(buf, len);
+    xmpp_free(ctx, buf);
+    g_autoptr(CcColibri2Modify) back = parse_modify(xml, &error);
+    ck_assert_msg(back != NULL, "%s: %s", xml, error ? error->message : "");
+    ck_assert(back->create);
+    ck_assert_str_eq(back->meeting_id, "meeting-1");
+    ck_assert_uint_eq(back->endpoints->len, 3);
+    CcColibri2Endpoint *b0 = g_ptr_array_index(back->endpoints, 0);
+    CcColibri2Endpoint *b1 = g_ptr_array_index(back->endpoints, 1);
+    CcColibri2Endpoint *b2 = g_ptr_array_index(back->endpoints, 2);
+    ck_assert(b0->create && !b0->expire && b0->transport == NULL);
+    ck_assert_str_eq(b1->transport->fp_setup, "active");
+    ck_assert_str_eq(b1->transport->fingerprint, updated->transport->fingerprint);
+    ck_assert_uint_eq(b1->sources->len, 2);
+    ck_assert(b2->expire);
+}
+END_TEST
+
+static void
+assert_refused(const char *inner)
+{
+    g_autofree char *xml = g_strdup_printf(
+        "<iq type='set'><conference-modify xmlns='jitsi:colibri2' meeting-id='m1'>%s"
+        "</conference-modify></iq>",
+        inner);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) m = parse_modify(xml, &error);
+    ck_assert_msg(m == NULL, "accepted: %s", inner);
+    ck_assert_ptr_nonnull(error);
+    ck_assert(g_error_matches(error, CC_ERROR, CC_ERROR_INVALID));
+}
+
+#define ICE  "<transport><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' "
+#define SRC  "<sources><media-source type='video' id='v'>"
+#define SSMA " xmlns='urn:xmpp:jingle:apps:rtp:ssma:0'"
+
+START_TEST(test_refused)
+{
+    assert_refused("<endpoint/>");
+    assert_refused("<endpoint id=''/>");
+    assert_refused("<endpoint id='has space'/>");
+    assert_refused("<endpoint id='x' create='true' expire='true'/>");
+    assert_refused("<endpoint id='x'/><endpoint id='x'/>");
+    assert_refused("<endpoint id='x'>" ICE
+                   "ufrag='ab' pwd='0123456789abcdefghijkl'/></transport></endpoint>");
+    assert_refused("<endpoint id='x'>" ICE "ufrag='abcd' pwd='short'/></transport></endpoint>");
+    assert_refused("<endpoint id='x'>" ICE
+                   "ufrag='ab cd' pwd='0123456789abcdefghijkl'/></transport></endpoint>");
+    const char *cands[] = {
+        "port='0' ip='1.2.3.4' protocol='udp' type='host' component='1' priority='1' "
+        "foundation='f'",
+        "port='70000' ip='1.2.3.4' protocol='udp' type='host' component='1' priority='1' "
+        "foundation='f'",
+        "port='5' ip='not-an-ip' protocol='udp' type='host' component='1' priority='1' "
+        "foundation='f'",
+        "port='5' ip='1.2.3.4' protocol='tcp' type='host' component='1' priority='1' "
+        "foundation='f'",
+        "port='5' ip='1.2.3.4' protocol='udp' type='weird' component='1' priority='1' "
+        "foundation='f'",
+        "port='5' ip='1.2.3.4' protocol='udp' type='host' component='0' priority='1' "
+        "foundation='f'",
+        "port='5' ip='1.2.3.4' protocol='udp' type='host' component='1' priority='4294967296' "
+        "foundation='f'",
+        "port='-5' ip='1.2.3.4' protocol='udp' type='host' component='1' priority='1' "
+        "foundation='f'",
+        "port='5' ip='1.2.3.4' protocol='udp' type='host' component='1' priority='1'",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cands); i++) {
+        g_autofree char *inner = g_strdup_printf(
+            "<endpoint id='x'>" ICE "ufrag='abcd' pwd='0123456789abcdefghijkl'><candidate %s/>"
+            "</transport></transport></endpoint>",
+            cands[i]);
+        assert_refused(inner);
+    }
+    assert_refused("<endpoint id='x'>" SRC "<source" SSMA
+                   " ssrc='0'/></media-source></sources></endpoint>");
+    assert_refused("<endpoint id='x'>" SRC "<source" SSMA
+                   " ssrc='4294967296'/></media-source></sources></endpoint>");
+    assert_refused("<endpoint id='x'>" SRC "<source" SSMA
+                   " ssrc='+1'/></media-source></sources></endpoint>");
+    assert_refused("<endpoint id='x'>" SRC "<source" SSMA " ssrc='1'/><source" SSMA
+                   " ssrc='1'/></media-source></sources></endpoint>");
+    assert_refused("<endpoint id='x'>" SRC "</media-source></sources></endpoint>");
+    assert_refused("<endpoint id='x'><sources><media-source type='data' id='v'><source" SSMA
+                   " ssrc='1'/></media-source></sources></endpoint>");
+    /* a group naming an SSRC its media-source does not list, and a FID of three */
+    assert_refused("<endpoint id='x'>" SRC "<source" SSMA " ssrc='1'/><ssrc-group" SSMA
+                   " semantics='FID'><source ssrc='1'/><source ssrc='2'/></ssrc-group>"
+                   "</media-source></sources></endpoint>");
+    assert_refused("<endpoint id='x'>" SRC "<source" SSMA " ssrc='1'/><source" SSMA
+                   " ssrc='2'/><source" SSMA " ssrc='3'/><ssrc-group" SSMA
+                   " semantics='FID'><source ssrc='1'/><source "
+                   "ssrc='2'/><source ssrc='3'/></ssrc-group></media-source></sources></endpoint>");
+    assert_refused(
+        "<endpoint id='x'>" SRC "<source" SSMA " ssrc='1'/><ssrc-group" SSMA
+        " semantics='XYZ'><source ssrc='1'/></ssrc-group></media-source></sources></endpoint>");
+    /* too many endpoints */
+    GString *many = g_string_new(NULL);
+    for (int i = 0; i <= CC_COLIBRI2_MAX_ENDPOINTS; i++)
+        g_string_append_printf(many, "<endpoint id='e%d'/>", i);
+    assert_refused(many->str);
+    g_string_free(many, TRUE);
+    /* the conference itself */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) m = parse_modify(
+        "<iq><conference-modify xmlns='jitsi:colibri2' meeting-id='a/b'/></iq>", &error);
+    ck_assert_ptr_null(m);
+    g_autoptr(GError) e2 = NULL;
+    g_autoptr(CcColibri2Modify) m2 =
+        parse_modify("<iq><conference-modify xmlns='jitsi:colibri2' meeting-id='a' create='true' "
+                     "expire='true'/></iq>",
+                     &e2);
+    ck_assert_ptr_null(m2);
+}
+END_TEST
+
+static Suite *
+colibri2_suite(void)
+{
+    Suite *s = suite_create("colibri2");
+    TCase *tc = tcase_create("colibri2");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_examples);
+    tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_answer_parse);
+    tcase_add_test(tc, test_request_write);
+    tcase_add_test(tc, test_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CC_TEST_MAIN(colibri2_suite)
