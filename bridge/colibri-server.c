@@ -175,9 +175,8 @@ conference_destroy(gpointer data)
 static gboolean
 is_trusted(BridgeColibriServer *srv, const char *from)
 {
-    if (srv->trusted == NULL || srv->trusted[0] == NULL)
-        return TRUE;
-    if (from == NULL)
+    /* Deny by default: any XMPP user can address the bridge's component domain. */
+    if (srv->trusted == NULL || from == NULL)
         return FALSE;
     g_autofree char *bare = g_strndup(from, strcspn(from, "/"));
     const char *at = strchr(bare, '@');

@@ -11,7 +11,7 @@ G_BEGIN_DECLS
 
 typedef struct _BridgeColibriServer BridgeColibriServer;
 
-/* `trusted`: bare JIDs or domains allowed to send conference-modify; empty: anyone. */
+/* `trusted`: bare JIDs or domains allowed to send conference-modify; empty: nobody. */
 BridgeColibriServer *bridge_colibri_server_new(CcXmppComponent *xmpp, BridgeWorkerPool *pool,
                                                const BridgeMediaConfig *config,
                                                const char *const *trusted, guint capacity_pps,

@@ -116,6 +116,8 @@ bridge_setup(CcDaemon *daemon, GError **error)
     g_message("media plane: %u worker(s), ports %u-%u, DTLS fingerprint %s", workers,
               b->media.port_min, b->media.port_max,
               bridge_dtls_identity_fingerprint(b->media.identity));
+    if (cc_config_get_list(config, "colibri", "trusted")[0] == NULL)
+        g_warning("[colibri] trusted is empty: every Colibri2 request will be refused");
     return TRUE;
 }
 

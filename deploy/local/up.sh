@@ -218,7 +218,11 @@ LUA
 authenticated_domains = $domain
 guest_domains = $guest_domain
 room_key_file = $state/room.key"
-    daemon_conf bridge "$bridge_domain" "$bridge_http" ""
+    daemon_conf bridge "$bridge_domain" "$bridge_http" "[media]
+addresses = 127.0.0.1
+
+[colibri]
+trusted = $muc_domain"
 }
 
 pg_ready() { "$(<"$state/run/pgbin")/pg_isready" -q -h "$state/pg-socket" -p "$pg_port" -t 1; }

@@ -69,6 +69,14 @@ class Components(unittest.TestCase):
                 f"<iq type='get' to='{jid}'><query xmlns='urn:example:nothing'/></iq>")
             self.assertEqual(self.error_of(reply), ('cancel', 'service-unavailable'))
 
+    def test_bridge_trusts_nobody_by_default(self):
+        """Without [colibri] trusted, nobody may drive the bridge: any XMPP user can reach it."""
+        reply = self.client.send_iq_raw(
+            f"<iq type='set' to='{BRIDGE}'><conference-modify xmlns='jitsi:colibri2' "
+            f"meeting-id='m1' create='true'/></iq>")
+        self.assertEqual(self.error_of(reply), ('auth', 'forbidden'))
+        self.assertIn('[colibri] trusted is empty', self.bridge.log_text())
+
     def test_iq_without_payload_is_bad_request(self):
         reply = self.client.send_iq_raw(f"<iq type='get' to='{FOCUS}'/>")
         self.assertEqual(self.error_of(reply), ('modify', 'bad-request'))

@@ -202,7 +202,8 @@ class WebrtcInterop(unittest.TestCase):
         port_min = 30000 + procs.free_port() % 20000
         cls.bridge = Daemon('bridge', BRIDGE, 'bridge-secret', cls.prosody.component_port,
                             extra=f'[media]\naddresses = 127.0.0.1\nport_min = {port_min}\n'
-                                  f'port_max = {port_min + 50}\nworkers = 1\nice_lite = true\n')
+                                  f'port_max = {port_min + 50}\nworkers = 1\nice_lite = true\n'
+                                  f'[colibri]\ntrusted = focus@localhost\n')
         cls.bridge.start()
         cls.bridge.wait_health(200, timeout=15)
         cls.client = Client('focus@localhost', 'focus-password', port=cls.prosody.c2s_port)
