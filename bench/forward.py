@@ -66,7 +66,8 @@ def main():
         port_min = 40000 + procs.free_port() % 10000
         bridge = Daemon('bridge', bridge_jid, 'bench-secret', prosody.component_port,
                         extra=f'[media]\naddresses = 127.0.0.1\nport_min = {port_min}\n'
-                              f'port_max = {port_min + 100}\nworkers = 1\n')
+                              f'port_max = {port_min + 100}\nworkers = 1\n'
+                              f'[colibri]\ntrusted = focus@localhost\n')
         bridge.start()
         bridge.wait_health(200, timeout=15)
         client = Client('focus@localhost', 'focus-password', port=prosody.c2s_port)
