@@ -89,6 +89,13 @@ pending_finish(CcXmppComponent *comp, PendingIq *p, xmpp_stanza_t *reply, const 
     pending_free(p);
 }
 
+static gboolean
+drop_pending(gpointer key, gpointer value, gpointer data)
+{
+    pending_free(value);
+    return TRUE;
+}
+
 static void
 fail_all_pending(CcXmppComponent *comp)
 {
@@ -507,7 +514,8 @@ cc_xmpp_component_free(CcXmppComponent *comp)
     g_clear_handle_id(&comp->reconnect_source, g_source_remove);
     g_clear_handle_id(&comp->stop_timeout_source, g_source_remove);
     comp->stopping = TRUE;
-    fail_all_pending(comp);
+    /* The owner is going away with its callbacks' data: drop what still waits, unanswered. */
+    g_hash_table_foreach_remove(comp->pending, drop_pending, NULL);
     comp->freeing = TRUE;
     conn_release(comp);
     xmpp_ctx_free(comp->ctx);

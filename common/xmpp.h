@@ -41,6 +41,8 @@ typedef void (*CcIqCallback)(CcXmppComponent *comp, xmpp_stanza_t *reply, const 
 typedef void (*CcStateCallback)(CcXmppComponent *comp, gboolean connected, gpointer user_data);
 
 CcXmppComponent *cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics *metrics);
+/* Frees the component; IQs still waiting for an answer are dropped without their callback
+ * (stop the component first to have them fail with a disconnection error). */
 void cc_xmpp_component_free(CcXmppComponent *comp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcXmppComponent, cc_xmpp_component_free)
 

@@ -1,6 +1,7 @@
 /* conclave-focus: the Multi-User Chat service and Jingle focus of a domain. This file
  * declares the focus's configuration keys and builds the MUC service on the shared daemon
  * skeleton; rooms live in muc-*.c and room.c, access rules in policy.c. */
+#include "bridges.h"
 #include "daemon.h"
 #include "muc.h"
 
@@ -16,6 +17,9 @@ static const CcServiceIdentity focus_identity = {
 };
 
 static const CcConfigKey focus_keys[] = {
+    {"focus", "bridges", CC_CONFIG_LIST, FALSE, ""},
+    {"focus", "bridge_check_interval_s", CC_CONFIG_INT, FALSE, "10", 1, 3600},
+    {"focus", "bridge_timeout_ms", CC_CONFIG_INT, FALSE, "5000", 100, 60000},
     {"security", "authenticated_domains", CC_CONFIG_LIST, FALSE, ""},
     {"security", "guest_domains", CC_CONFIG_LIST, FALSE, ""},
     {"security", "room_key_file", CC_CONFIG_STRING, FALSE, ""},
@@ -34,6 +38,7 @@ static const CcConfigKey focus_keys[] = {
 typedef struct {
     FocusPolicy *policy;
     FocusMuc *muc;
+    FocusBridges *bridges;
 } Focus;
 
 static gboolean
@@ -50,8 +55,23 @@ check_domains(const CcConfig *config, const char *key, GError **error)
 }
 
 static gboolean
+check_bridges(const CcConfig *config, GError **error)
+{
+    for (const char *const *b = cc_config_get_list(config, "focus", "bridges"); *b != NULL; b++) {
+        g_autoptr(CcJid) jid = cc_jid_parse(*b, NULL);
+        if (jid == NULL || jid->resource != NULL) {
+            cc_config_set_error(config, "focus", "bridges", error, "'%s' is not a bare JID", *b);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
 focus_validate(const CcConfig *config, GError **error)
 {
+    if (!check_bridges(config, error))
+        return FALSE;
     if (!check_domains(config, "authenticated_domains", error) ||
         !check_domains(config, "guest_domains", error))
         return FALSE;
@@ -97,6 +117,15 @@ room_key(const CcConfig *config, GError **error)
     return g_bytes_new_take(key, CC_KEY_LEN);
 }
 
+/* Bridges are checked as soon as the stream is up, not only at the next interval. */
+static void
+on_connection(CcXmppComponent *xmpp, gboolean connected, gpointer data)
+{
+    Focus *focus = data;
+    if (connected)
+        focus_bridges_check_all(focus->bridges);
+}
+
 static gboolean
 focus_setup(CcDaemon *daemon, GError **error)
 {
@@ -124,6 +153,11 @@ focus_setup(CcDaemon *daemon, GError **error)
                          cc_config_get_list(config, "security", "guest_domains"), &settings);
     focus->muc = focus_muc_new(cc_daemon_xmpp(daemon), focus->policy, key, &limits,
                                cc_daemon_metrics(daemon));
+    focus->bridges = focus_bridges_new(
+        cc_daemon_xmpp(daemon), cc_config_get_list(config, "focus", "bridges"),
+        (guint)cc_config_get_int(config, "focus", "bridge_check_interval_s"),
+        (guint)cc_config_get_int(config, "focus", "bridge_timeout_ms"), cc_daemon_metrics(daemon));
+    cc_xmpp_component_set_state_callback(cc_daemon_xmpp(daemon), on_connection, focus);
     cc_daemon_set_data(daemon, focus);
     return TRUE;
 }
@@ -134,6 +168,7 @@ focus_teardown(CcDaemon *daemon)
     Focus *focus = cc_daemon_get_data(daemon);
     if (focus == NULL)
         return;
+    focus_bridges_free(focus->bridges);
     focus_muc_free(focus->muc);
     focus_policy_free(focus->policy);
     g_free(focus);

@@ -214,7 +214,10 @@ LUA
     [[ $(id -u) -eq 0 ]] && chown root:prosody "$state/prosody/prosody.cfg.lua"
     # Room tags in logs stay the same across restarts with a key file.
     [[ -f $state/room.key ]] || "$build_dir/tools/conclavectl" keygen "$state/room.key" >/dev/null
-    daemon_conf focus "$muc_domain" "$focus_http" "[security]
+    daemon_conf focus "$muc_domain" "$focus_http" "[focus]
+bridges = $bridge_domain
+
+[security]
 authenticated_domains = $domain
 guest_domains = $guest_domain
 room_key_file = $state/room.key"

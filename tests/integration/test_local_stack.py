@@ -8,6 +8,7 @@ import re
 import subprocess
 import types
 import unittest
+import urllib.request
 
 from conclave_harness import procs, tap
 from conclave_harness.tempdir import make_tempdir
@@ -71,6 +72,12 @@ class LocalStack(unittest.TestCase):
             guest.close()
         finally:
             client.disconnect()
+        # The focus sees its bridge.
+        def bridge_available():
+            url = f'http://127.0.0.1:{self.ports["FOCUS_HTTP"]}/metrics'
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return 'conclave_focus_bridges_available 1\n' in r.read().decode()
+        procs.wait_until(bridge_available, timeout=15, message='focus never saw its bridge')
         # PostgreSQL answers on its private socket.
         pgbin = open(os.path.join(self.state, 'run', 'pgbin')).read().strip()
         r = subprocess.run([os.path.join(pgbin, 'psql'), '-h',

@@ -1,0 +1,218 @@
+/* The pool of bridges (see bridges.h). Owns each bridge's last known state and the timer
+ * that checks them; knows nothing of rooms or Jingle. Bridge JIDs come from the operator's
+ * configuration, so they may appear in logs and metric labels. */
+#include "bridges.h"
+
+#include "cc-autoptr.h"
+#include "colibri2.h"
+#include "stanza.h"
+
+typedef struct {
+    FocusBridges *pool;
+    char *jid;
+    FocusBridgeReport last;
+    gboolean checking;
+    CcMetric *m_up, *m_stress, *m_failures;
+} Bridge;
+
+struct _FocusBridges {
+    CcXmppComponent *xmpp;
+    GPtrArray *bridges; /* Bridge*, in configuration order */
+    guint timeout_ms;
+    guint timer;
+    CcMetric *m_available;
+};
+
+static void
+bridge_free(Bridge *b)
+{
+    g_free(b->jid);
+    g_free(b);
+}
+
+static Bridge *
+find(FocusBridges *pool, const char *jid)
+{
+    for (guint i = 0; i < pool->bridges->len; i++) {
+        Bridge *b = g_ptr_array_index(pool->bridges, i);
+        if (g_ascii_strcasecmp(b->jid, jid) == 0)
+            return b;
+    }
+    return NULL;
+}
+
+static gboolean
+usable(const Bridge *b)
+{
+    return b->last.ok && !b->last.draining;
+}
+
+guint
+focus_bridges_available(FocusBridges *pool)
+{
+    guint n = 0;
+    for (guint i = 0; i < pool->bridges->len; i++)
+        n += usable(g_ptr_array_index(pool->bridges, i));
+    return n;
+}
+
+void
+focus_bridges_record(FocusBridges *pool, const char *jid, const FocusBridgeReport *report)
+{
+    Bridge *b = find(pool, jid);
+    if (b == NULL)
+        return;
+    gboolean was = usable(b);
+    b->last = *report;
+    if (!report->ok)
+        cc_metric_inc(b->m_failures);
+    cc_metric_set(b->m_up, usable(b));
+    cc_metric_set(b->m_stress, (gint64)(report->stress * 1000.0));
+    cc_metric_set(pool->m_available, focus_bridges_available(pool));
+    if (was != usable(b))
+        g_message("bridge %s is %s", b->jid,
+                  usable(b)    ? "available"
+                  : report->ok ? "draining"
+                               : "not answering: taken out");
+}
+
+const char *
+focus_bridges_select(FocusBridges *pool)
+{
+    Bridge *best = NULL;
+    for (guint i = 0; i < pool->bridges->len; i++) {
+        Bridge *b = g_ptr_array_index(pool->bridges, i);
+        if (!usable(b))
+            continue;
+        if (best == NULL || b->last.stress < best->last.stress ||
+            (b->last.stress == best->last.stress && b->last.conferences < best->last.conferences))
+            best = b;
+    }
+    return best ? best->jid : NULL;
+}
+
+static gboolean
+parse_double(const char *text, double *out)
+{
+    char *end = NULL;
+    double v = text ? g_ascii_strtod(text, &end) : 0;
+    if (text == NULL || end == text || *end != '\0' || !(v >= 0.0) || v > 1e9)
+        return FALSE;
+    *out = v;
+    return TRUE;
+}
+
+gboolean
+focus_bridges_parse_stats(xmpp_stanza_t *reply, FocusBridgeReport *report)
+{
+    xmpp_stanza_t *stats = xmpp_stanza_get_child_by_name_and_ns(reply, "stats", CC_NS_COLIBRI_STAT);
+    if (stats == NULL)
+        return FALSE;
+    FocusBridgeReport r = {.ok = TRUE};
+    gboolean have_stress = FALSE;
+    for (xmpp_stanza_t *s = xmpp_stanza_get_children(stats); s != NULL;
+         s = xmpp_stanza_get_next(s)) {
+        const char *name = xmpp_stanza_is_tag(s) ? xmpp_stanza_get_attribute(s, "name") : NULL;
+        const char *value = name ? xmpp_stanza_get_attribute(s, "value") : NULL;
+        double v = 0;
+        if (name == NULL || value == NULL)
+            continue;
+        if (g_str_equal(name, "stress_level"))
+            have_stress = parse_double(value, &r.stress);
+        else if (g_str_equal(name, "graceful_shutdown"))
+            r.draining = g_str_equal(value, "true");
+        else if (g_str_equal(name, "conferences") && parse_double(value, &v))
+            r.conferences = (guint)MIN(v, G_MAXUINT);
+        else if (g_str_equal(name, "endpoints") && parse_double(value, &v))
+            r.endpoints = (guint)MIN(v, G_MAXUINT);
+    }
+    if (!have_stress)
+        return FALSE;
+    *report = r;
+    return TRUE;
+}
+
+static void
+on_health_reply(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpointer data)
+{
+    Bridge *b = data;
+    b->checking = FALSE;
+    FocusBridgeReport report = {0};
+    if (error == NULL && !focus_bridges_parse_stats(reply, &report)) {
+        g_warning("bridge %s: health answer without a valid stress_level", b->jid);
+        report.ok = FALSE;
+    } else if (error != NULL) {
+        g_info("bridge %s: health check failed: %s", b->jid, error->message);
+    }
+    focus_bridges_record(b->pool, b->jid, &report);
+}
+
+static void
+check(FocusBridges *pool, Bridge *b)
+{
+    /* One check in flight per bridge: a slow bridge is not sent a pile of them. */
+    if (b->checking || !cc_xmpp_component_is_connected(pool->xmpp))
+        return;
+    xmpp_stanza_t *iq = xmpp_iq_new(cc_xmpp_component_ctx(pool->xmpp), "get", NULL);
+    xmpp_stanza_set_to(iq, b->jid);
+    xmpp_stanza_set_from(iq, cc_xmpp_component_domain(pool->xmpp));
+    cc_stanza_add_child(iq, "healthcheck", CC_NS_HEALTHCHECK);
+    b->checking = TRUE;
+    cc_xmpp_component_send_iq(pool->xmpp, iq, pool->timeout_ms, on_health_reply, b);
+    xmpp_stanza_release(iq);
+}
+
+void
+focus_bridges_check_all(FocusBridges *pool)
+{
+    for (guint i = 0; i < pool->bridges->len; i++)
+        check(pool, g_ptr_array_index(pool->bridges, i));
+}
+
+static gboolean
+on_timer(gpointer data)
+{
+    focus_bridges_check_all(data);
+    return G_SOURCE_CONTINUE;
+}
+
+FocusBridges *
+focus_bridges_new(CcXmppComponent *xmpp, const char *const *jids, guint interval_s,
+                  guint timeout_ms, CcMetrics *metrics)
+{
+    FocusBridges *pool = g_new0(FocusBridges, 1);
+    pool->xmpp = xmpp;
+    pool->timeout_ms = timeout_ms;
+    pool->bridges = g_ptr_array_new_with_free_func((GDestroyNotify)bridge_free);
+    pool->m_available = cc_metrics_gauge(metrics, "conclave_focus_bridges_available",
+                                         "Bridges healthy and not draining", NULL);
+    for (const char *const *j = jids; j != NULL && *j != NULL; j++) {
+        Bridge *b = g_new0(Bridge, 1);
+        b->pool = pool;
+        b->jid = g_strdup(*j);
+        b->m_up =
+            cc_metrics_gauge(metrics, "conclave_focus_bridge_up",
+                             "1 while a bridge is healthy and not draining", "bridge", *j, NULL);
+        b->m_stress =
+            cc_metrics_gauge(metrics, "conclave_focus_bridge_stress_permille",
+                             "A bridge's last reported stress_level, x1000", "bridge", *j, NULL);
+        b->m_failures = cc_metrics_counter(metrics, "conclave_focus_bridge_failures_total",
+                                           "Health checks a bridge failed (timeout, error, "
+                                           "malformed answer)",
+                                           "bridge", *j, NULL);
+        g_ptr_array_add(pool->bridges, b);
+    }
+    if (pool->bridges->len > 0)
+        pool->timer = g_timeout_add_seconds(interval_s, on_timer, pool);
+    return pool;
+}
+
+void
+focus_bridges_free(FocusBridges *pool)
+{
+    if (pool == NULL)
+        return;
+    g_clear_handle_id(&pool->timer, g_source_remove);
+    g_ptr_array_unref(pool->bridges);
+    g_free(pool);
+}

@@ -1,0 +1,40 @@
+/* The focus's pool of bridges (`[focus] bridges`): a health check with load report every
+ * `bridge_check_interval_s` to each bridge, the state it leaves (healthy, draining, stress),
+ * and the choice of the bridge a new conference goes to. A bridge that times out, answers
+ * with an error or says it is shutting down is taken out; one that answers again rejoins. */
+#pragma once
+
+#include "metrics.h"
+#include "xmpp.h"
+
+G_BEGIN_DECLS
+
+typedef struct _FocusBridges FocusBridges;
+
+typedef struct {
+    gboolean ok;       /* answered the health check with a result */
+    gboolean draining; /* graceful_shutdown = true */
+    double stress;     /* stress_level */
+    guint conferences;
+    guint endpoints;
+} FocusBridgeReport;
+
+FocusBridges *focus_bridges_new(CcXmppComponent *xmpp, const char *const *jids, guint interval_s,
+                                guint timeout_ms, CcMetrics *metrics);
+void focus_bridges_free(FocusBridges *bridges);
+
+/* Checks every bridge now (also done when the component (re)connects). */
+void focus_bridges_check_all(FocusBridges *bridges);
+
+/* Records a health report for `jid` (from a check, or from a failed request elsewhere). */
+void focus_bridges_record(FocusBridges *bridges, const char *jid, const FocusBridgeReport *report);
+
+/* The healthy, not draining bridge with the lowest stress (ties: fewest conferences, then
+ * list order); NULL when none is available. */
+const char *focus_bridges_select(FocusBridges *bridges);
+guint focus_bridges_available(FocusBridges *bridges);
+
+/* Reads a health check answer (`<stats>` of `<stat name value>`). FALSE if malformed. */
+gboolean focus_bridges_parse_stats(xmpp_stanza_t *reply, FocusBridgeReport *report);
+
+G_END_DECLS
