@@ -26,8 +26,14 @@ typedef struct {
     BridgeStats *stats;
 } BridgeMediaConfig;
 
-#define BRIDGE_MAX_SSRCS 32  /* per endpoint */
-#define BRIDGE_RTX_SLOTS 256 /* retransmission buffer entries per endpoint */
+#define BRIDGE_MAX_SSRCS 32 /* per endpoint */
+/* Unsignalled SSRCs an endpoint may send RTCP from (each costs a libsrtp stream). */
+#define BRIDGE_MAX_RTCP_ONLY_SSRCS 4
+/* Retransmissions answered per NACK packet, and per endpoint per second: a NACK is a few
+ * bytes, each answer up to a full packet, so the bridge bounds what one receiver can ask. */
+#define BRIDGE_NACK_PER_PACKET 64
+#define BRIDGE_NACK_PER_SECOND 1000
+#define BRIDGE_RTX_SLOTS       256 /* retransmission buffer entries per endpoint */
 
 typedef struct _BridgeConference BridgeConference;
 typedef struct _BridgeEndpoint BridgeEndpoint;
@@ -65,6 +71,13 @@ struct _BridgeEndpoint {
     gboolean ssrc_video[BRIDGE_MAX_SSRCS];
     guint n_ssrcs;
     gint64 created_us, last_media_us, last_pli_us;
+    /* RTCP sender SSRCs this endpoint may use without having signalled them (receive-only
+     * clients): libsrtp keeps a stream per SSRC, so their number is capped. */
+    guint32 rtcp_only_ssrcs[BRIDGE_MAX_RTCP_ONLY_SSRCS];
+    guint n_rtcp_only_ssrcs;
+    /* Retransmissions answered in the current one-second window (NACK budget). */
+    gint64 nack_window_us;
+    guint nack_window_count;
     BridgeRtxSlot *rtx; /* BRIDGE_RTX_SLOTS entries */
     /* The selected pair's UDP socket and remote address: media goes out with one sendto()
      * instead of through libnice's send path. -1 until a host/UDP pair is selected. */

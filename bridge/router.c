@@ -89,6 +89,16 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
 {
     const BridgeStats *s = from->config->stats;
     BridgeConference *conf = from->conference;
+    /* The SSRC is in clear: check it before decrypting, because libsrtp creates (and keeps)
+     * a stream for every new SSRC that authenticates. */
+    if (len < 12) {
+        cc_metric_inc(s->drop_malformed_rtp);
+        return;
+    }
+    if (owner_of(conf, bridge_read32(buf + 8)) != from) {
+        cc_metric_inc(s->drop_unsignalled_ssrc);
+        return;
+    }
     if (bridge_srtp_unprotect(from->srtp_in, buf, &len) != 0) {
         cc_metric_inc(s->drop_srtp);
         return;
@@ -125,11 +135,15 @@ static void
 answer_nack(guint16 seq, gpointer data)
 {
     NackContext *nc = data;
+    if (nc->answered >= BRIDGE_NACK_PER_PACKET ||
+        nc->requester->nack_window_count >= BRIDGE_NACK_PER_SECOND)
+        return;
     const BridgeRtxSlot *slot = bridge_rtx_lookup(nc->owner, nc->media_ssrc, seq);
     if (slot == NULL)
         return;
     send_rtp_copy(nc->requester, nc->requester->conference->worker->out, slot->data, slot->len);
     nc->answered++;
+    nc->requester->nack_window_count++;
 }
 
 static void
@@ -139,6 +153,11 @@ handle_nack(BridgeEndpoint *from, const BridgeRtcpPacket *pkt)
     BridgeEndpoint *owner = owner_of(from->conference, pkt->media_ssrc);
     if (owner == NULL || owner == from)
         return;
+    gint64 now = g_get_monotonic_time();
+    if (now - from->nack_window_us >= G_USEC_PER_SEC) {
+        from->nack_window_us = now;
+        from->nack_window_count = 0;
+    }
     NackContext nc = {.requester = from, .owner = owner, .media_ssrc = pkt->media_ssrc};
     guint n = bridge_rtcp_nack_foreach(pkt, answer_nack, &nc);
     cc_metric_add(s->nacks_received, n);
@@ -169,15 +188,44 @@ handle_keyframe_request(BridgeEndpoint *from, const BridgeRtcpPacket *pkt)
     cc_metric_inc(s->plis_sent);
 }
 
+/* SRTCP's sender SSRC is in clear. Signalled SSRCs are always fine, and so are the few
+ * others this endpoint already used (receive-only clients report from an SSRC they never
+ * announce). */
+static gboolean
+rtcp_sender_known(BridgeEndpoint *from, guint32 ssrc)
+{
+    if (owner_of(from->conference, ssrc) == from)
+        return TRUE;
+    for (guint i = 0; i < from->n_rtcp_only_ssrcs; i++) {
+        if (from->rtcp_only_ssrcs[i] == ssrc)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 void
 bridge_router_rtcp(BridgeEndpoint *from, guint8 *buf, gsize len)
 {
     const BridgeStats *s = from->config->stats;
     BridgeConference *conf = from->conference;
+    if (len < 8) {
+        cc_metric_inc(s->drop_malformed_rtcp);
+        return;
+    }
+    guint32 sender = bridge_read32(buf + 4);
+    gboolean known = rtcp_sender_known(from, sender);
+    if (!known &&
+        (owner_of(conf, sender) != NULL || from->n_rtcp_only_ssrcs >= BRIDGE_MAX_RTCP_ONLY_SSRCS)) {
+        cc_metric_inc(s->drop_unsignalled_ssrc);
+        return;
+    }
     if (bridge_srtp_unprotect_rtcp(from->srtp_in, buf, &len) != 0) {
         cc_metric_inc(s->drop_srtp);
         return;
     }
+    /* Admitted only once it authenticated: noise cannot use up the slots. */
+    if (!known)
+        from->rtcp_only_ssrcs[from->n_rtcp_only_ssrcs++] = sender;
     if (bridge_rtcp_validate(buf, len) < 0) {
         cc_metric_inc(s->drop_malformed_rtcp);
         return;

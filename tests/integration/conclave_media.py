@@ -25,9 +25,11 @@ class Peer:
     """One conclave-test-peer process. Events are the JSON objects it prints."""
 
     def __init__(self, name, audio=0, video=0, rtx=0, drop_every=0, profiles=None,
-                 video_file=None, bench_rate=0, dtls_server=False):
+                 video_file=None, bench_rate=0, dtls_server=False, extra_audio=0):
         self.name = name
         self.audio, self.video, self.rtx = audio, video, rtx
+        # Signalled but never sent by the streams: the peer's hostile packets use it.
+        self.extra_audio = extra_audio
         self.setup = 'passive' if dtls_server else 'active'
         self.dir = make_tempdir(prefix=f'conclave-peer-{name}-')
         self.log_path = os.path.join(self.dir, 'peer.log')
@@ -124,6 +126,9 @@ def sources_xml(peer, name):
     if peer.audio:
         parts.append(f"<media-source type='audio' id='{name}-a0'>"
                      f"<source xmlns='{NS_SSMA}' ssrc='{peer.audio}'/></media-source>")
+    if peer.extra_audio:
+        parts.append(f"<media-source type='audio' id='{name}-a1'>"
+                     f"<source xmlns='{NS_SSMA}' ssrc='{peer.extra_audio}'/></media-source>")
     if peer.video:
         group = ''
         rtx = ''
