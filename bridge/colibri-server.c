@@ -304,8 +304,7 @@ on_health(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
     BridgeColibriServer *srv = data;
     /* Load figures (conferences, endpoints, rates) are for the focus only. */
     if (!is_trusted(srv, xmpp_stanza_get_from(stanza))) {
-        g_autoptr(xmpp_stanza_t) refusal =
-            cc_stanza_error_reply(stanza, "auth", "forbidden", NULL);
+        g_autoptr(xmpp_stanza_t) refusal = cc_stanza_error_reply(stanza, "auth", "forbidden", NULL);
         cc_xmpp_component_send(xmpp, refusal);
         return TRUE;
     }
