@@ -53,7 +53,8 @@ send_failure(CcXmppComponent *xmpp, xmpp_stanza_t *request, Failure *f)
 typedef struct {
     BridgeConference *conf;
     CcColibri2Modify *modify;
-    GPtrArray *answers; /* CcColibri2Transport* or NULL, one per request endpoint */
+    GPtrArray *answers;  /* CcColibri2Transport* or NULL, one per request endpoint */
+    GHashTable *claimed; /* ssrc -> endpoint id, over the whole request */
     Failure failure;
 } Apply;
 
@@ -95,11 +96,17 @@ check_endpoint(Apply *a, const CcColibri2Endpoint *req)
         for (guint i = 0; i < req->sources->len; i++) {
             const CcColibri2Source *src = g_ptr_array_index(req->sources, i);
             for (guint j = 0; j < src->ssrcs->len; j++, n++) {
-                if (ssrc_taken(a->conf, req, g_array_index(src->ssrcs, guint32, j))) {
+                guint32 ssrc = g_array_index(src->ssrcs, guint32, j);
+                const char *claimant = g_hash_table_lookup(a->claimed, GUINT_TO_POINTER(ssrc));
+                /* Two endpoints of one request claiming an SSRC is as wrong as taking one
+                 * that another endpoint already owns. */
+                if (ssrc_taken(a->conf, req, ssrc) ||
+                    (claimant != NULL && strcmp(claimant, req->id) != 0)) {
                     set_failure(&a->failure, "modify", "bad-request", "bad_request",
                                 "an ssrc is already used by another endpoint");
                     return FALSE;
                 }
+                g_hash_table_insert(a->claimed, GUINT_TO_POINTER(ssrc), req->id);
             }
         }
         if (n > BRIDGE_MAX_SSRCS) {
@@ -115,10 +122,13 @@ apply_on_worker(gpointer data)
 {
     Apply *a = data;
     CcColibri2Modify *m = a->modify;
+    g_autoptr(GHashTable) claimed = g_hash_table_new(g_direct_hash, g_direct_equal);
+    a->claimed = claimed;
     for (guint i = 0; i < m->endpoints->len; i++) {
         if (!check_endpoint(a, g_ptr_array_index(m->endpoints, i)))
             return;
     }
+    a->claimed = NULL;
     gboolean sources_changed = FALSE;
     for (guint i = 0; i < m->endpoints->len; i++) {
         const CcColibri2Endpoint *req = g_ptr_array_index(m->endpoints, i);

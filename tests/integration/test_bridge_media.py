@@ -259,6 +259,15 @@ class BridgeMedia(unittest.TestCase):
         reply = self.iq(modify_xml(BRIDGE, meeting, [bad]))
         self.assertEqual(reply['error']['condition'], 'bad-request')
         self.assertEqual(colibri_reason(reply), 'bad_request')
+        # Two endpoints of one request may not claim the same SSRC; nothing is applied.
+        claim = ("<endpoint id='{}' create='true'><sources><media-source type='audio' "
+                 "id='{}-a0'><source xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' ssrc='9999'/>"
+                 "</media-source></sources></endpoint>")
+        reply = self.iq(modify_xml(BRIDGE, meeting, [claim.format('p', 'p'),
+                                                      claim.format('q', 'q')]))
+        self.assertEqual(reply['error']['condition'], 'bad-request')
+        reply = self.iq(modify_xml(BRIDGE, meeting, ["<endpoint id='p'/>"]))
+        self.assertEqual(colibri_reason(reply), 'unknown_endpoint')
         self.expire(meeting)
 
     def test_healthcheck_reports_load(self):
