@@ -36,85 +36,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define NS_MUC      "http://jabber.org/protocol/muc"
-#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
-#define NS_STANZAS  "urn:ietf:params:xml:ns:xmpp-stanzas"
+#include "muc-load.h"
 
-/* File descriptors kept free for stdio, the logger and anything libc opens. */
-#define FD_RESERVE 24
-/* Per-message delivery latencies kept for percentiles (the count stays exact beyond). */
-#define MAX_LATENCY_SAMPLES 4000000
-
-typedef enum {
-    CLIENT_IDLE,
-    CLIENT_CONNECTING,
-    CLIENT_ONLINE,
-    CLIENT_JOINING,
-    CLIENT_JOINED,
-    CLIENT_JOIN_FAILED,
-    CLIENT_LOGIN_FAILED,
-    CLIENT_LEFT,
-} ClientState;
-
-typedef struct _Bench Bench;
-
-typedef struct {
-    Bench *bench;
-    guint index;
-    guint room;
-    xmpp_conn_t *conn;
-    ClientState state;
-    gboolean lost; /* the connection closed after login */
-    gint64 login_started, join_sent;
-    guint presences;  /* available presences of occupants of its room (itself included) */
-    guint deliveries; /* groupchat messages of its room with a body */
-} Client;
-
-typedef struct {
-    char *server, *domain, *service, *room_prefix;
-    int port, clients, rooms, messages, concurrency, join_window;
-    double deadline_s, stall_s, hold_s;
-    gboolean verbose, nodelay;
-} Options;
-
-struct _Bench {
-    Options opt;
-    xmpp_ctx_t *ctx;
-    Client *clients;
-    char **room_jids;
-    guint *room_joined; /* clients joined per room */
-    gint64 start, deadline, last_progress;
-    gboolean deadline_hit;
-
-    guint connecting, online, login_failed;
-    GArray *login_us;
-    gint64 login_phase_start, login_phase_end;
-
-    guint joins_sent, joining, joined, join_failed, join_unanswered;
-    GArray *join_us;
-    gint64 join_first_sent, join_last_done;
-    GHashTable *join_errors; /* condition -> count */
-
-    guint64 presences_expected, presences_received;
-    gint64 settle_start, settle_end;
-
-    guint64 messages_sent, deliveries_expected, deliveries_received, message_errors;
-    guint64 foreign_messages; /* groupchat with a body that is not one of ours */
-    GArray *delivery_us;
-    GHashTable *message_errors_by_condition;
-    gint64 messages_start, messages_end;
-    guint clients_short, clients_over;
-
-    guint disconnects_after_login;
-};
-
-static gint64
+gint64
 now_us(void)
 {
     return g_get_monotonic_time();
 }
 
-static double
+double
 seconds(gint64 us)
 {
     return (double)us / G_USEC_PER_SEC;
@@ -550,104 +480,6 @@ leave_phase(Bench *b)
     until = now_us() + 5 * G_USEC_PER_SEC;
     while (now_us() < until && !all_disconnected(b))
         run_once(b);
-}
-
-static int
-compare_gint64(gconstpointer a, gconstpointer b)
-{
-    gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile in milliseconds of a non-empty sorted array. */
-static double
-percentile_ms(GArray *sorted, double p)
-{
-    guint rank = (guint)((p / 100.0) * sorted->len + 0.999999);
-    rank = CLAMP(rank, 1, sorted->len);
-    return (double)g_array_index(sorted, gint64, rank - 1) / 1000.0;
-}
-
-static double
-rate(double count, gint64 from, gint64 to)
-{
-    return to > from ? count / seconds(to - from) : 0;
-}
-
-static void
-print_latencies(const char *prefix, GArray *samples)
-{
-    static const struct {
-        const char *name;
-        double p;
-    } points[] = {{"p50", 50}, {"p99", 99}, {"max", 100}};
-    g_array_sort(samples, compare_gint64);
-    for (gsize i = 0; i < G_N_ELEMENTS(points); i++) {
-        if (samples->len == 0)
-            printf("  \"%s_%s_ms\": null,\n", prefix, points[i].name);
-        else
-            printf("  \"%s_%s_ms\": %.3f,\n", prefix, points[i].name,
-                   percentile_ms(samples, points[i].p));
-    }
-}
-
-static void
-print_counts(const char *key, GHashTable *table)
-{
-    printf("  \"%s\": {", key);
-    GHashTableIter iter;
-    gpointer name, count;
-    gboolean first = TRUE;
-    g_hash_table_iter_init(&iter, table);
-    while (g_hash_table_iter_next(&iter, &name, &count)) {
-        /* Conditions are XML element names: nothing in them needs escaping in JSON. */
-        printf("%s\"%s\": %u", first ? "" : ", ", (const char *)name, GPOINTER_TO_UINT(count));
-        first = FALSE;
-    }
-    printf("},\n");
-}
-
-static void
-report(Bench *b, gint64 end)
-{
-    const Options *o = &b->opt;
-    printf("{\n");
-    printf("  \"clients\": %d,\n  \"rooms\": %d,\n  \"messages_per_client\": %d,\n", o->clients,
-           o->rooms, o->messages);
-    printf("  \"concurrency\": %d,\n  \"join_window\": %d,\n  \"tcp_nodelay\": %s,\n",
-           o->concurrency, o->join_window, o->nodelay ? "true" : "false");
-    printf("  \"logged_in\": %u,\n  \"login_failed\": %u,\n", b->online, b->login_failed);
-    printf("  \"login_phase_s\": %.3f,\n  \"logins_per_s\": %.1f,\n",
-           seconds(b->login_phase_end - b->login_phase_start),
-           rate(b->online, b->login_phase_start, b->login_phase_end));
-    print_latencies("login", b->login_us);
-    printf("  \"joins_sent\": %u,\n", b->joins_sent);
-    printf("  \"joined\": %u,\n  \"join_failed\": %u,\n  \"join_unanswered\": %u,\n", b->joined,
-           b->join_failed, b->join_unanswered);
-    print_counts("join_errors", b->join_errors);
-    printf("  \"join_phase_s\": %.3f,\n  \"joins_per_s\": %.1f,\n",
-           seconds(b->join_last_done - b->join_first_sent),
-           rate(b->joined, b->join_first_sent, b->join_last_done));
-    print_latencies("join", b->join_us);
-    printf("  \"presences_expected\": %" G_GUINT64_FORMAT ",\n", b->presences_expected);
-    printf("  \"presences_received\": %" G_GUINT64_FORMAT ",\n", b->presences_received);
-    printf("  \"settle_s\": %.3f,\n", seconds(b->settle_end - b->settle_start));
-    printf("  \"messages_sent\": %" G_GUINT64_FORMAT ",\n", b->messages_sent);
-    printf("  \"deliveries_expected\": %" G_GUINT64_FORMAT ",\n", b->deliveries_expected);
-    printf("  \"deliveries_received\": %" G_GUINT64_FORMAT ",\n", b->deliveries_received);
-    printf("  \"clients_short\": %u,\n  \"clients_over\": %u,\n", b->clients_short,
-           b->clients_over);
-    printf("  \"foreign_messages\": %" G_GUINT64_FORMAT ",\n", b->foreign_messages);
-    printf("  \"message_errors\": %" G_GUINT64_FORMAT ",\n", b->message_errors);
-    print_counts("message_error_conditions", b->message_errors_by_condition);
-    printf("  \"message_phase_s\": %.3f,\n  \"deliveries_per_s\": %.1f,\n",
-           seconds(b->messages_end - b->messages_start),
-           rate((double)b->deliveries_received, b->messages_start, b->messages_end));
-    print_latencies("delivery", b->delivery_us);
-    printf("  \"disconnects_after_login\": %u,\n", b->disconnects_after_login);
-    printf("  \"deadline_hit\": %s,\n", b->deadline_hit ? "true" : "false");
-    printf("  \"wall_s\": %.3f\n}\n", seconds(end - b->start));
-    fflush(stdout);
 }
 
 static guint

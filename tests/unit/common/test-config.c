@@ -103,7 +103,7 @@ END_TEST
 
 START_TEST(test_secret_file)
 {
-    g_autofree char *dir = g_dir_make_tmp("cc-config-XXXXXX", NULL);
+    g_autofree char *dir = g_dir_make_tmp(NULL, NULL);
     g_autofree char *path = g_build_filename(dir, "secret", NULL);
     ck_assert(g_file_set_contents(path, "hunter2\n", -1, NULL));
     g_chmod(path, 0600);

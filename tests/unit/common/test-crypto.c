@@ -98,7 +98,7 @@ END_TEST
 
 START_TEST(test_key_files)
 {
-    g_autofree char *dir = g_dir_make_tmp("cc-crypto-XXXXXX", NULL);
+    g_autofree char *dir = g_dir_make_tmp(NULL, NULL);
     g_autofree char *path = g_build_filename(dir, "room.key", NULL);
     g_autoptr(GError) error = NULL;
     ck_assert(cc_key_file_write(path, &error));
@@ -142,7 +142,7 @@ END_TEST
 
 START_TEST(test_secret_file_read)
 {
-    g_autofree char *dir = g_dir_make_tmp("cc-crypto-XXXXXX", NULL);
+    g_autofree char *dir = g_dir_make_tmp(NULL, NULL);
     g_autofree char *path = g_build_filename(dir, "secret", NULL);
     g_autoptr(GError) error = NULL;
     ck_assert(g_file_set_contents(path, "s3cret\r\n", -1, NULL));

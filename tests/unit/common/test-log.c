@@ -31,7 +31,7 @@ END_TEST
 /* Runs in its own process (Check forks), so redirecting stderr is safe. */
 START_TEST(test_filtering)
 {
-    g_autofree char *dir = g_dir_make_tmp("cc-log-XXXXXX", NULL);
+    g_autofree char *dir = g_dir_make_tmp(NULL, NULL);
     g_autofree char *path = g_build_filename(dir, "stderr", NULL);
     FILE *f = freopen(path, "w", stderr);
     ck_assert_ptr_nonnull(f);
