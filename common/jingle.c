@@ -1,0 +1,816 @@
+/* Jingle RTP codec (see jingle.h). Owns the parsed structures and the XML shapes; decides
+ * nothing about sessions (the focus and the test peer do). The ICE-UDP transport is the
+ * one Colibri2 carries, so its parser lives in colibri2.c and its writer here. */
+#include "jingle.h"
+
+#include "cc-autoptr.h"
+#include "cc-error.h"
+#include "stanza.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const action_names[] = {
+    [CC_JINGLE_SESSION_INITIATE] = "session-initiate",
+    [CC_JINGLE_SESSION_ACCEPT] = "session-accept",
+    [CC_JINGLE_SESSION_INFO] = "session-info",
+    [CC_JINGLE_SESSION_TERMINATE] = "session-terminate",
+    [CC_JINGLE_TRANSPORT_INFO] = "transport-info",
+    [CC_JINGLE_TRANSPORT_REPLACE] = "transport-replace",
+    [CC_JINGLE_TRANSPORT_ACCEPT] = "transport-accept",
+    [CC_JINGLE_TRANSPORT_REJECT] = "transport-reject",
+    [CC_JINGLE_SOURCE_ADD] = "source-add",
+    [CC_JINGLE_SOURCE_REMOVE] = "source-remove",
+    [CC_JINGLE_CONTENT_ADD] = "content-add",
+    [CC_JINGLE_CONTENT_REMOVE] = "content-remove",
+    [CC_JINGLE_CONTENT_MODIFY] = "content-modify",
+    [CC_JINGLE_CONTENT_ACCEPT] = "content-accept",
+    [CC_JINGLE_CONTENT_REJECT] = "content-reject",
+    [CC_JINGLE_DESCRIPTION_INFO] = "description-info",
+};
+
+const char *
+cc_jingle_action_name(CcJingleAction action)
+{
+    if ((guint)action >= G_N_ELEMENTS(action_names))
+        return NULL;
+    return action_names[action];
+}
+
+gboolean
+cc_jingle_action_parse(const char *name, CcJingleAction *action)
+{
+    if (name == NULL)
+        return FALSE;
+    for (guint i = 0; i < G_N_ELEMENTS(action_names); i++) {
+        if (strcmp(name, action_names[i]) == 0) {
+            *action = (CcJingleAction)i;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* --- parsing helpers ----------------------------------------------------------------- */
+
+/* An element `name` whose namespace is `ns`. A stanza built in memory carries a namespace
+ * only where one was set explicitly, so an element without one counts as inheriting its
+ * parent's: callers pass `ns` for children in their parent's namespace and use is_ns() for
+ * those that must declare their own. */
+static gboolean
+is_name(xmpp_stanza_t *s, const char *name, const char *ns)
+{
+    const char *n = xmpp_stanza_get_name(s);
+    const char *x = xmpp_stanza_get_ns(s);
+    return xmpp_stanza_is_tag(s) && n != NULL && strcmp(n, name) == 0 &&
+           (x == NULL || strcmp(x, ns) == 0);
+}
+
+/* An element `name` that declares namespace `ns`. */
+static gboolean
+is_ns(xmpp_stanza_t *s, const char *name, const char *ns)
+{
+    const char *n = xmpp_stanza_get_name(s);
+    const char *x = xmpp_stanza_get_ns(s);
+    return xmpp_stanza_is_tag(s) && n != NULL && strcmp(n, name) == 0 && x != NULL &&
+           strcmp(x, ns) == 0;
+}
+
+static gboolean
+invalid(GError **error, const char *message)
+{
+    g_set_error_literal(error, CC_ERROR, CC_ERROR_INVALID, message);
+    return FALSE;
+}
+
+/* An optional string: absent, or at most CC_JINGLE_MAX_STRING bytes. */
+static gboolean
+valid_optional(const char *s)
+{
+    return s == NULL || strnlen(s, CC_JINGLE_MAX_STRING + 1) <= CC_JINGLE_MAX_STRING;
+}
+
+/* A required string: present, not empty, at most CC_JINGLE_MAX_STRING bytes. */
+static gboolean
+valid_required(const char *s)
+{
+    return s != NULL && *s != '\0' && valid_optional(s);
+}
+
+static gboolean
+valid_choice(const char *s, const char *const *choices)
+{
+    return s == NULL || g_strv_contains(choices, s);
+}
+
+/* A decimal number without sign or spaces, at most `max`. */
+static gboolean
+parse_u64(const char *s, guint64 max, guint64 *out)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 20)
+        return FALSE;
+    for (const char *p = s; *p; p++) {
+        if (!g_ascii_isdigit(*p))
+            return FALSE;
+    }
+    errno = 0;
+    guint64 v = g_ascii_strtoull(s, NULL, 10);
+    if (errno != 0 || v > max)
+        return FALSE;
+    *out = v;
+    return TRUE;
+}
+
+/* An optional number attribute: absent reads as 0. */
+static gboolean
+parse_optional_u64(const char *s, guint64 max, guint64 *out)
+{
+    if (s == NULL) {
+        *out = 0;
+        return TRUE;
+    }
+    return parse_u64(s, max, out);
+}
+
+static gboolean
+read_ssrc(xmpp_stanza_t *s, guint32 *out)
+{
+    guint64 v;
+    if (!parse_u64(xmpp_stanza_get_attribute(s, "ssrc"), G_MAXUINT32, &v) || v == 0)
+        return FALSE;
+    *out = (guint32)v;
+    return TRUE;
+}
+
+/* The text of an element, or NULL when it has none. */
+static char *
+element_text(xmpp_stanza_t *s)
+{
+    char *text = xmpp_stanza_get_text(s);
+    if (text != NULL && *text == '\0') {
+        xmpp_free(xmpp_stanza_get_context(s), text);
+        return NULL;
+    }
+    return text;
+}
+
+/* --- structures ---------------------------------------------------------------------- */
+
+static void
+parameter_free(CcJingleParameter *p)
+{
+    g_free(p->name);
+    g_free(p->value);
+    g_free(p);
+}
+
+static void
+feedback_free(CcJingleFeedback *f)
+{
+    g_free(f->type);
+    g_free(f->subtype);
+    g_free(f);
+}
+
+static void
+payload_type_free(CcJinglePayloadType *pt)
+{
+    g_free(pt->name);
+    g_ptr_array_unref(pt->parameters);
+    g_ptr_array_unref(pt->feedback);
+    g_free(pt);
+}
+
+static void
+hdrext_free(CcJingleHdrExt *h)
+{
+    g_free(h->uri);
+    g_free(h);
+}
+
+static void
+source_free(CcJingleSource *s)
+{
+    g_free(s->name);
+    g_free(s->msid);
+    g_free(s->owner);
+    g_free(s);
+}
+
+static void
+group_free(CcColibri2SsrcGroup *g)
+{
+    g_free(g->semantics);
+    g_array_unref(g->ssrcs);
+    g_free(g);
+}
+
+static void
+content_free(CcJingleContent *c)
+{
+    g_free(c->name);
+    g_free(c->creator);
+    g_free(c->senders);
+    g_free(c->media);
+    g_ptr_array_unref(c->payload_types);
+    g_ptr_array_unref(c->hdrexts);
+    g_ptr_array_unref(c->sources);
+    g_ptr_array_unref(c->groups);
+    cc_colibri2_transport_free(c->transport);
+    g_free(c);
+}
+
+static CcJingleContent *
+content_new(const char *name, const char *media)
+{
+    CcJingleContent *c = g_new0(CcJingleContent, 1);
+    c->name = g_strdup(name);
+    c->media = g_strdup(media);
+    c->payload_types = g_ptr_array_new_with_free_func((GDestroyNotify)payload_type_free);
+    c->hdrexts = g_ptr_array_new_with_free_func((GDestroyNotify)hdrext_free);
+    c->sources = g_ptr_array_new_with_free_func((GDestroyNotify)source_free);
+    c->groups = g_ptr_array_new_with_free_func((GDestroyNotify)group_free);
+    return c;
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcJingleContent, content_free)
+
+CcJingle *
+cc_jingle_new(CcJingleAction action, const char *sid)
+{
+    CcJingle *j = g_new0(CcJingle, 1);
+    j->action = action;
+    j->sid = g_strdup(sid);
+    j->contents = g_ptr_array_new_with_free_func((GDestroyNotify)content_free);
+    return j;
+}
+
+void
+cc_jingle_free(CcJingle *j)
+{
+    if (j == NULL)
+        return;
+    g_free(j->sid);
+    g_free(j->initiator);
+    g_free(j->responder);
+    g_ptr_array_unref(j->contents);
+    g_free(j->reason);
+    g_free(j->reason_text);
+    g_free(j);
+}
+
+CcJingleContent *
+cc_jingle_add_content(CcJingle *j, const char *name, const char *media)
+{
+    CcJingleContent *c = content_new(name, media);
+    g_ptr_array_add(j->contents, c);
+    return c;
+}
+
+CcJinglePayloadType *
+cc_jingle_content_add_payload_type(CcJingleContent *c, guint8 id, const char *name, guint clockrate,
+                                   guint channels)
+{
+    CcJinglePayloadType *pt = g_new0(CcJinglePayloadType, 1);
+    pt->id = id;
+    pt->name = g_strdup(name);
+    pt->clockrate = clockrate;
+    pt->channels = channels;
+    pt->parameters = g_ptr_array_new_with_free_func((GDestroyNotify)parameter_free);
+    pt->feedback = g_ptr_array_new_with_free_func((GDestroyNotify)feedback_free);
+    g_ptr_array_add(c->payload_types, pt);
+    return pt;
+}
+
+void
+cc_jingle_payload_type_add_parameter(CcJinglePayloadType *pt, const char *name, const char *value)
+{
+    CcJingleParameter *p = g_new0(CcJingleParameter, 1);
+    p->name = g_strdup(name);
+    p->value = g_strdup(value);
+    g_ptr_array_add(pt->parameters, p);
+}
+
+void
+cc_jingle_payload_type_add_feedback(CcJinglePayloadType *pt, const char *type, const char *subtype)
+{
+    CcJingleFeedback *f = g_new0(CcJingleFeedback, 1);
+    f->type = g_strdup(type);
+    f->subtype = g_strdup(subtype);
+    g_ptr_array_add(pt->feedback, f);
+}
+
+void
+cc_jingle_content_add_hdrext(CcJingleContent *c, guint id, const char *uri)
+{
+    CcJingleHdrExt *h = g_new0(CcJingleHdrExt, 1);
+    h->id = id;
+    h->uri = g_strdup(uri);
+    g_ptr_array_add(c->hdrexts, h);
+}
+
+CcJingleSource *
+cc_jingle_content_add_source(CcJingleContent *c, guint32 ssrc, const char *name, const char *owner)
+{
+    CcJingleSource *s = g_new0(CcJingleSource, 1);
+    s->ssrc = ssrc;
+    s->name = g_strdup(name);
+    s->owner = g_strdup(owner);
+    g_ptr_array_add(c->sources, s);
+    return s;
+}
+
+void
+cc_jingle_content_add_group(CcJingleContent *c, const char *semantics, const guint32 *ssrcs,
+                            guint n_ssrcs)
+{
+    CcColibri2SsrcGroup *g = g_new0(CcColibri2SsrcGroup, 1);
+    g->semantics = g_strdup(semantics);
+    g->ssrcs = g_array_sized_new(FALSE, FALSE, sizeof(guint32), n_ssrcs);
+    g_array_append_vals(g->ssrcs, ssrcs, n_ssrcs);
+    g_ptr_array_add(c->groups, g);
+}
+
+CcJingleContent *
+cc_jingle_find_content(const CcJingle *j, const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    for (guint i = 0; i < j->contents->len; i++) {
+        CcJingleContent *c = g_ptr_array_index(j->contents, i);
+        if (c->name != NULL && strcmp(c->name, name) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static CcJingleSource *
+find_source(const CcJingleContent *c, guint32 ssrc)
+{
+    for (guint i = 0; i < c->sources->len; i++) {
+        CcJingleSource *s = g_ptr_array_index(c->sources, i);
+        if (s->ssrc == ssrc)
+            return s;
+    }
+    return NULL;
+}
+
+/* --- parsing the description --------------------------------------------------------- */
+
+static gboolean
+parse_payload_type(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
+{
+    const char *name = xmpp_stanza_get_attribute(e, "name");
+    guint64 id, clockrate, channels;
+    if (!parse_u64(xmpp_stanza_get_attribute(e, "id"), 127, &id))
+        return invalid(error, "payload-type: bad id");
+    if (!valid_optional(name))
+        return invalid(error, "payload-type: bad name");
+    if (!parse_optional_u64(xmpp_stanza_get_attribute(e, "clockrate"), 1000000, &clockrate))
+        return invalid(error, "payload-type: bad clockrate");
+    if (!parse_optional_u64(xmpp_stanza_get_attribute(e, "channels"), 8, &channels))
+        return invalid(error, "payload-type: bad channels");
+    for (guint i = 0; i < content->payload_types->len; i++) {
+        const CcJinglePayloadType *other = g_ptr_array_index(content->payload_types, i);
+        if (other->id == id)
+            return invalid(error, "payload-type: repeated id");
+    }
+    if (content->payload_types->len >= CC_JINGLE_MAX_PAYLOAD_TYPES)
+        return invalid(error, "description: too many payload-type elements");
+    CcJinglePayloadType *pt = cc_jingle_content_add_payload_type(content, (guint8)id, name,
+                                                                 (guint)clockrate, (guint)channels);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (is_name(c, "parameter", CC_NS_JINGLE_RTP)) {
+            const char *pname = xmpp_stanza_get_attribute(c, "name");
+            const char *value = xmpp_stanza_get_attribute(c, "value");
+            if (!valid_required(pname) || !valid_optional(value))
+                return invalid(error, "parameter: bad name or value");
+            if (pt->parameters->len >= CC_JINGLE_MAX_PARAMETERS)
+                return invalid(error, "payload-type: too many parameter elements");
+            cc_jingle_payload_type_add_parameter(pt, pname, value);
+        } else if (is_ns(c, "rtcp-fb", CC_NS_RTCP_FB)) {
+            const char *type = xmpp_stanza_get_attribute(c, "type");
+            const char *subtype = xmpp_stanza_get_attribute(c, "subtype");
+            if (!valid_required(type) || !valid_optional(subtype))
+                return invalid(error, "rtcp-fb: bad type or subtype");
+            if (pt->feedback->len >= CC_JINGLE_MAX_FEEDBACK)
+                return invalid(error, "payload-type: too many rtcp-fb elements");
+            cc_jingle_payload_type_add_feedback(pt, type, subtype);
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_hdrext(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
+{
+    const char *uri = xmpp_stanza_get_attribute(e, "uri");
+    guint64 id;
+    if (!parse_u64(xmpp_stanza_get_attribute(e, "id"), 255, &id) || id == 0)
+        return invalid(error, "rtp-hdrext: bad id");
+    if (!valid_required(uri))
+        return invalid(error, "rtp-hdrext: bad uri");
+    for (guint i = 0; i < content->hdrexts->len; i++) {
+        const CcJingleHdrExt *other = g_ptr_array_index(content->hdrexts, i);
+        if (other->id == id)
+            return invalid(error, "rtp-hdrext: repeated id");
+    }
+    if (content->hdrexts->len >= CC_JINGLE_MAX_HDREXTS)
+        return invalid(error, "description: too many rtp-hdrext elements");
+    cc_jingle_content_add_hdrext(content, (guint)id, uri);
+    return TRUE;
+}
+
+static gboolean
+parse_source(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
+{
+    const char *name = xmpp_stanza_get_attribute(e, "name");
+    guint32 ssrc;
+    if (!read_ssrc(e, &ssrc))
+        return invalid(error, "source: bad ssrc");
+    if (!valid_optional(name))
+        return invalid(error, "source: bad name");
+    if (find_source(content, ssrc) != NULL)
+        return invalid(error, "source: repeated ssrc");
+    if (content->sources->len >= CC_JINGLE_MAX_SOURCES)
+        return invalid(error, "description: too many source elements");
+    CcJingleSource *src = cc_jingle_content_add_source(content, ssrc, name, NULL);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (is_name(c, "parameter", CC_NS_SSMA)) {
+            const char *pname = xmpp_stanza_get_attribute(c, "name");
+            const char *value = xmpp_stanza_get_attribute(c, "value");
+            if (pname == NULL || strcmp(pname, "msid") != 0)
+                continue; /* cname, mslabel, label: not kept */
+            if (src->msid != NULL || !valid_required(value))
+                return invalid(error, "source: bad or repeated msid");
+            src->msid = g_strdup(value);
+        } else if (is_ns(c, "ssrc-info", CC_NS_JITSI_MEET)) {
+            const char *owner = xmpp_stanza_get_attribute(c, "owner");
+            if (src->owner != NULL || !valid_required(owner))
+                return invalid(error, "ssrc-info: bad or repeated owner");
+            src->owner = g_strdup(owner);
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+parse_group(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
+{
+    const char *sem = xmpp_stanza_get_attribute(e, "semantics");
+    gboolean fid = sem != NULL && strcmp(sem, "FID") == 0;
+    if (sem == NULL || (!fid && strcmp(sem, "SIM") != 0))
+        return invalid(error, "ssrc-group: bad semantics");
+    if (content->groups->len >= CC_JINGLE_MAX_GROUPS)
+        return invalid(error, "description: too many ssrc-group elements");
+    guint32 ssrcs[3];
+    guint n = 0;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        guint32 ssrc;
+        if (!is_name(c, "source", CC_NS_SSMA))
+            continue;
+        if (!read_ssrc(c, &ssrc))
+            return invalid(error, "ssrc-group: bad ssrc");
+        if (find_source(content, ssrc) == NULL)
+            return invalid(error, "ssrc-group: ssrc not listed as a source");
+        for (guint i = 0; i < n; i++) {
+            if (ssrcs[i] == ssrc)
+                return invalid(error, "ssrc-group: repeated ssrc");
+        }
+        if (n >= (fid ? 2 : 3))
+            return invalid(error, "ssrc-group: too many ssrcs");
+        ssrcs[n++] = ssrc;
+    }
+    if (n < 2)
+        return invalid(error, "ssrc-group: too few ssrcs");
+    cc_jingle_content_add_group(content, sem, ssrcs, n);
+    return TRUE;
+}
+
+static gboolean
+parse_description(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
+{
+    static const char *const medias[] = {"audio", "video", NULL};
+    const char *media = xmpp_stanza_get_attribute(e, "media");
+    if (media == NULL || !g_strv_contains(medias, media))
+        return invalid(error, "description: bad media");
+    content->media = g_strdup(media);
+    /* sources first, so that groups can be checked against them */
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        gboolean ok = TRUE;
+        if (is_name(c, "payload-type", CC_NS_JINGLE_RTP))
+            ok = parse_payload_type(c, content, error);
+        else if (is_ns(c, "rtp-hdrext", CC_NS_RTP_HDREXT))
+            ok = parse_hdrext(c, content, error);
+        else if (is_name(c, "rtcp-mux", CC_NS_JINGLE_RTP))
+            content->rtcp_mux = TRUE;
+        else if (is_ns(c, "source", CC_NS_SSMA))
+            ok = parse_source(c, content, error);
+        if (!ok)
+            return FALSE;
+    }
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (is_ns(c, "ssrc-group", CC_NS_SSMA) && !parse_group(c, content, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* --- parsing contents and the session ------------------------------------------------ */
+
+static CcJingleContent *
+parse_content(xmpp_stanza_t *e, GError **error)
+{
+    static const char *const creators[] = {"initiator", "responder", NULL};
+    static const char *const senders[] = {"both", "initiator", "responder", "none", NULL};
+    const char *name = xmpp_stanza_get_attribute(e, "name");
+    const char *creator = xmpp_stanza_get_attribute(e, "creator");
+    const char *sending = xmpp_stanza_get_attribute(e, "senders");
+    if (!valid_required(name)) {
+        invalid(error, "content: bad name");
+        return NULL;
+    }
+    if (!valid_choice(creator, creators)) {
+        invalid(error, "content: bad creator");
+        return NULL;
+    }
+    if (!valid_choice(sending, senders)) {
+        invalid(error, "content: bad senders");
+        return NULL;
+    }
+    g_autoptr(CcJingleContent) content = content_new(name, NULL);
+    content->creator = g_strdup(creator);
+    content->senders = g_strdup(sending);
+    gboolean described = FALSE;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (is_ns(c, "description", CC_NS_JINGLE_RTP)) {
+            if (described) {
+                invalid(error, "content: repeated description");
+                return NULL;
+            }
+            described = TRUE;
+            if (!parse_description(c, content, error))
+                return NULL;
+        } else if (is_ns(c, "transport", CC_NS_ICE_UDP)) {
+            if (content->transport != NULL) {
+                invalid(error, "content: repeated transport");
+                return NULL;
+            }
+            content->transport = cc_colibri2_transport_parse(c, error);
+            if (content->transport == NULL)
+                return NULL;
+        }
+    }
+    return g_steal_pointer(&content);
+}
+
+static gboolean
+parse_reason(xmpp_stanza_t *e, CcJingle *j, GError **error)
+{
+    if (j->reason != NULL)
+        return invalid(error, "reason: repeated");
+    xmpp_stanza_t *condition = NULL;
+    xmpp_stanza_t *text = NULL;
+    /* the condition and the text are in the Jingle namespace; others are extensions */
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        const char *ns = xmpp_stanza_get_ns(c);
+        if (!xmpp_stanza_is_tag(c) || (ns != NULL && strcmp(ns, CC_NS_JINGLE) != 0))
+            continue;
+        if (is_name(c, "text", CC_NS_JINGLE)) {
+            if (text == NULL)
+                text = c;
+        } else if (condition == NULL) {
+            condition = c;
+        }
+    }
+    const char *name = condition ? xmpp_stanza_get_name(condition) : NULL;
+    if (!valid_required(name))
+        return invalid(error, "reason: bad or missing condition");
+    char *body = text ? element_text(text) : NULL;
+    if (!valid_optional(body)) {
+        xmpp_free(xmpp_stanza_get_context(e), body);
+        return invalid(error, "reason: text too long");
+    }
+    j->reason = g_strdup(name);
+    j->reason_text = g_strdup(body);
+    if (body != NULL)
+        xmpp_free(xmpp_stanza_get_context(e), body);
+    return TRUE;
+}
+
+CcJingle *
+cc_jingle_parse(xmpp_stanza_t *e, GError **error)
+{
+    CcJingleAction action;
+    if (e == NULL || !is_ns(e, "jingle", CC_NS_JINGLE)) {
+        invalid(error, "not a jingle element");
+        return NULL;
+    }
+    if (!cc_jingle_action_parse(xmpp_stanza_get_attribute(e, "action"), &action)) {
+        invalid(error, "jingle: missing or unknown action");
+        return NULL;
+    }
+    const char *sid = xmpp_stanza_get_attribute(e, "sid");
+    const char *initiator = xmpp_stanza_get_attribute(e, "initiator");
+    const char *responder = xmpp_stanza_get_attribute(e, "responder");
+    if (!valid_required(sid)) {
+        invalid(error, "jingle: missing or bad sid");
+        return NULL;
+    }
+    if (!valid_optional(initiator) || !valid_optional(responder)) {
+        invalid(error, "jingle: bad initiator or responder");
+        return NULL;
+    }
+    g_autoptr(CcJingle) j = cc_jingle_new(action, sid);
+    j->initiator = g_strdup(initiator);
+    j->responder = g_strdup(responder);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (is_name(c, "content", CC_NS_JINGLE)) {
+            if (j->contents->len >= CC_JINGLE_MAX_CONTENTS) {
+                invalid(error, "jingle: too many content elements");
+                return NULL;
+            }
+            CcJingleContent *content = parse_content(c, error);
+            if (content == NULL)
+                return NULL;
+            if (cc_jingle_find_content(j, content->name) != NULL) {
+                content_free(content);
+                invalid(error, "content: repeated name");
+                return NULL;
+            }
+            g_ptr_array_add(j->contents, content);
+        } else if (is_ns(c, "group", CC_NS_JINGLE_GROUP)) {
+            const char *sem = xmpp_stanza_get_attribute(c, "semantics");
+            if (sem != NULL && strcmp(sem, "BUNDLE") == 0)
+                j->bundle = TRUE;
+        } else if (is_name(c, "reason", CC_NS_JINGLE)) {
+            if (!parse_reason(c, j, error))
+                return NULL;
+        }
+    }
+    return g_steal_pointer(&j);
+}
+
+/* --- writing ------------------------------------------------------------------------- */
+
+static void
+set_uint(xmpp_stanza_t *e, const char *name, guint64 value)
+{
+    char num[24];
+    g_snprintf(num, sizeof num, "%" G_GUINT64_FORMAT, value);
+    xmpp_stanza_set_attribute(e, name, num);
+}
+
+static void
+set_optional(xmpp_stanza_t *e, const char *name, const char *value)
+{
+    if (value != NULL)
+        xmpp_stanza_set_attribute(e, name, value);
+}
+
+static void
+add_text(xmpp_stanza_t *parent, const char *text)
+{
+    g_autoptr(xmpp_stanza_t) t = xmpp_stanza_new(xmpp_stanza_get_context(parent));
+    xmpp_stanza_set_text(t, text);
+    xmpp_stanza_add_child(parent, t);
+}
+
+void
+cc_jingle_transport_write(xmpp_stanza_t *parent, const CcColibri2Transport *t)
+{
+    xmpp_stanza_t *ice = cc_stanza_add_child(parent, "transport", CC_NS_ICE_UDP);
+    set_optional(ice, "ufrag", t->ufrag);
+    set_optional(ice, "pwd", t->pwd);
+    if (t->fingerprint != NULL) {
+        xmpp_stanza_t *fp = cc_stanza_add_child(ice, "fingerprint", CC_NS_DTLS);
+        xmpp_stanza_set_attribute(fp, "hash", t->fp_hash ? t->fp_hash : "sha-256");
+        xmpp_stanza_set_attribute(fp, "setup", t->fp_setup ? t->fp_setup : "actpass");
+        add_text(fp, t->fingerprint);
+    }
+    if (t->rtcp_mux)
+        cc_stanza_add_child(ice, "rtcp-mux", NULL);
+    for (guint i = 0; i < t->candidates->len; i++) {
+        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
+        xmpp_stanza_t *e = cc_stanza_add_child(ice, "candidate", NULL);
+        xmpp_stanza_set_attribute(e, "foundation", c->foundation);
+        set_uint(e, "component", c->component);
+        xmpp_stanza_set_attribute(e, "protocol", c->protocol);
+        set_uint(e, "priority", c->priority);
+        xmpp_stanza_set_attribute(e, "ip", c->ip);
+        set_uint(e, "port", c->port);
+        xmpp_stanza_set_attribute(e, "type", c->type);
+        xmpp_stanza_set_attribute(e, "generation", "0");
+        set_uint(e, "id", i + 1);
+    }
+}
+
+static void
+write_payload_type(xmpp_stanza_t *desc, const CcJinglePayloadType *pt)
+{
+    xmpp_stanza_t *e = cc_stanza_add_child(desc, "payload-type", NULL);
+    set_uint(e, "id", pt->id);
+    set_optional(e, "name", pt->name);
+    if (pt->clockrate != 0)
+        set_uint(e, "clockrate", pt->clockrate);
+    if (pt->channels != 0)
+        set_uint(e, "channels", pt->channels);
+    for (guint i = 0; i < pt->parameters->len; i++) {
+        const CcJingleParameter *p = g_ptr_array_index(pt->parameters, i);
+        xmpp_stanza_t *pe = cc_stanza_add_child(e, "parameter", NULL);
+        xmpp_stanza_set_attribute(pe, "name", p->name);
+        set_optional(pe, "value", p->value);
+    }
+    for (guint i = 0; i < pt->feedback->len; i++) {
+        const CcJingleFeedback *f = g_ptr_array_index(pt->feedback, i);
+        xmpp_stanza_t *fe = cc_stanza_add_child(e, "rtcp-fb", CC_NS_RTCP_FB);
+        xmpp_stanza_set_attribute(fe, "type", f->type);
+        set_optional(fe, "subtype", f->subtype);
+    }
+}
+
+static void
+write_description(xmpp_stanza_t *content_el, const CcJingleContent *c)
+{
+    xmpp_stanza_t *desc = cc_stanza_add_child(content_el, "description", CC_NS_JINGLE_RTP);
+    xmpp_stanza_set_attribute(desc, "media", c->media);
+    for (guint i = 0; i < c->payload_types->len; i++)
+        write_payload_type(desc, g_ptr_array_index(c->payload_types, i));
+    for (guint i = 0; i < c->hdrexts->len; i++) {
+        const CcJingleHdrExt *h = g_ptr_array_index(c->hdrexts, i);
+        xmpp_stanza_t *e = cc_stanza_add_child(desc, "rtp-hdrext", CC_NS_RTP_HDREXT);
+        set_uint(e, "id", h->id);
+        xmpp_stanza_set_attribute(e, "uri", h->uri);
+    }
+    if (c->rtcp_mux)
+        cc_stanza_add_child(desc, "rtcp-mux", NULL);
+    for (guint i = 0; i < c->sources->len; i++) {
+        const CcJingleSource *s = g_ptr_array_index(c->sources, i);
+        xmpp_stanza_t *e = cc_stanza_add_child(desc, "source", CC_NS_SSMA);
+        set_uint(e, "ssrc", s->ssrc);
+        set_optional(e, "name", s->name);
+        if (s->msid != NULL) {
+            xmpp_stanza_t *p = cc_stanza_add_child(e, "parameter", NULL);
+            xmpp_stanza_set_attribute(p, "name", "msid");
+            xmpp_stanza_set_attribute(p, "value", s->msid);
+        }
+        if (s->owner != NULL) {
+            xmpp_stanza_t *info = cc_stanza_add_child(e, "ssrc-info", CC_NS_JITSI_MEET);
+            xmpp_stanza_set_attribute(info, "owner", s->owner);
+        }
+    }
+    for (guint i = 0; i < c->groups->len; i++) {
+        const CcColibri2SsrcGroup *g = g_ptr_array_index(c->groups, i);
+        xmpp_stanza_t *e = cc_stanza_add_child(desc, "ssrc-group", CC_NS_SSMA);
+        xmpp_stanza_set_attribute(e, "semantics", g->semantics);
+        for (guint k = 0; k < g->ssrcs->len; k++) {
+            xmpp_stanza_t *s = cc_stanza_add_child(e, "source", NULL);
+            set_uint(s, "ssrc", g_array_index(g->ssrcs, guint32, k));
+        }
+    }
+}
+
+void
+cc_jingle_write(xmpp_stanza_t *iq, const CcJingle *j)
+{
+    const char *action = cc_jingle_action_name(j->action);
+    g_return_if_fail(action != NULL && j->sid != NULL);
+    xmpp_stanza_t *e = cc_stanza_add_child(iq, "jingle", CC_NS_JINGLE);
+    xmpp_stanza_set_attribute(e, "action", action);
+    xmpp_stanza_set_attribute(e, "sid", j->sid);
+    set_optional(e, "initiator", j->initiator);
+    set_optional(e, "responder", j->responder);
+    for (guint i = 0; i < j->contents->len; i++) {
+        const CcJingleContent *c = g_ptr_array_index(j->contents, i);
+        xmpp_stanza_t *ce = cc_stanza_add_child(e, "content", NULL);
+        xmpp_stanza_set_attribute(ce, "name", c->name);
+        set_optional(ce, "creator", c->creator);
+        set_optional(ce, "senders", c->senders);
+        if (c->media != NULL)
+            write_description(ce, c);
+        if (c->transport != NULL)
+            cc_jingle_transport_write(ce, c->transport);
+    }
+    if (j->bundle) {
+        xmpp_stanza_t *g = cc_stanza_add_child(e, "group", CC_NS_JINGLE_GROUP);
+        xmpp_stanza_set_attribute(g, "semantics", "BUNDLE");
+        for (guint i = 0; i < j->contents->len; i++) {
+            const CcJingleContent *c = g_ptr_array_index(j->contents, i);
+            xmpp_stanza_t *ce = cc_stanza_add_child(g, "content", NULL);
+            xmpp_stanza_set_attribute(ce, "name", c->name);
+        }
+    }
+    if (j->reason != NULL) {
+        xmpp_stanza_t *r = cc_stanza_add_child(e, "reason", NULL);
+        cc_stanza_add_child(r, j->reason, NULL);
+        if (j->reason_text != NULL)
+            add_text(cc_stanza_add_child(r, "text", NULL), j->reason_text);
+    }
+}
+
+void
+cc_jingle_error_condition(xmpp_stanza_t *error, const char *condition)
+{
+    cc_stanza_add_child(error, condition, CC_NS_JINGLE_ERRORS);
+}
