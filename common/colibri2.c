@@ -4,6 +4,7 @@
 
 #include "cc-autoptr.h"
 #include "cc-error.h"
+#include "jingle.h"
 #include "stanza.h"
 
 #include <errno.h>
@@ -204,41 +205,12 @@ cc_colibri2_transport_parse(xmpp_stanza_t *ice, GError **error)
     return g_steal_pointer(&t);
 }
 
+/* The inner ICE-UDP element is the one Jingle carries: jingle.c writes it for both. */
 void
 cc_colibri2_transport_write(xmpp_stanza_t *parent, const CcColibri2Transport *t)
 {
     xmpp_stanza_t *outer = cc_stanza_add_child(parent, "transport", NULL);
-    xmpp_stanza_t *ice = cc_stanza_add_child(outer, "transport", CC_NS_ICE_UDP);
-    xmpp_stanza_set_attribute(ice, "ufrag", t->ufrag);
-    xmpp_stanza_set_attribute(ice, "pwd", t->pwd);
-    if (t->fingerprint != NULL) {
-        xmpp_stanza_t *fp = cc_stanza_add_child(ice, "fingerprint", CC_NS_DTLS);
-        xmpp_stanza_set_attribute(fp, "hash", t->fp_hash ? t->fp_hash : "sha-256");
-        xmpp_stanza_set_attribute(fp, "setup", t->fp_setup ? t->fp_setup : "actpass");
-        g_autoptr(xmpp_stanza_t) text = xmpp_stanza_new(xmpp_stanza_get_context(parent));
-        xmpp_stanza_set_text(text, t->fingerprint);
-        xmpp_stanza_add_child(fp, text);
-    }
-    if (t->rtcp_mux)
-        cc_stanza_add_child(ice, "rtcp-mux", NULL);
-    for (guint i = 0; i < t->candidates->len; i++) {
-        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
-        xmpp_stanza_t *e = cc_stanza_add_child(ice, "candidate", NULL);
-        char num[24];
-        xmpp_stanza_set_attribute(e, "foundation", c->foundation);
-        g_snprintf(num, sizeof num, "%u", c->component);
-        xmpp_stanza_set_attribute(e, "component", num);
-        xmpp_stanza_set_attribute(e, "protocol", c->protocol);
-        g_snprintf(num, sizeof num, "%u", c->priority);
-        xmpp_stanza_set_attribute(e, "priority", num);
-        xmpp_stanza_set_attribute(e, "ip", c->ip);
-        g_snprintf(num, sizeof num, "%u", c->port);
-        xmpp_stanza_set_attribute(e, "port", num);
-        xmpp_stanza_set_attribute(e, "type", c->type);
-        xmpp_stanza_set_attribute(e, "generation", "0");
-        g_snprintf(num, sizeof num, "%u", i + 1);
-        xmpp_stanza_set_attribute(e, "id", num);
-    }
+    cc_jingle_transport_write(outer, t);
 }
 
 /* --- sources ------------------------------------------------------------------------- */
