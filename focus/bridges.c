@@ -12,7 +12,8 @@ typedef struct {
     char *jid;
     FocusBridgeReport last;
     gboolean checking;
-    CcMetric *m_up, *m_stress, *m_failures;
+    guint placed; /* conferences this focus placed there */
+    CcMetric *m_up, *m_stress, *m_failures, *m_conferences;
 } Bridge;
 
 struct _FocusBridges {
@@ -21,6 +22,8 @@ struct _FocusBridges {
     guint timeout_ms;
     guint timer;
     CcMetric *m_available;
+    FocusBridgeListener listener;
+    gpointer listener_data;
 };
 
 static void
@@ -69,11 +72,38 @@ focus_bridges_record(FocusBridges *pool, const char *jid, const FocusBridgeRepor
     cc_metric_set(b->m_up, usable(b));
     cc_metric_set(b->m_stress, (gint64)(report->stress * 1000.0));
     cc_metric_set(pool->m_available, focus_bridges_available(pool));
-    if (was != usable(b))
+    if (was != usable(b)) {
         g_message("bridge %s is %s", b->jid,
                   usable(b)    ? "available"
                   : report->ok ? "draining"
                                : "not answering: taken out");
+        if (pool->listener != NULL)
+            pool->listener(b->jid, usable(b), !report->ok, pool->listener_data);
+    }
+}
+
+void
+focus_bridges_set_listener(FocusBridges *pool, FocusBridgeListener listener, gpointer data)
+{
+    pool->listener = listener;
+    pool->listener_data = data;
+}
+
+void
+focus_bridges_fail(FocusBridges *pool, const char *jid)
+{
+    FocusBridgeReport failed = {.ok = FALSE};
+    focus_bridges_record(pool, jid, &failed);
+}
+
+void
+focus_bridges_count_conference(FocusBridges *pool, const char *jid, int delta)
+{
+    Bridge *b = find(pool, jid);
+    if (b == NULL)
+        return;
+    b->placed = (guint)MAX((gint64)b->placed + delta, 0);
+    cc_metric_set(b->m_conferences, b->placed);
 }
 
 const char *
@@ -84,8 +114,11 @@ focus_bridges_select(FocusBridges *pool)
         Bridge *b = g_ptr_array_index(pool->bridges, i);
         if (!usable(b))
             continue;
+        /* Between reports, the conferences placed since count as well as reported ones. */
+        guint confs = MAX(b->last.conferences, b->placed);
+        guint best_confs = best ? MAX(best->last.conferences, best->placed) : 0;
         if (best == NULL || b->last.stress < best->last.stress ||
-            (b->last.stress == best->last.stress && b->last.conferences < best->last.conferences))
+            (b->last.stress == best->last.stress && confs < best_confs))
             best = b;
     }
     return best ? best->jid : NULL;
@@ -200,6 +233,9 @@ focus_bridges_new(CcXmppComponent *xmpp, const char *const *jids, guint interval
                                            "Health checks a bridge failed (timeout, error, "
                                            "malformed answer)",
                                            "bridge", *j, NULL);
+        b->m_conferences = cc_metrics_gauge(metrics, "conclave_focus_bridge_conferences",
+                                            "Conferences this focus has placed on a bridge now",
+                                            "bridge", *j, NULL);
         g_ptr_array_add(pool->bridges, b);
     }
     if (pool->bridges->len > 0)

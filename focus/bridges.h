@@ -34,6 +34,20 @@ void focus_bridges_record(FocusBridges *bridges, const char *jid, const FocusBri
 const char *focus_bridges_select(FocusBridges *bridges);
 guint focus_bridges_available(FocusBridges *bridges);
 
+/* Told when a bridge becomes usable or stops being usable; `failed` is TRUE when it stopped
+ * answering (not when it only started draining: its conferences may finish there). */
+typedef void (*FocusBridgeListener)(const char *jid, gboolean usable, gboolean failed,
+                                    gpointer data);
+void focus_bridges_set_listener(FocusBridges *bridges, FocusBridgeListener listener, gpointer data);
+
+/* A request to `jid` failed in a way that says the bridge is gone or lost its state (no
+ * answer, not connected, graceful_shutdown...): it is taken out until a check succeeds. */
+void focus_bridges_fail(FocusBridges *bridges, const char *jid);
+
+/* The focus's own count of conferences placed on `jid` (a metric, and the tie-break of
+ * focus_bridges_select between health reports). */
+void focus_bridges_count_conference(FocusBridges *bridges, const char *jid, int delta);
+
 /* Reads a health check answer (`<stats>` of `<stat name value>`). FALSE if malformed. */
 gboolean focus_bridges_parse_stats(xmpp_stanza_t *reply, FocusBridgeReport *report);
 

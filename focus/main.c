@@ -2,6 +2,7 @@
  * declares the focus's configuration keys and builds the MUC service on the shared daemon
  * skeleton; rooms live in muc-*.c and room.c, access rules in policy.c. */
 #include "bridges.h"
+#include "conference.h"
 #include "daemon.h"
 #include "muc.h"
 
@@ -20,6 +21,8 @@ static const CcConfigKey focus_keys[] = {
     {"focus", "bridges", CC_CONFIG_LIST, FALSE, ""},
     {"focus", "bridge_check_interval_s", CC_CONFIG_INT, FALSE, "10", 1, 3600},
     {"focus", "bridge_timeout_ms", CC_CONFIG_INT, FALSE, "5000", 100, 60000},
+    {"focus", "max_ssrcs_per_participant", CC_CONFIG_INT, FALSE, "20", 1, 32},
+    {"focus", "client_timeout_ms", CC_CONFIG_INT, FALSE, "10000", 100, 120000},
     {"security", "authenticated_domains", CC_CONFIG_LIST, FALSE, ""},
     {"security", "guest_domains", CC_CONFIG_LIST, FALSE, ""},
     {"security", "room_key_file", CC_CONFIG_STRING, FALSE, ""},
@@ -39,6 +42,7 @@ typedef struct {
     FocusPolicy *policy;
     FocusMuc *muc;
     FocusBridges *bridges;
+    FocusMedia *media;
 } Focus;
 
 static gboolean
@@ -157,6 +161,13 @@ focus_setup(CcDaemon *daemon, GError **error)
         cc_daemon_xmpp(daemon), cc_config_get_list(config, "focus", "bridges"),
         (guint)cc_config_get_int(config, "focus", "bridge_check_interval_s"),
         (guint)cc_config_get_int(config, "focus", "bridge_timeout_ms"), cc_daemon_metrics(daemon));
+    FocusMediaSettings media = {
+        .max_ssrcs = (guint)cc_config_get_int(config, "focus", "max_ssrcs_per_participant"),
+        .client_timeout_ms = (guint)cc_config_get_int(config, "focus", "client_timeout_ms"),
+        .bridge_timeout_ms = (guint)cc_config_get_int(config, "focus", "bridge_timeout_ms"),
+    };
+    focus->media = focus_media_new(cc_daemon_xmpp(daemon), focus->muc, focus->bridges, &media,
+                                   cc_daemon_metrics(daemon));
     cc_xmpp_component_set_state_callback(cc_daemon_xmpp(daemon), on_connection, focus);
     cc_daemon_set_data(daemon, focus);
     return TRUE;
@@ -168,6 +179,7 @@ focus_teardown(CcDaemon *daemon)
     Focus *focus = cc_daemon_get_data(daemon);
     if (focus == NULL)
         return;
+    focus_media_free(focus->media);
     focus_bridges_free(focus->bridges);
     focus_muc_free(focus->muc);
     focus_policy_free(focus->policy);

@@ -34,6 +34,11 @@ void
 focus_muc_remove_occupant(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ, const int *codes,
                           FocusPresenceDecorator decorate, gpointer data)
 {
+    /* Leaving on one's own (no code) or vanishing (333) needs no goodbye from the focus;
+     * kick, ban, membership loss and destroy end the media session explicitly. */
+    gboolean removed = codes == NULL || (codes[0] != 0 && codes[0] != 333);
+    if (muc->hooks.leaving != NULL)
+        muc->hooks.leaving(room, occ, removed, muc->hooks.data);
     focus_room_broadcast_presence(room, occ, "unavailable", codes, NULL, decorate, data);
     focus_room_remove_occupant(room, occ);
     cc_metric_add(muc->metrics.occupants, -1);
@@ -58,6 +63,11 @@ nick_acceptable(FocusMuc *muc, xmpp_stanza_t *stanza, const char *nick)
 {
     if (g_utf8_strlen(nick, -1) > (glong)muc->limits.max_nick_length) {
         refuse(muc, stanza, "nick_invalid", "modify", "not-acceptable", "Nickname too long");
+        return FALSE;
+    }
+    g_autofree char *folded = g_utf8_casefold(nick, -1);
+    if (g_str_equal(folded, FOCUS_NICK)) {
+        refuse(muc, stanza, "nick_conflict", "cancel", "conflict", "That nickname is taken");
         return FALSE;
     }
     return TRUE;
@@ -160,6 +170,8 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
     focus_room_broadcast_presence(room, occ, NULL, NULL, codes, NULL, NULL);
     focus_muc_send_subject(muc, room, occ);
     g_info("room %s: occupant joined (%u now)", room->tag, room->occupants->len);
+    if (muc->hooks.joined != NULL)
+        muc->hooks.joined(room, occ, stanza, muc->hooks.data);
 }
 
 static void

@@ -82,6 +82,12 @@ focus_muc_free(FocusMuc *muc)
     g_free(muc);
 }
 
+void
+focus_muc_set_hooks(FocusMuc *muc, const FocusMucHooks *hooks)
+{
+    muc->hooks = *hooks;
+}
+
 xmpp_ctx_t *
 focus_muc_ctx(FocusMuc *muc)
 {
@@ -127,6 +133,8 @@ void
 focus_muc_destroy_room(FocusMuc *muc, FocusRoom *room)
 {
     g_info("room %s destroyed", room->tag);
+    if (muc->hooks.destroying != NULL)
+        muc->hooks.destroying(room, muc->hooks.data);
     cc_metric_add(muc->metrics.occupants, -(gint64)room->occupants->len);
     g_hash_table_remove(muc->rooms, room->local);
     cc_metric_set(muc->metrics.rooms, g_hash_table_size(muc->rooms));

@@ -34,6 +34,10 @@ G_BEGIN_DECLS
 #define NS_SELF_PING_OPT "http://jabber.org/protocol/muc#self-ping-optimization"
 #define NS_STABLE_ID     "http://jabber.org/protocol/muc#stable_id"
 
+/* The nickname of the focus inside every room (Jingle comes from room@service/focus); no
+ * occupant may take it. */
+#define FOCUS_NICK "focus"
+
 typedef enum {
     FOCUS_ROLE_NONE,
     FOCUS_ROLE_VISITOR,
@@ -94,6 +98,7 @@ typedef struct {
     char *subject_by; /* nick that set it, NULL: the room */
     guint8 occupant_key[CC_KEY_LEN];
     char *meeting_id;
+    gpointer media; /* the room's conference (conference.c), owned through the hooks */
 } FocusRoom;
 
 typedef struct {
@@ -102,6 +107,16 @@ typedef struct {
     guint max_nick_length; /* in characters */
     guint max_room_name_length;
 } FocusMucLimits;
+
+/* What the media side (conference.c) hears from the MUC, so that the MUC needs to know
+ * nothing of Jingle. `removed` is TRUE when the room ended the occupant's stay (kick, ban,
+ * membership, destroy), FALSE when the occupant left or its client vanished. */
+typedef struct {
+    void (*joined)(FocusRoom *room, FocusOccupant *occ, xmpp_stanza_t *presence, gpointer data);
+    void (*leaving)(FocusRoom *room, FocusOccupant *occ, gboolean removed, gpointer data);
+    void (*destroying)(FocusRoom *room, gpointer data);
+    gpointer data;
+} FocusMucHooks;
 
 typedef struct {
     CcMetric *rooms, *occupants, *joins, *messages, *lockouts, *rooms_created, *rooms_destroyed;
@@ -118,12 +133,14 @@ struct _FocusMuc {
     FocusPolicy *policy;
     FocusMucLimits limits;
     FocusMucMetrics metrics;
+    FocusMucHooks hooks;
 };
 
 /* muc-service.c */
 FocusMuc *focus_muc_new(CcXmppComponent *xmpp, FocusPolicy *policy, GBytes *room_key,
                         const FocusMucLimits *limits, CcMetrics *metrics);
 void focus_muc_free(FocusMuc *muc);
+void focus_muc_set_hooks(FocusMuc *muc, const FocusMucHooks *hooks);
 FocusRoom *focus_muc_find_room(FocusMuc *muc, const char *local);
 FocusRoom *focus_muc_create_room(FocusMuc *muc, const char *local);
 void focus_muc_destroy_room(FocusMuc *muc, FocusRoom *room);

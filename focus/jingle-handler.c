@@ -1,0 +1,339 @@
+/* Jingle between the focus (room@service/focus) and participants: the IQs clients send
+ * (session-accept, source-add, source-remove, transport-info, session-info,
+ * session-terminate) and the IQs the focus sends them. Every request is checked whole
+ * before anything changes: the session must exist and be in the right state, and the
+ * sources must be well formed, few enough, and not another participant's. */
+#include "media.h"
+
+#include "stanza.h"
+
+#include <string.h>
+
+static void
+refuse(FocusMedia *media, xmpp_stanza_t *iq, const char *type, const char *condition,
+       const char *jingle_condition, const char *text)
+{
+    const char *metric = jingle_condition ? jingle_condition : condition;
+    CcMetric *m = g_hash_table_lookup(media->metrics.jingle_errors, metric);
+    if (m != NULL)
+        cc_metric_inc(m);
+    g_autoptr(xmpp_stanza_t) reply = cc_stanza_error_reply(iq, type, condition, text);
+    if (jingle_condition != NULL)
+        cc_jingle_error_condition(xmpp_stanza_get_child_by_name(reply, "error"), jingle_condition);
+    cc_xmpp_component_send(media->xmpp, reply);
+}
+
+static void
+acknowledge(FocusMedia *media, xmpp_stanza_t *iq)
+{
+    g_autoptr(xmpp_stanza_t) reply = cc_stanza_iq_result(iq);
+    cc_xmpp_component_send(media->xmpp, reply);
+}
+
+/* --- sending -------------------------------------------------------------------------- */
+
+typedef struct {
+    CcJingleAction action;
+    char *sid;
+} Sent;
+
+static void
+sent_free(Sent *s)
+{
+    g_free(s->sid);
+    g_free(s);
+}
+
+static void
+on_jingle_reply(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpointer data)
+{
+    g_autoptr(FocusRequest) request = data;
+    Sent *sent = request->payload;
+    if (error == NULL)
+        return;
+    FocusConference *conf = focus_request_conference(request);
+    FocusParticipant *p = conf ? g_hash_table_lookup(conf->by_jid, request->jid) : NULL;
+    g_info("room %s: a participant answered %s with %s", conf ? conf->room->tag : "(gone)",
+           cc_jingle_action_name(sent->action), error->message);
+    /* A client that refuses (or never answers) the offer is left without media. */
+    if (p != NULL && sent->action == CC_JINGLE_SESSION_INITIATE && p->state == PART_INITIATED &&
+        g_strcmp0(p->sid, sent->sid) == 0) {
+        focus_participant_end_session(p, NULL, NULL, TRUE);
+        focus_participant_set_state(p, PART_TEXT_ONLY);
+    }
+}
+
+void
+focus_jingle_send(FocusParticipant *p, CcJingle *jingle)
+{
+    FocusMedia *media = p->conf->media;
+    xmpp_stanza_t *iq = xmpp_iq_new(cc_xmpp_component_ctx(media->xmpp), "set", NULL);
+    g_autofree char *from = focus_conference_focus_jid(p->conf);
+    xmpp_stanza_set_from(iq, from);
+    xmpp_stanza_set_to(iq, p->jid);
+    cc_jingle_write(iq, jingle);
+    Sent *sent = g_new0(Sent, 1);
+    sent->action = jingle->action;
+    sent->sid = g_strdup(jingle->sid);
+    FocusRequest *request = focus_request_new(media, p->conf, p->jid);
+    request->payload = sent;
+    request->payload_free = (GDestroyNotify)sent_free;
+    cc_xmpp_component_send_iq(media->xmpp, iq, media->settings.client_timeout_ms, on_jingle_reply,
+                              request);
+    xmpp_stanza_release(iq);
+}
+
+/* --- checks ----------------------------------------------------------------------------- */
+
+/* The participant of the conference other than `self` that announced `ssrc`, or NULL. */
+static FocusParticipant *
+ssrc_owner(FocusConference *conf, FocusParticipant *self, guint32 ssrc)
+{
+    for (guint i = 0; i < conf->participants->len; i++) {
+        FocusParticipant *q = g_ptr_array_index(conf->participants, i);
+        if (q != self && focus_offer_has_ssrc(q->sources, ssrc))
+            return q;
+    }
+    return NULL;
+}
+
+/* Checks `added` (which `p` would have on top of `kept`); answers the error itself. */
+static gboolean
+sources_acceptable(FocusParticipant *p, xmpp_stanza_t *iq, GPtrArray *kept, GPtrArray *added)
+{
+    FocusMedia *media = p->conf->media;
+    guint total = focus_offer_count_ssrcs(kept) + focus_offer_count_ssrcs(added);
+    guint n_sources = (kept ? kept->len : 0) + added->len;
+    if (total > media->settings.max_ssrcs || n_sources > CC_COLIBRI2_MAX_SOURCES) {
+        g_autofree char *text =
+            g_strdup_printf("At most %u SSRCs per participant", media->settings.max_ssrcs);
+        refuse(media, iq, "modify", "policy-violation", NULL, text);
+        return FALSE;
+    }
+    for (guint i = 0; i < added->len; i++) {
+        GArray *ssrcs = ((CcColibri2Source *)g_ptr_array_index(added, i))->ssrcs;
+        for (guint j = 0; j < ssrcs->len; j++) {
+            guint32 ssrc = g_array_index(ssrcs, guint32, j);
+            if (focus_offer_has_ssrc(kept, ssrc)) {
+                g_autofree char *text = g_strdup_printf("SSRC %u is already announced", ssrc);
+                refuse(media, iq, "modify", "bad-request", NULL, text);
+                return FALSE;
+            }
+            if (ssrc_owner(p->conf, p, ssrc) != NULL) {
+                g_autofree char *text =
+                    g_strdup_printf("SSRC %u belongs to another participant", ssrc);
+                refuse(media, iq, "modify", "not-acceptable", NULL, text);
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
+}
+
+static GPtrArray *
+parse_sources(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
+{
+    g_autoptr(GError) error = NULL;
+    GPtrArray *sources = focus_offer_sources_from_jingle(j, p->endpoint, &error);
+    if (sources == NULL)
+        refuse(p->conf->media, iq, "modify", "bad-request", NULL, error->message);
+    return sources;
+}
+
+/* Gives sources added later names unused by the participant's earlier ones. */
+static void
+rename_clashes(FocusParticipant *p, GPtrArray *added)
+{
+    for (guint i = 0; i < added->len; i++) {
+        CcColibri2Source *s = g_ptr_array_index(added, i);
+        for (guint k = 0;; k++) {
+            gboolean clash = FALSE;
+            for (guint j = 0; j < p->sources->len && !clash; j++)
+                clash =
+                    g_str_equal(((CcColibri2Source *)g_ptr_array_index(p->sources, j))->id, s->id);
+            for (guint j = 0; j < i && !clash; j++)
+                clash = g_str_equal(((CcColibri2Source *)g_ptr_array_index(added, j))->id, s->id);
+            if (!clash)
+                break;
+            g_free(s->id);
+            s->id = g_strdup_printf("%.40s-%s%u", p->endpoint,
+                                    g_str_equal(s->type, "audio") ? "a" : "v", p->sources->len + k);
+        }
+    }
+}
+
+/* --- actions ---------------------------------------------------------------------------- */
+
+static void
+session_accept(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
+{
+    FocusMedia *media = p->conf->media;
+    if (p->state != PART_INITIATED) {
+        refuse(media, iq, "modify", "unexpected-request", "out-of-order",
+               "The session is not waiting for an answer");
+        return;
+    }
+    const CcColibri2Transport *transport = NULL;
+    for (guint i = 0; i < j->contents->len && transport == NULL; i++)
+        transport = ((CcJingleContent *)g_ptr_array_index(j->contents, i))->transport;
+    if (transport == NULL || transport->fingerprint == NULL ||
+        g_ascii_strcasecmp(transport->fp_hash, "sha-256") != 0) {
+        refuse(media, iq, "modify", "bad-request", NULL,
+               "session-accept needs an ICE-UDP transport with a sha-256 DTLS fingerprint");
+        return;
+    }
+    g_autoptr(GPtrArray) sources = parse_sources(p, iq, j);
+    if (sources == NULL || !sources_acceptable(p, iq, NULL, sources))
+        return;
+    acknowledge(media, iq);
+    g_ptr_array_set_size(p->sources, 0);
+    g_ptr_array_extend_and_steal(p->sources, g_steal_pointer(&sources));
+    focus_participant_set_state(p, PART_ACTIVE);
+    focus_conference_update_endpoint(p->conf, p, transport);
+    /* It learns what changed since its offer now; others hear of it once the bridge has it. */
+    focus_participant_sync(p);
+}
+
+static void
+source_add(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
+{
+    g_autoptr(GPtrArray) added = parse_sources(p, iq, j);
+    if (added == NULL || !sources_acceptable(p, iq, p->sources, added))
+        return;
+    rename_clashes(p, added);
+    acknowledge(p->conf->media, iq);
+    g_ptr_array_extend_and_steal(p->sources, g_steal_pointer(&added));
+    focus_conference_update_endpoint(p->conf, p, NULL);
+}
+
+static void
+drop_ssrc(CcColibri2Source *s, guint32 ssrc)
+{
+    for (guint i = s->ssrcs->len; i > 0; i--)
+        if (g_array_index(s->ssrcs, guint32, i - 1) == ssrc)
+            g_array_remove_index(s->ssrcs, i - 1);
+    for (guint i = s->groups->len; i > 0; i--) {
+        GArray *members = ((CcColibri2SsrcGroup *)g_ptr_array_index(s->groups, i - 1))->ssrcs;
+        for (guint k = 0; k < members->len; k++)
+            if (g_array_index(members, guint32, k) == ssrc) {
+                g_ptr_array_remove_index(s->groups, i - 1);
+                break;
+            }
+    }
+}
+
+static void
+source_remove(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
+{
+    g_autoptr(GArray) ssrcs = g_array_new(FALSE, FALSE, sizeof(guint32));
+    for (guint i = 0; i < j->contents->len; i++) {
+        CcJingleContent *c = g_ptr_array_index(j->contents, i);
+        for (guint k = 0; k < c->sources->len; k++) {
+            guint32 ssrc = ((CcJingleSource *)g_ptr_array_index(c->sources, k))->ssrc;
+            if (!focus_offer_has_ssrc(p->sources, ssrc)) {
+                g_autofree char *text = g_strdup_printf("SSRC %u is not one of yours", ssrc);
+                refuse(p->conf->media, iq, "modify", "not-acceptable", NULL, text);
+                return;
+            }
+            g_array_append_val(ssrcs, ssrc);
+        }
+    }
+    acknowledge(p->conf->media, iq);
+    for (guint i = 0; i < ssrcs->len; i++)
+        for (guint k = 0; k < p->sources->len; k++)
+            drop_ssrc(g_ptr_array_index(p->sources, k), g_array_index(ssrcs, guint32, i));
+    for (guint k = p->sources->len; k > 0; k--)
+        if (((CcColibri2Source *)g_ptr_array_index(p->sources, k - 1))->ssrcs->len == 0)
+            g_ptr_array_remove_index(p->sources, k - 1);
+    focus_conference_update_endpoint(p->conf, p, NULL);
+}
+
+static void
+session_terminate(FocusParticipant *p, xmpp_stanza_t *iq)
+{
+    FocusConference *conf = p->conf;
+    acknowledge(conf->media, iq);
+    focus_participant_end_session(p, NULL, NULL, TRUE);
+    focus_participant_set_state(p, PART_TEXT_ONLY);
+    focus_conference_sync_sources(conf);
+}
+
+static void
+dispatch(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
+{
+    FocusMedia *media = p->conf->media;
+    gboolean accepted = p->state == PART_ACTIVE;
+    switch (j->action) {
+    case CC_JINGLE_SESSION_ACCEPT:
+        session_accept(p, iq, j);
+        return;
+    case CC_JINGLE_SESSION_TERMINATE:
+        session_terminate(p, iq);
+        return;
+    case CC_JINGLE_SESSION_INFO:
+    case CC_JINGLE_TRANSPORT_INFO:
+        /* Muting and ringing need nothing; the bridge finds trickled candidates by itself
+         * (they show up as peer-reflexive when the client's checks arrive). */
+        acknowledge(media, iq);
+        return;
+    case CC_JINGLE_SOURCE_ADD:
+    case CC_JINGLE_SOURCE_REMOVE:
+        if (!accepted) {
+            refuse(media, iq, "modify", "unexpected-request", "out-of-order",
+                   "Sources change only after session-accept");
+            return;
+        }
+        if (j->action == CC_JINGLE_SOURCE_ADD)
+            source_add(p, iq, j);
+        else
+            source_remove(p, iq, j);
+        return;
+    default:
+        refuse(media, iq, "cancel", "feature-not-implemented", "unsupported-info",
+               "The focus does not take this action");
+        return;
+    }
+}
+
+static gboolean
+on_jingle(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data)
+{
+    FocusMedia *media = data;
+    if (g_strcmp0(xmpp_stanza_get_type(iq), "set") != 0)
+        return FALSE;
+    cc_metric_inc(media->metrics.jingle_in);
+    const char *from = xmpp_stanza_get_from(iq);
+    if (!focus_policy_allow_stanza(media->muc->policy, from)) {
+        refuse(media, iq, "wait", "resource-constraint", NULL, "Too many stanzas");
+        return TRUE;
+    }
+    g_autoptr(CcJid) to = cc_jid_parse(xmpp_stanza_get_to(iq), NULL);
+    FocusRoom *room = to && to->local ? focus_muc_find_room(media->muc, to->local) : NULL;
+    FocusConference *conf = room ? room->media : NULL;
+    FocusParticipant *p = conf && to->resource && g_str_equal(to->resource, FOCUS_NICK)
+                              ? g_hash_table_lookup(conf->by_jid, from)
+                              : NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcJingle) j = cc_jingle_parse(cc_stanza_first_element(iq), &error);
+    if (j == NULL) {
+        refuse(media, iq, "modify", "bad-request", NULL, error->message);
+        return TRUE;
+    }
+    if (j->action == CC_JINGLE_SESSION_INITIATE) {
+        refuse(media, iq, "cancel", "feature-not-implemented", "unsupported-info",
+               "The focus starts the sessions");
+        return TRUE;
+    }
+    if (p == NULL || p->sid == NULL || p->state < PART_INITIATED || !g_str_equal(p->sid, j->sid)) {
+        refuse(media, iq, "cancel", "item-not-found", "unknown-session", NULL);
+        return TRUE;
+    }
+    dispatch(p, iq, j);
+    return TRUE;
+}
+
+void
+focus_jingle_install(FocusMedia *media)
+{
+    cc_xmpp_component_register_iq(media->xmpp, CC_NS_JINGLE, "jingle", on_jingle, media);
+}

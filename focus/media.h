@@ -1,0 +1,156 @@
+/* Types shared by the files behind conference.h. Ownership: a FocusRoom owns its
+ * FocusConference (room->media), a conference owns its participants, a participant owns its
+ * sources and the record of what it was told. Replies to our IQs find their conference
+ * again by serial number (a room may be gone, or recreated under the same name, by the time
+ * a bridge or client answers). */
+#pragma once
+
+#include "colibri2.h"
+#include "conference.h"
+#include "jingle.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    PART_DISCOVERING, /* asking the client whether it wants media */
+    PART_TEXT_ONLY,   /* no Jingle RTP, or declined the session */
+    PART_WAITING,     /* wants media; no endpoint asked for yet (no bridge, or one pending) */
+    PART_ALLOCATING,  /* endpoint asked of the bridge */
+    PART_INITIATED,   /* session-initiate sent, no session-accept yet */
+    PART_ACTIVE,      /* accepted; its sources are on the bridge and announced */
+} FocusPartState;
+
+typedef struct _FocusConference FocusConference;
+
+typedef struct {
+    FocusConference *conf;
+    FocusOccupant *occ; /* borrowed from the room */
+    char *jid;          /* real full JID: the Jingle peer */
+    char *endpoint;     /* Colibri2 endpoint id, fresh for every session */
+    char *sid;          /* Jingle sid, fresh for every session */
+    FocusPartState state;
+    gboolean bridge_synced; /* the bridge has its current sources: others may hear of them */
+    GPtrArray *sources;     /* CcColibri2Source*: what it announced */
+    GHashTable *told;       /* "endpoint/source" -> FocusToldSource*: what it was told */
+} FocusParticipant;
+
+typedef struct {
+    char *owner; /* room@service/nick of the participant that sends it */
+    CcColibri2Source *source;
+} FocusToldSource;
+
+struct _FocusConference {
+    FocusMedia *media;
+    FocusRoom *room;
+    guint64 serial;
+    char *bridge;     /* NULL: not placed */
+    guint generation; /* bumped when moved to another bridge: older answers are stale */
+    gboolean created; /* the bridge answered our create */
+    gboolean creating;
+    GPtrArray *participants; /* FocusParticipant*, owned */
+    GHashTable *by_jid;      /* real full JID -> FocusParticipant* */
+};
+
+typedef struct {
+    CcMetric *sessions, *participants, *reinvites, *moves, *jingle_in, *colibri_errors, *text_only;
+    GHashTable *jingle_errors; /* condition -> CcMetric* */
+} FocusMediaMetrics;
+
+struct _FocusMedia {
+    CcXmppComponent *xmpp;
+    FocusMuc *muc;
+    FocusBridges *bridges;
+    FocusMediaSettings settings;
+    GHashTable *conferences; /* serial -> FocusConference* (owned by their rooms) */
+    guint64 next_serial;
+    GHashTable *caps;     /* "node#ver" -> GINT_TO_POINTER(1 + wants media) */
+    GHashTable *requests; /* FocusRequest* in flight, freed at teardown if unanswered */
+    FocusMediaMetrics metrics;
+};
+
+/* The context of an IQ we sent; `jid` names the participant it concerns (or NULL). */
+typedef struct {
+    FocusMedia *media;
+    guint64 serial;
+    guint generation;
+    char *jid;
+    char *bridge;
+    gpointer payload; /* whatever else the answer needs, freed with the request */
+    GDestroyNotify payload_free;
+} FocusRequest;
+
+/* A request about `conf` (NULL for none) and the participant `jid` (may be NULL). */
+FocusRequest *focus_request_new(FocusMedia *media, FocusConference *conf, const char *jid);
+/* The request's conference if it still exists and has not moved since; NULL when the
+ * answer is stale. */
+FocusConference *focus_request_conference(FocusRequest *request);
+/* Frees an answered request (unanswered ones are freed with the FocusMedia). */
+void focus_request_free(FocusRequest *request);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FocusRequest, focus_request_free)
+
+/* conference.c */
+FocusConference *focus_conference_of(FocusMedia *media, FocusRoom *room);
+/* Asks the bridge for endpoints for every participant waiting (placing the conference
+ * first if needed). */
+void focus_conference_pump(FocusConference *conf);
+/* Sends a Colibri2 update of `p`'s endpoint: transport (may be NULL) and its sources. */
+void focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
+                                      const CcColibri2Transport *transport);
+/* Frees `p`'s endpoint on the bridge (answer ignored). */
+void focus_conference_expire_endpoint(FocusConference *conf, const char *endpoint);
+/* Moves the conference off its bridge: every session ends and starts again elsewhere. */
+void focus_conference_move(FocusConference *conf, const char *why);
+/* Tells every active participant about the sources it does not know yet, and takes back
+ * those that are gone. */
+void focus_conference_sync_sources(FocusConference *conf);
+/* The room's occupant JID of `p` (room@service/nick), for ssrc-info owner. */
+char *focus_conference_owner(FocusConference *conf, FocusParticipant *p);
+char *focus_conference_focus_jid(FocusConference *conf);
+void focus_conference_send(FocusConference *conf, xmpp_stanza_t *stanza);
+
+/* participant.c */
+FocusParticipant *focus_participant_new(FocusConference *conf, FocusOccupant *occ);
+void focus_participant_free(FocusParticipant *p);
+/* Starts a new session (fresh endpoint id and sid), from PART_WAITING. */
+void focus_participant_renew(FocusParticipant *p);
+/* Sends session-initiate with the bridge's transport and the sources of everyone else. */
+void focus_participant_initiate(FocusParticipant *p, const CcColibri2Transport *bridge);
+/* Ends `p`'s session: session-terminate with `reason` (a XEP-0166 condition; NULL sends
+ * nothing) if one was initiated, its endpoint expired on the bridge when `expire`, its
+ * sources forgotten (others are told at the next sync). The state is the caller's to set. */
+void focus_participant_end_session(FocusParticipant *p, const char *reason, const char *text,
+                                   gboolean expire);
+/* Sources of the other participants that `p` should know, keyed like p->told. */
+GHashTable *focus_participant_wanted_sources(FocusParticipant *p);
+void focus_participant_sync(FocusParticipant *p);
+void focus_participant_set_state(FocusParticipant *p, FocusPartState state);
+
+/* jingle-handler.c */
+void focus_jingle_install(FocusMedia *media);
+/* An IQ set carrying `jingle` from room/focus to `p`; answers are checked. */
+void focus_jingle_send(FocusParticipant *p, CcJingle *jingle);
+
+/* offer.c */
+/* Adds the audio and video contents of the focus's offer (codecs, rtcp-fb, header
+ * extensions, rtcp-mux, the bridge's transport) to a session-initiate. */
+void focus_offer_write(CcJingle *jingle, const CcColibri2Transport *bridge);
+/* Adds `source` (owned by `owner`) to the content of its media type, creating it. */
+void focus_offer_add_source(CcJingle *jingle, const CcColibri2Source *source, const char *owner);
+/* Turns the sources a client announced into Colibri2 media-sources named for `endpoint`
+ * when they have no acceptable name. FALSE (with `error`) if malformed or over limits. */
+GPtrArray *focus_offer_sources_from_jingle(const CcJingle *jingle, const char *endpoint,
+                                           GError **error);
+CcColibri2Source *focus_offer_source_copy(const CcColibri2Source *source);
+CcColibri2Transport *focus_offer_transport_copy(const CcColibri2Transport *transport);
+guint focus_offer_count_ssrcs(GPtrArray *sources);
+gboolean focus_offer_has_ssrc(GPtrArray *sources, guint32 ssrc);
+
+/* capabilities.c */
+/* Decides whether `p` wants media (from its caps if known, else by disco#info), then
+ * calls focus_media_capable(). */
+void focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence);
+/* The XEP-0115 verification string of a disco#info <query>; NULL if it has none. */
+char *focus_capabilities_ver(xmpp_stanza_t *query);
+void focus_media_capable(FocusParticipant *p, gboolean wants_media);
+
+G_END_DECLS
