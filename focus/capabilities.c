@@ -75,7 +75,10 @@ focus_capabilities_ver(xmpp_stanza_t *query)
         if (g_strcmp0(name, "identity") == 0) {
             g_autofree char *cat = attr_or_empty(c, "category");
             g_autofree char *type = attr_or_empty(c, "type");
-            g_autofree char *lang = attr_or_empty(c, "xml:lang");
+            /* libstrophe's parser keeps xml:lang as "lang" */
+            const char *l = xmpp_stanza_get_attribute(c, "xml:lang");
+            l = l ? l : xmpp_stanza_get_attribute(c, "lang");
+            g_autofree char *lang = g_strdup(l ? l : "");
             g_autofree char *iname = attr_or_empty(c, "name");
             g_ptr_array_add(identities, g_strdup_printf("%s/%s/%s/%s", cat, type, lang, iname));
         } else if (g_strcmp0(name, "feature") == 0) {
@@ -93,10 +96,12 @@ focus_capabilities_ver(xmpp_stanza_t *query)
     g_ptr_array_sort(features, compare_strings);
     g_ptr_array_sort(forms, compare_strings);
     GString *s = g_string_new(NULL);
-    GPtrArray *parts[] = {identities, features, forms};
-    for (guint p = 0; p < G_N_ELEMENTS(parts); p++)
-        for (guint i = 0; i < parts[p]->len; i++)
-            g_string_append_printf(s, "%s<", (char *)g_ptr_array_index(parts[p], i));
+    for (guint i = 0; i < identities->len; i++)
+        g_string_append_printf(s, "%s<", (char *)g_ptr_array_index(identities, i));
+    for (guint i = 0; i < features->len; i++)
+        g_string_append_printf(s, "%s<", (char *)g_ptr_array_index(features, i));
+    for (guint i = 0; i < forms->len; i++) /* each already ends with '<' */
+        g_string_append(s, g_ptr_array_index(forms, i));
     guint8 digest[20];
     gsize len = sizeof digest;
     g_autoptr(GChecksum) sha1 = g_checksum_new(G_CHECKSUM_SHA1);
