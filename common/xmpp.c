@@ -52,6 +52,8 @@ struct _CcXmppComponent {
 
     CcStateCallback state_callback;
     gpointer state_data;
+    CcXmppOutbox outbox;
+    gpointer outbox_data;
 
     CcMetric *m_connected, *m_connects, *m_disconnects, *m_in, *m_out, *m_dropped, *m_iq_timeouts,
         *m_unhandled, *m_malformed;
@@ -427,6 +429,13 @@ cc_xmpp_component_inject(CcXmppComponent *comp, xmpp_stanza_t *stanza)
     on_stanza(NULL, stanza, comp);
 }
 
+void
+cc_xmpp_component_set_outbox(CcXmppComponent *comp, CcXmppOutbox outbox, gpointer user_data)
+{
+    comp->outbox = outbox;
+    comp->outbox_data = user_data;
+}
+
 static void
 connect_now(CcXmppComponent *comp)
 {
@@ -544,7 +553,7 @@ cc_xmpp_component_domain(CcXmppComponent *comp)
 gboolean
 cc_xmpp_component_is_connected(CcXmppComponent *comp)
 {
-    return comp->connected;
+    return comp->connected || comp->outbox != NULL;
 }
 
 void
@@ -604,6 +613,11 @@ cc_xmpp_component_stop(CcXmppComponent *comp, guint timeout_ms, GSourceFunc done
 gboolean
 cc_xmpp_component_send(CcXmppComponent *comp, xmpp_stanza_t *stanza)
 {
+    if (comp->outbox != NULL) {
+        comp->outbox(stanza, comp->outbox_data);
+        cc_metric_inc(comp->m_out);
+        return TRUE;
+    }
     if (!comp->connected || comp->stopping) {
         cc_metric_inc(comp->m_dropped);
         return FALSE;

@@ -71,6 +71,11 @@ void cc_xmpp_component_stop(CcXmppComponent *comp, guint timeout_ms, GSourceFunc
  * daemons' handlers this way; replies are counted as dropped while not connected). */
 void cc_xmpp_component_inject(CcXmppComponent *comp, xmpp_stanza_t *stanza);
 
+/* Tests and fuzzing: hands every stanza the component sends to `outbox` (which must copy
+ * what it keeps) instead of the connection, as if connected. NULL restores normal sending. */
+typedef void (*CcXmppOutbox)(xmpp_stanza_t *stanza, gpointer user_data);
+void cc_xmpp_component_set_outbox(CcXmppComponent *comp, CcXmppOutbox outbox, gpointer user_data);
+
 /* Sends a stanza (reference taken by the caller is kept: this does not consume it).
  * Dropped and counted when not connected. */
 gboolean cc_xmpp_component_send(CcXmppComponent *comp, xmpp_stanza_t *stanza);
