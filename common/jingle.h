@@ -66,8 +66,8 @@ typedef struct {
 typedef struct {
     guint8 id; /* 0..127 */
     char *name;
-    guint clockrate; /* 0: absent */
-    guint channels;  /* 0: absent (means 1) */
+    guint clockrate;       /* 0: absent */
+    guint channels;        /* 0: absent (means 1) */
     GPtrArray *parameters; /* CcJingleParameter* */
     GPtrArray *feedback;   /* CcJingleFeedback* */
 } CcJinglePayloadType;
@@ -89,13 +89,14 @@ typedef struct {
     char *name;    /* content name, e.g. "audio" */
     char *creator; /* "initiator" or "responder"; NULL when absent */
     char *senders; /* "both", "initiator", "responder", "none"; NULL when absent */
-    /* <description xmlns=rtp>: present when `media` is not NULL */
-    char *media; /* "audio" or "video" */
-    GPtrArray *payload_types; /* CcJinglePayloadType* */
-    GPtrArray *hdrexts;       /* CcJingleHdrExt* */
-    gboolean rtcp_mux;        /* <rtcp-mux/> in the description */
-    GPtrArray *sources;       /* CcJingleSource* */
-    GPtrArray *groups;        /* CcColibri2SsrcGroup* (FID, SIM), ssrcs listed in sources */
+    /* <description xmlns=rtp>: present when `media` is not NULL. The arrays are never NULL
+     * (empty when the description or its children are absent). */
+    char *media;                    /* "audio" or "video" */
+    GPtrArray *payload_types;       /* CcJinglePayloadType* */
+    GPtrArray *hdrexts;             /* CcJingleHdrExt* */
+    gboolean rtcp_mux;              /* <rtcp-mux/> in the description */
+    GPtrArray *sources;             /* CcJingleSource* */
+    GPtrArray *groups;              /* CcColibri2SsrcGroup* (FID, SIM), ssrcs listed in sources */
     CcColibri2Transport *transport; /* <transport xmlns=ice-udp>, NULL when absent */
 } CcJingleContent;
 
