@@ -139,8 +139,10 @@ bridge_is_at_fault(xmpp_stanza_t *reply, const GError *error)
     const char *reason = colibri_reason(reply);
     if (reason == NULL) /* the XMPP server answered: the bridge is not there */
         return TRUE;
+    /* forbidden: the bridge does not trust this focus, a configuration error to route
+     * around like a dead bridge. */
     static const char *const fatal[] = {"graceful_shutdown", "conference_not_found",
-                                        "internal_error", NULL};
+                                        "internal_error", "forbidden", NULL};
     return g_strv_contains(fatal, reason);
 }
 
