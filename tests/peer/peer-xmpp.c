@@ -470,7 +470,7 @@ on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     else if (error != 0)
         reason = g_strdup(g_strerror(error));
     else
-        reason = g_strdup(was_connected ? "closed by the server" : "login failed");
+        reason = g_strdup(was_connected ? "closed by the server" : "cannot connect or log in");
     json_object_set_string_member(o, "reason", reason);
     json_object_set_boolean_member(o, "connected", was_connected);
     peer_emit_object(o);
