@@ -21,52 +21,40 @@ NS_DTLS = 'urn:xmpp:jingle:apps:dtls:0'
 NS_SSMA = 'urn:xmpp:jingle:apps:rtp:ssma:0'
 
 
-class Peer:
-    """One conclave-test-peer process. Events are the JSON objects it prints."""
+class _PeerProcess:
+    """A conclave-test-peer subprocess: JSON commands in, JSON events out."""
 
-    def __init__(self, name, audio=0, video=0, rtx=0, drop_every=0, profiles=None,
-                 video_file=None, bench_rate=0, dtls_server=False, extra_audio=0):
+    def _start(self, name, cmd):
         self.name = name
-        self.audio, self.video, self.rtx = audio, video, rtx
-        # Signalled but never sent by the streams: the peer's hostile packets use it.
-        self.extra_audio = extra_audio
-        self.setup = 'passive' if dtls_server else 'active'
         self.dir = make_tempdir(prefix=f'conclave-peer-{name}-')
         self.log_path = os.path.join(self.dir, 'peer.log')
-        cmd = [PEER, '--audio-ssrc', str(audio), '--video-ssrc', str(video),
-               '--rtx-ssrc', str(rtx), '--drop-every', str(drop_every)]
-        if profiles:
-            cmd += ['--profiles', profiles]
-        if video_file:
-            cmd += ['--video-file', video_file]
-        if bench_rate:
-            cmd += ['--bench-rate', str(bench_rate)]
-        if dtls_server:
-            cmd += ['--dtls-server']
         self.log = open(self.log_path, 'ab')
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, start_new_session=True, text=True)
+                                     stderr=self.log, start_new_session=True, text=True,
+                                     errors='replace')
         procs.add_cleanup(self.kill)
         self.events = queue.Queue()
+        self.history = []  # every event, in order, including those wait() skipped
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
-        self.transport = self.wait('transport')
 
     def _read(self):
         for line in self.proc.stdout:
             try:
-                self.events.put(json.loads(line))
+                ev = json.loads(line)
             except ValueError:
-                self.events.put({'event': 'garbage', 'line': line})
+                ev = {'event': 'garbage', 'line': line}
+            self.history.append(ev)
+            self.events.put(ev)
         self.events.put({'event': 'exit'})
 
     def send(self, **cmd):
         self.proc.stdin.write(json.dumps(cmd) + '\n')
         self.proc.stdin.flush()
 
-    def wait(self, event, timeout=15.0, fail_on=()):
-        """The next event named `event`, skipping others; raises on timeout or on an event
-        in `fail_on`."""
+    def wait(self, event, timeout=15.0, fail_on=(), match=None):
+        """The next event named `event` (for which `match(ev)` is true, if given), skipping
+        others; raises on timeout or on an event in `fail_on`."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -76,10 +64,15 @@ class Peer:
                 ev = self.events.get(timeout=left)
             except queue.Empty:
                 continue
-            if ev.get('event') == event:
+            if ev.get('event') == event and (match is None or match(ev)):
                 return ev
             if ev.get('event') in fail_on or ev.get('event') == 'exit':
                 raise AssertionError(f'peer {self.name}: got {ev} while waiting for {event}')
+
+    def seen(self, event, match=None):
+        """Every event named `event` (and matching) received so far, waited for or not."""
+        return [ev for ev in list(self.history)
+                if ev.get('event') == event and (match is None or match(ev))]
 
     def sources(self):
         out = []
@@ -90,9 +83,6 @@ class Peer:
         if self.rtx:
             out.append({'ssrc': self.rtx, 'kind': 'rtx'})
         return out
-
-    def connect(self, bridge_transport):
-        self.send(cmd='connect', **bridge_transport)
 
     def report(self):
         self.send(cmd='report')
@@ -107,6 +97,103 @@ class Peer:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
+
+
+def _media_args(audio, video, rtx, drop_every, profiles, video_file, bench_rate, dtls_server):
+    cmd = [PEER, '--audio-ssrc', str(audio), '--video-ssrc', str(video),
+           '--rtx-ssrc', str(rtx), '--drop-every', str(drop_every)]
+    if profiles:
+        cmd += ['--profiles', profiles]
+    if video_file:
+        cmd += ['--video-file', video_file]
+    if bench_rate:
+        cmd += ['--bench-rate', str(bench_rate)]
+    if dtls_server:
+        cmd += ['--dtls-server']
+    return cmd
+
+
+class Peer(_PeerProcess):
+    """One conclave-test-peer process. Events are the JSON objects it prints."""
+
+    def __init__(self, name, audio=0, video=0, rtx=0, drop_every=0, profiles=None,
+                 video_file=None, bench_rate=0, dtls_server=False, extra_audio=0):
+        self.audio, self.video, self.rtx = audio, video, rtx
+        # Signalled but never sent by the streams: the peer's hostile packets use it.
+        self.extra_audio = extra_audio
+        self.setup = 'passive' if dtls_server else 'active'
+        self._start(name, _media_args(audio, video, rtx, drop_every, profiles, video_file,
+                                      bench_rate, dtls_server))
+        self.transport = self.wait('transport')
+
+    def connect(self, bridge_transport):
+        self.send(cmd='connect', **bridge_transport)
+
+
+class XmppPeer(_PeerProcess):
+    """A conclave-test-peer in XMPP mode: logs in (plain c2s) as `jid` (a full JID; the
+    resource defaults to the name), joins rooms, and speaks Jingle to the focus, which
+    creates one ICE/DTLS/SRTP session per session-initiate.
+
+    The constructor waits for 'xmpp-connected' (raising on 'xmpp-error') unless
+    `wait_connected` is false."""
+
+    def __init__(self, name, jid, password, port, host='127.0.0.1', audio=0, video=0, rtx=0,
+                 drop_every=0, profiles=None, video_file=None, bench_rate=0, dtls_server=False,
+                 send_on_connect=None, no_jingle=False, jingle_from_anyone=False,
+                 wait_connected=True, xmpp_debug=False):
+        self.audio, self.video, self.rtx = audio, video, rtx
+        self.setup = 'passive' if dtls_server else 'active'
+        if '/' not in jid:
+            jid = f'{jid}/{name}'
+        cmd = _media_args(audio, video, rtx, drop_every, profiles, video_file, bench_rate,
+                          dtls_server)
+        cmd += ['--xmpp-jid', jid, '--xmpp-password', password, '--xmpp-host', host,
+                '--xmpp-port', str(port)]
+        if send_on_connect:
+            cmd += ['--send-on-connect', str(send_on_connect)]
+        if no_jingle:
+            cmd += ['--no-jingle']
+        if jingle_from_anyone:
+            cmd += ['--jingle-from-anyone']
+        if xmpp_debug:
+            cmd += ['--xmpp-debug']
+        self.room = None
+        self.occupant = None
+        self._start(name, cmd)
+        self.jid = None
+        if wait_connected:
+            self.jid = self.wait('xmpp-connected', fail_on=('xmpp-error',))['jid']
+
+    def join(self, room, nick=None, timeout=15.0):
+        """Joins `room` and returns the 'joined' event (our self-presence)."""
+        self.room = room
+        self.send(cmd='join', room=room, nick=nick or self.name)
+        ev = self.wait('joined', timeout=timeout, fail_on=('xmpp-error',))
+        self.occupant = ev['jid']
+        return ev
+
+    def leave(self):
+        self.send(cmd='leave')
+
+    def wait_session(self, timeout=20.0):
+        """The next 'session' event (a session-initiate processed): {sid, focus}."""
+        return self.wait('session', timeout=timeout)
+
+    def wait_connected(self, timeout=20.0):
+        return self.wait('connected', timeout=timeout, fail_on=('dtls-failed', 'ice-failed'))
+
+    def raw(self, xml, timeout=10.0):
+        """Sends a raw stanza; for an IQ get/set returns its 'iq-reply' event."""
+        self.send(cmd='raw', xml=xml)
+        sent = self.wait('raw-sent', timeout=timeout)
+        if not sent.get('tracked'):
+            return sent
+        return self.wait('iq-reply', timeout=timeout, match=lambda ev: ev['id'] == sent['id'])
+
+    def reset_rx(self):
+        self.send(cmd='reset-rx')
+        return self.wait('rx-reset')
 
 
 # -- Colibri2 ------------------------------------------------------------------------------

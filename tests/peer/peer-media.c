@@ -20,16 +20,6 @@ protect_and_send(Peer *p, guint8 *buf, gsize len, gboolean rtcp)
     return peer_send_raw(p, buf, len);
 }
 
-static PeerRxStream *
-find_rx(Peer *p, guint32 ssrc)
-{
-    for (guint i = 0; i < p->n_rx; i++) {
-        if (p->rx[i].ssrc == ssrc)
-            return &p->rx[i];
-    }
-    return NULL;
-}
-
 static void
 send_nack(Peer *p, guint32 ssrc, guint16 seq)
 {
@@ -70,7 +60,7 @@ receive_rtp(Peer *p, guint8 *buf, gsize len)
         return;
     guint32 ssrc = bridge_read32(buf + 8);
     guint16 seq = bridge_read16(buf + 2);
-    PeerRxStream *s = find_rx(p, ssrc);
+    PeerRxStream *s = peer_rx_find(p, ssrc);
     gpointer key = GUINT_TO_POINTER(((guint64)ssrc << 16 | seq) & G_MAXUINT);
     gboolean was_requested = g_hash_table_contains(p->requested, key);
     if (s != NULL && s->kind == PEER_VIDEO && p->drop_every > 0 && !was_requested &&
@@ -84,6 +74,11 @@ receive_rtp(Peer *p, guint8 *buf, gsize len)
     if (bridge_srtp_unprotect(p->srtp_in, buf, &len) != 0) {
         p->srtp_errors++;
         return;
+    }
+    if (!p->first_media) {
+        p->first_media = TRUE;
+        peer_emit("{\"event\":\"first-media\",\"ssrc\":%u,\"t_us\":%" G_GINT64_FORMAT "}", ssrc,
+                  g_get_monotonic_time());
     }
     if (s == NULL) {
         p->unexpected++;
@@ -212,19 +207,48 @@ send_bench(Peer *p, guint count)
     }
 }
 
+static void
+emit_sent(Peer *p, const char *stopped)
+{
+    GString *s = g_string_new(NULL);
+    g_string_append_printf(s,
+                           "{\"event\":\"sent\",\"audio\":%" G_GUINT64_FORMAT
+                           ",\"video\":%" G_GUINT64_FORMAT ",\"rtx\":%" G_GUINT64_FORMAT
+                           ",\"bench\":%" G_GUINT64_FORMAT,
+                           p->sent_audio, p->sent_video, p->sent_rtx, p->sent_bench);
+    if (p->n_extra > 0) {
+        g_string_append(s, ",\"extra\":{");
+        for (guint i = 0; i < p->n_extra; i++)
+            g_string_append_printf(s, "%s\"%u\":%" G_GUINT64_FORMAT, i ? "," : "", p->extra[i].ssrc,
+                                   p->extra[i].sent);
+        g_string_append_c(s, '}');
+    }
+    if (stopped != NULL)
+        g_string_append_printf(s, ",\"stopped\":\"%s\"", stopped);
+    g_string_append_c(s, '}');
+    peer_emit("%s", s->str);
+    g_string_free(s, TRUE);
+}
+
+void
+peer_media_stop(Peer *p, const char *why)
+{
+    gboolean was_sending = p->send_timer != 0;
+    g_clear_handle_id(&p->send_timer, g_source_remove);
+    g_clear_handle_id(&p->sr_timer, g_source_remove);
+    if (was_sending && why != NULL)
+        emit_sent(p, why);
+}
+
 static gboolean
 on_send_tick(gpointer data)
 {
     Peer *p = data;
     gint64 now = g_get_monotonic_time();
     if (now >= p->send_until_us) {
-        p->send_timer = 0;
-        if (p->sr_timer != 0)
-            g_source_remove(p->sr_timer);
-        p->sr_timer = 0;
-        peer_emit("{\"event\":\"sent\",\"audio\":%" G_GUINT64_FORMAT ",\"video\":%" G_GUINT64_FORMAT
-                  ",\"rtx\":%" G_GUINT64_FORMAT ",\"bench\":%" G_GUINT64_FORMAT "}",
-                  p->sent_audio, p->sent_video, p->sent_rtx, p->sent_bench);
+        p->send_timer = 0; /* removed by returning */
+        peer_media_stop(p, NULL);
+        emit_sent(p, NULL);
         return G_SOURCE_REMOVE;
     }
     static guint tick;
@@ -249,6 +273,10 @@ on_send_tick(gpointer data)
         if (p->rtx_ssrc != 0 && (p->sent_video / 3) % 10 == 0)
             send_stream(p, PEER_RTX, p->rtx_ssrc, &p->sent_rtx);
     }
+    for (guint i = 0; i < p->n_extra && tick % 3 == 0; i++) {
+        for (int j = 0; j < 3; j++)
+            send_stream(p, PEER_VIDEO, p->extra[i].ssrc, &p->extra[i].sent);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -263,6 +291,8 @@ on_sr_tick(gpointer data)
         n += bridge_rtcp_write_sr(buf + n, p->audio_ssrc, ntp, 0, (guint32)p->sent_audio, 0);
     if (p->video_ssrc != 0)
         n += bridge_rtcp_write_sr(buf + n, p->video_ssrc, ntp, 0, (guint32)p->sent_video, 0);
+    for (guint i = 0; i < p->n_extra; i++)
+        n += bridge_rtcp_write_sr(buf + n, p->extra[i].ssrc, ntp, 0, (guint32)p->extra[i].sent, 0);
     if (p->n_rx > 0)
         n += bridge_rtcp_write_rr(buf + n, p->audio_ssrc, p->rx[0].ssrc, 0);
     if (n > 0)
@@ -369,9 +399,16 @@ peer_media_report(Peer *p)
             "%s{\"ssrc\":%u,\"kind\":\"%s\",\"packets\":%" G_GUINT64_FORMAT
             ",\"unique\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
             ",\"mismatches\":%" G_GUINT64_FORMAT ",\"out_of_order\":%" G_GUINT64_FORMAT
-            ",\"retransmitted\":%" G_GUINT64_FORMAT "}",
+            ",\"retransmitted\":%" G_GUINT64_FORMAT,
             i ? "," : "", r->ssrc, peer_kind_name(r->kind), r->packets, r->unique, r->bytes,
             r->mismatches, r->out_of_order, r->retransmitted);
+        if (r->removed)
+            g_string_append(s, ",\"removed\":true");
+        if (r->owner != NULL) {
+            g_string_append(s, ",\"owner\":");
+            peer_json_append_string(s, r->owner);
+        }
+        g_string_append_c(s, '}');
     }
     g_string_append(s, "],\"plis\":{");
     GHashTableIter it;
@@ -409,4 +446,21 @@ peer_media_report(Peer *p)
         p->malformed_rtcp);
     peer_emit("%s", s->str);
     g_string_free(s, TRUE);
+}
+
+void
+peer_media_reset_rx(Peer *p)
+{
+    for (guint i = 0; i < p->n_rx; i++) {
+        PeerRxStream *r = &p->rx[i];
+        r->packets = r->bytes = r->unique = r->mismatches = r->out_of_order = r->retransmitted = 0;
+        r->highest = -1;
+        memset(r->seen, 0, sizeof r->seen);
+    }
+    p->video_rx = p->dropped_for_nack = p->nacks_sent = 0;
+    g_hash_table_remove_all(p->requested);
+    p->srs = p->rrs = p->srtp_errors = p->unexpected = p->malformed_rtcp = 0;
+    g_hash_table_remove_all(p->plis);
+    memset(p->latency_hist, 0, PEER_LATENCY_BUCKETS * sizeof *p->latency_hist);
+    peer_emit("{\"event\":\"rx-reset\",\"t_us\":%" G_GINT64_FORMAT "}", g_get_monotonic_time());
 }

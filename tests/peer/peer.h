@@ -1,28 +1,50 @@
-/* The test peer's state, shared by its connection half (peer.c: ICE, DTLS, commands) and
- * its media half (peer-media.c: sending streams and RTCP, checking what arrives). */
+/* The test peer's state, shared by its connection half (peer.c: ICE, DTLS, commands), its
+ * media half (peer-media.c: sending streams and RTCP, checking what arrives) and, in XMPP
+ * mode, its signalling half (peer-xmpp.c: c2s login, MUC, disco; peer-jingle.c: Jingle
+ * sessions with the focus).
+ *
+ * A "session" is one ICE agent with its DTLS association and SRTP contexts. Without XMPP
+ * there is one, created at start; in XMPP mode each Jingle session-initiate creates one and
+ * session-terminate (or the next session-initiate) destroys it. */
 #pragma once
 
 #include "dtls.h"
 #include "srtp.h"
 #include "streams.h"
 
+#include <json-glib/json-glib.h>
 #include <nice/agent.h>
 
-#define PEER_MAX_STREAMS 32
+#define PEER_MAX_STREAMS 64
+#define PEER_MAX_EXTRA   4 /* extra video streams (add-source) */
 
 typedef struct {
     guint32 ssrc;
     PeerKind kind;
+    gboolean removed; /* signalled away (source-remove, or absent from a new session) */
+    char *owner;      /* ssrc-info owner when signalled over Jingle, or NULL */
     guint64 packets, bytes, unique, mismatches, out_of_order, retransmitted;
     gint64 highest; /* highest index seen, -1 before the first */
     guint8 seen[65536 / 8];
 } PeerRxStream;
 
+typedef struct _PeerXmpp PeerXmpp;
+
 typedef struct {
+    guint32 ssrc;
+    char *name;
+    guint64 sent;
+} PeerExtraSource;
+
+typedef struct {
+    /* the current session (agent == NULL: none) */
     NiceAgent *agent;
     guint stream_id;
     gboolean ice_ready;
+    guint gathered_idle;  /* XMPP mode: tells peer-xmpp.c the candidates are there */
+    gboolean first_media; /* a decrypted RTP packet arrived in this session */
     gboolean dtls_server; /* signalled as setup='passive': the bridge is the DTLS client */
+    char *address;        /* the one local address ICE gathers on */
     BridgeDtlsIdentity *identity;
     BridgeDtls *dtls;
     BridgeSrtp *srtp_in, *srtp_out;
@@ -30,8 +52,11 @@ typedef struct {
     /* what we send */
     guint32 audio_ssrc, video_ssrc, rtx_ssrc;
     guint64 sent_audio, sent_video, sent_rtx;
+    PeerExtraSource extra[PEER_MAX_EXTRA]; /* more video streams, sent with the others */
+    guint n_extra;
     guint send_timer, sr_timer;
     gint64 send_start_us, send_until_us;
+    double send_on_connect; /* > 0: send this many seconds whenever DTLS connects */
     /* what we expect and receive */
     PeerRxStream rx[PEER_MAX_STREAMS];
     guint n_rx;
@@ -48,16 +73,64 @@ typedef struct {
     guint bench_rate;
     guint64 sent_bench;
     guint64 *latency_hist; /* PEER_LATENCY_BUCKETS buckets of 10 us */
+    /* XMPP mode, or NULL */
+    PeerXmpp *xmpp;
 } Peer;
 
 #define PEER_LATENCY_BUCKETS 20000 /* up to 200 ms */
 
 void peer_emit(const char *format, ...) G_GNUC_PRINTF(1, 2);
+/* Prints `event` as one JSON line with "t_us" (the monotonic clock) added; consumes it. */
+void peer_emit_object(JsonObject *event);
+/* A new event object {"event": name}. */
+JsonObject *peer_event_new(const char *name);
+/* Appends `text` (UTF-8) as a quoted JSON string. */
+void peer_json_append_string(GString *out, const char *text);
 int peer_send_raw(Peer *peer, const guint8 *buf, gsize len);
+
+/* peer.c: the session */
+/* Creates the ICE agent (controlling, gathering host candidates on `address`), and starts
+ * gathering. Returns FALSE (and emits nothing) if gathering cannot start. */
+gboolean peer_session_new(Peer *peer);
+/* The remote side: DTLS (client unless dtls_server) checking `fingerprint`, then ICE
+ * credentials and candidates (NiceCandidate*, stream and component ids are filled in).
+ * Returns FALSE if the fingerprint is malformed (nothing is set then). */
+gboolean peer_session_set_remote(Peer *peer, const char *ufrag, const char *pwd,
+                                 const char *fingerprint, GSList *candidates);
+void peer_session_add_candidates(Peer *peer, GSList *candidates);
+/* Stops sending, destroys the agent, DTLS and SRTP contexts. */
+void peer_session_free(Peer *peer);
+/* Our ICE credentials and host candidates (NiceCandidate*, free with
+ * g_slist_free_full(l, nice_candidate_free)). */
+GSList *peer_session_local_candidates(Peer *peer, char **ufrag, char **pwd);
+
+/* peer.c: expected streams. Adds one (or, if its SSRC is known, marks it signalled again
+ * and updates kind and owner); NULL when the table is full. */
+PeerRxStream *peer_rx_expect(Peer *peer, guint32 ssrc, PeerKind kind, const char *owner);
+PeerRxStream *peer_rx_find(Peer *peer, guint32 ssrc);
 
 /* peer-media.c */
 void peer_media_receive(Peer *peer, guint8 *buf, gsize len, gboolean rtcp);
 void peer_media_start(Peer *peer, double seconds);
+/* Ends a send period early (session teardown), with its "sent" event. */
+void peer_media_stop(Peer *peer, const char *why);
 void peer_media_send_pli(Peer *peer, guint32 media_ssrc);
 void peer_media_send_hostile(Peer *peer, const char *what, guint count);
 void peer_media_report(Peer *peer);
+/* Zeroes every receive counter (streams stay expected) and the latency histogram. */
+void peer_media_reset_rx(Peer *peer);
+
+/* peer-xmpp.c */
+typedef struct {
+    const char *jid, *password, *host;
+    guint16 port;
+    gboolean no_jingle, jingle_from_anyone, debug;
+} PeerXmppSettings;
+
+PeerXmpp *peer_xmpp_new(Peer *peer, const PeerXmppSettings *settings);
+/* Sends unavailable presence and closes the stream (waits at most a second). */
+void peer_xmpp_free(PeerXmpp *xmpp);
+/* Runs an XMPP-mode command; FALSE if `cmd` is not one. */
+gboolean peer_xmpp_command(PeerXmpp *xmpp, const char *cmd, JsonObject *args);
+/* The session's local candidates are gathered (from the main loop, never re-entrantly). */
+void peer_xmpp_gathered(PeerXmpp *xmpp);
