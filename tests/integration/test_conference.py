@@ -1,0 +1,325 @@
+#!/usr/bin/python3
+"""A conference end to end: a real Prosody, the focus, two bridges, and test peers that log
+in over c2s, join a room and speak Jingle to the focus while sending and checking real
+media. Three participants hear and see each other; a fourth joins and everyone gets it
+(source-add); a screen share reaches everyone; a participant leaves and the others get
+source-remove while the bridge expires its endpoint; hostile and out-of-order Jingle is
+refused with the right errors and changes nothing for the others; a text-only occupant gets
+no Jingle and sees normal MUC traffic; and when the bridge carrying the conference is killed
+(kill -9), every participant is on the other bridge with media flowing within 15 s, in a
+room that did not change."""
+
+import re
+import signal
+import time
+import unittest
+
+from conclave_harness import procs, tap
+from conclave_harness.prosody import Prosody
+from conclave_harness.xmpp_client import Callback, MatchXPath, _StanzaQueue
+from conclave_daemons import Daemon
+from conclave_media import XmppPeer, parse_metrics
+from muc_client import MucUser, codes, kind
+
+FOCUS = 'conference.localhost'
+B1, B2 = 'bridge1.localhost', 'bridge2.localhost'
+ROOM = f'standup@{FOCUS}'
+NS_JINGLE = 'urn:xmpp:jingle:1'
+NS_RTP = 'urn:xmpp:jingle:apps:rtp:1'
+NS_SSMA = 'urn:xmpp:jingle:apps:rtp:ssma:0'
+FAILOVER_LIMIT_S = 15.0
+
+# name: (audio, video, rtx)
+SSRCS = {
+    'alice': (1101, 2101, 3101),
+    'bob': (1102, 2102, 3102),
+    'carol': (1103, 2103, 3103),
+    'dave': (1104, 2104, 3104),
+}
+SCREEN = 5102  # bob's screen share
+
+
+def metric(daemon, name, labels=''):
+    return parse_metrics(daemon.metrics()).get(name + labels)
+
+
+class Conference(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.prosody = Prosody(components={FOCUS: 'f', B1: 'b1', B2: 'b2'})
+        cls.prosody.start()
+        for user in list(SSRCS) + ['tom']:
+            cls.prosody.register(user, f'{user}-pw')
+        cls.focus = Daemon(
+            'focus', FOCUS, 'f', cls.prosody.component_port,
+            extra=f'[focus]\nbridges = {B1}, {B2}\nbridge_check_interval_s = 2\n'
+                  'bridge_timeout_ms = 1500\nmax_ssrcs_per_participant = 6\n'
+                  '[security]\nauthenticated_domains = localhost\n').start()
+        cls.bridges = {B1: cls.bridge(B1, 'b1'), B2: cls.bridge(B2, 'b2')}
+        cls.focus.wait_health(200)
+        procs.wait_until(lambda: metric(cls.focus, 'conclave_focus_bridges_available') == 2,
+                         timeout=10, message='bridges never available')
+        cls.peers = {}
+        cls.tom = None
+
+    @classmethod
+    def bridge(cls, domain, secret):
+        port = 30000 + procs.free_port() % 20000
+        d = Daemon('bridge', domain, secret, cls.prosody.component_port,
+                   extra=f'[media]\naddresses = 127.0.0.1\nport_min = {port}\n'
+                         f'port_max = {port + 40}\nworkers = 1\n'
+                         f'[colibri]\ntrusted = {FOCUS}\n').start()
+        d.wait_health(200, timeout=15)
+        return d
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.peers.values():
+            p.kill()
+        if cls.tom is not None:
+            cls.tom.close()
+        for d in [cls.focus] + list(cls.bridges.values()):
+            if d.proc is not None and d.proc.poll() is None:
+                d.stop(signal.SIGKILL)
+        cls.prosody.stop()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def join(self, name):
+        audio, video, rtx = SSRCS[name]
+        p = XmppPeer(name, f'{name}@localhost/{name}', f'{name}-pw', self.prosody.c2s_port,
+                     audio=audio, video=video, rtx=rtx)
+        self.peers[name] = p
+        t0 = time.monotonic()
+        p.join(ROOM, name)
+        session = p.wait_session()
+        self.assertEqual(session['focus'], f'{ROOM}/focus')
+        p.wait_connected()
+        procs.log('%s: join to DTLS connected in %.2f s', name, time.monotonic() - t0)
+        return p
+
+    def ssrcs_of(self, *names):
+        return {x for n in names for x in SSRCS[n]}
+
+    def assert_receives(self, receiver, senders, extra=(), seconds=1.5):
+        """Every peer in `senders` sends; `receiver` gets each of their streams (and the
+        SSRCs in `extra`) intact."""
+        for s in senders:
+            s.send(cmd='send', seconds=seconds)
+        for s in senders:
+            s.wait('sent', timeout=seconds + 10, match=lambda e: 'stopped' not in e)
+        wanted = self.ssrcs_of(*[s.name for s in senders]) | set(extra)
+        report = None
+
+        def all_there():
+            nonlocal report
+            report = receiver.report()
+            streams = {s['ssrc']: s for s in report['streams']}
+            return all(streams.get(x, {}).get('unique', 0) > 0 for x in wanted)
+        procs.wait_until(all_there, timeout=8,
+                         message=f'{receiver.name} did not get all of {sorted(wanted)}')
+        for s in report['streams']:
+            self.assertEqual(s['mismatches'], 0, s)
+        self.assertEqual(report['srtp_errors'], 0, report)
+        return report
+
+    def everyone_hears_everyone(self, names, extra=()):
+        peers = [self.peers[n] for n in names]
+        for p in peers:
+            p.reset_rx()
+        for p in peers:
+            p.send(cmd='send', seconds=1.5)
+        for receiver in peers:
+            others = [q for q in peers if q is not receiver]
+            wanted = self.ssrcs_of(*[q.name for q in others]) | {
+                x for x in extra if receiver.name != 'bob'}
+
+            def all_there(receiver=receiver, wanted=wanted):
+                streams = {s['ssrc']: s for s in receiver.report()['streams']}
+                return all(streams.get(x, {}).get('unique', 0) > 0 for x in wanted)
+            procs.wait_until(all_there, timeout=10,
+                             message=f'{receiver.name} did not get all of {sorted(wanted)}')
+            report = receiver.report()
+            for s in report['streams']:
+                self.assertEqual(s['mismatches'], 0, s)
+            self.assertEqual(report['srtp_errors'], 0, report)
+        for p in peers:
+            p.wait('sent', timeout=15, match=lambda e: 'stopped' not in e)
+
+    def carrying_bridge(self):
+        placed = [b for b in self.bridges
+                  if metric(self.focus, 'conclave_focus_bridge_conferences',
+                            f'{{bridge="{b}"}}') == 1]
+        self.assertEqual(len(placed), 1, self.focus.metrics())
+        return placed[0]
+
+    def jingle_iq(self, peer, action, body, sid=None):
+        sid = sid or peer.seen('session')[-1]['sid']
+        return (f"<iq type='set' to='{ROOM}/focus'><jingle xmlns='{NS_JINGLE}' "
+                f"action='{action}' sid='{sid}'>{body}</jingle></iq>")
+
+    def video_sources(self, *ssrcs):
+        srcs = ''.join(f"<source xmlns='{NS_SSMA}' ssrc='{s}'/>" for s in ssrcs)
+        return (f"<content name='video'><description xmlns='{NS_RTP}' media='video'>{srcs}"
+                f"</description></content>")
+
+    def assert_refused(self, reply, condition, jingle_condition=None):
+        self.assertEqual(reply['type'], 'error', reply)
+        self.assertEqual(reply['condition'], condition, reply)
+        self.assertEqual(reply.get('jingle_condition'), jingle_condition, reply)
+
+    # -- the story -----------------------------------------------------------------------
+
+    def test_1_three_participants_and_a_text_only_occupant(self):
+        type(self).tom = tom = MucUser(self.prosody, 'tom', 'tom-pw')
+        jingle_to_tom = _StanzaQueue()
+        tom.client.call(lambda: tom.client.xmpp.register_handler(Callback(
+            'jingle', MatchXPath('{jabber:client}iq/{%s}jingle' % NS_JINGLE),
+            jingle_to_tom.put)))
+        type(self).jingle_to_tom = jingle_to_tom
+        self.join('alice')
+        others, _, _ = tom.join(ROOM, 'tom')
+        self.assertEqual([p['from'].resource for p in others], ['alice'])
+        self.join('bob')
+        self.join('carol')
+        self.assertEqual(metric(self.focus, 'conclave_focus_sessions'), 3)
+        self.everyone_hears_everyone(['alice', 'bob', 'carol'])
+        # The sources others were told of carry their owner's occupant JID.
+        owners = {s['owner'] for ev in self.peers['carol'].seen('jingle')
+                  for s in ev['sources']}
+        self.assertEqual(owners, {f'{ROOM}/alice', f'{ROOM}/bob'})
+        # The text-only occupant saw the others join and hears the room, and got no Jingle.
+        seen = {'alice'}
+        while len(seen) < 3:
+            s = tom.next(predicate=lambda s: kind(s) == 'presence' and s['type'] != 'unavailable')
+            seen.add(s['from'].resource)
+        self.assertEqual(seen, {'alice', 'bob', 'carol'})
+        self.peers['alice'].raw(f"<message type='groupchat' to='{ROOM}'><body>hello</body>"
+                                f"</message>")
+        msg = tom.next(predicate=lambda s: kind(s) == 'message' and s['body'] == 'hello')
+        self.assertEqual(msg['from'].resource, 'alice')
+        self.assertEqual(len(jingle_to_tom.clear()), 0)
+        self.assertGreaterEqual(metric(self.focus, 'conclave_focus_text_only_total'), 1)
+
+    def test_2_a_fourth_joins_and_everyone_gets_it(self):
+        self.join('dave')
+        for name in ('alice', 'bob', 'carol'):
+            adds = self.peers[name].wait('jingle', match=lambda e: (
+                e['action'] == 'source-add' and
+                {s['ssrc'] for s in e['sources']} == set(SSRCS['dave'])))
+            self.assertEqual({s['owner'] for s in adds['sources']}, {f'{ROOM}/dave'})
+        self.everyone_hears_everyone(['alice', 'bob', 'carol', 'dave'])
+
+    def test_3_screen_share_reaches_everyone(self):
+        bob = self.peers['bob']
+        bob.send(cmd='add-source', ssrc=SCREEN, kind='video', name='bob-screen')
+        reply = bob.wait('iq-reply', match=lambda e: e['what'] == 'source-add')
+        self.assertEqual(reply['type'], 'result', reply)
+        for name in ('alice', 'carol', 'dave'):
+            self.peers[name].wait('jingle', match=lambda e: (
+                e['action'] == 'source-add' and
+                {s['ssrc'] for s in e['sources']} == {SCREEN}))
+        self.everyone_hears_everyone(['alice', 'bob', 'carol', 'dave'], extra=[SCREEN])
+
+    def test_4_one_leaves_others_get_source_remove(self):
+        bridge = self.bridges[self.carrying_bridge()]
+        label = '{reason="signalled"}'
+        expired = metric(bridge, 'conclave_bridge_endpoints_expired_total', label)
+        self.peers['carol'].leave()
+        self.peers['carol'].wait('left')
+        for name in ('alice', 'bob', 'dave'):
+            self.peers[name].wait('jingle', match=lambda e: (
+                e['action'] == 'source-remove' and
+                {s['ssrc'] for s in e['sources']} == set(SSRCS['carol'])))
+        procs.wait_until(
+            lambda: metric(bridge, 'conclave_bridge_endpoints_expired_total', label) == expired + 1,
+            timeout=5, message='the bridge never expired the endpoint')
+        self.assertEqual(metric(self.focus, 'conclave_focus_sessions'), 3)
+        self.peers.pop('carol').kill()
+
+    def test_5_hostile_jingle_changes_nothing(self):
+        alice, bob = self.peers['alice'], self.peers['bob']
+        # A session that does not exist.
+        self.assert_refused(alice.raw(self.jingle_iq(alice, 'source-add', self.video_sources(7001),
+                                                     sid='not-a-session')),
+                            'item-not-found', 'unknown-session')
+        # Accepting a session that was never offered: the text-only occupant.
+        reply = self.tom.iq(f"<iq type='set' to='{ROOM}/focus'><jingle xmlns='{NS_JINGLE}' "
+                            f"action='session-accept' sid='guess'/></iq>")
+        self.assertEqual(reply['error']['condition'], 'item-not-found')
+        self.assertIsNotNone(reply.xml.find(
+            '{jabber:client}error/{urn:xmpp:jingle:errors:1}unknown-session'))
+        # Accepting twice.
+        self.assert_refused(alice.raw(self.jingle_iq(alice, 'session-accept', '')),
+                            'unexpected-request', 'out-of-order')
+        # Someone else's SSRC, and too many SSRCs.
+        self.assert_refused(alice.raw(self.jingle_iq(alice, 'source-add',
+                                                     self.video_sources(SSRCS['bob'][1]))),
+                            'not-acceptable')
+        self.assert_refused(alice.raw(self.jingle_iq(alice, 'source-add',
+                                                     self.video_sources(7001, 7002, 7003, 7004))),
+                            'policy-violation')
+        # Removing someone else's, and a malformed request.
+        self.assert_refused(alice.raw(self.jingle_iq(alice, 'source-remove',
+                                                     self.video_sources(SSRCS['bob'][0]))),
+                            'not-acceptable')
+        self.assert_refused(alice.raw(self.jingle_iq(alice, 'source-add',
+                                                     self.video_sources(0))), 'bad-request')
+        # The focus does not take sessions.
+        self.assert_refused(alice.raw(self.jingle_iq(alice, 'session-initiate', '',
+                                                     sid='mine')),
+                            'feature-not-implemented', 'unsupported-info')
+        # Nobody was told anything, and media still flows as before.
+        for p in (bob, self.peers['dave']):
+            self.assertEqual(p.seen('jingle', match=lambda e: any(
+                s['ssrc'] in (7001, 7002, 7003, 7004) for s in e['sources'])), [])
+        self.assertGreaterEqual(metric(self.focus, 'conclave_focus_jingle_errors_total',
+                                       '{error="not-acceptable"}'), 2)
+        self.everyone_hears_everyone(['alice', 'bob', 'dave'], extra=[SCREEN])
+
+    def test_6_failover_when_the_bridge_is_killed(self):
+        names = ['alice', 'bob', 'dave']
+        dead = self.carrying_bridge()
+        other = B2 if dead == B1 else B1
+        sessions = {n: self.peers[n].seen('session')[-1]['sid'] for n in names}
+        occupants = metric(self.focus, 'conclave_muc_occupants')
+        self.tom.drain()
+        t0 = time.monotonic()
+        self.bridges[dead].stop(signal.SIGKILL)
+        for n in names:
+            p = self.peers[n]
+            p.wait('session', timeout=FAILOVER_LIMIT_S,
+                   match=lambda e, old=sessions[n]: e['sid'] != old)
+        for n in names:
+            self.peers[n].wait_connected(timeout=max(1.0, FAILOVER_LIMIT_S -
+                                                     (time.monotonic() - t0)))
+        elapsed = time.monotonic() - t0
+        procs.log('failover: every participant DTLS-connected to %s %.2f s after kill -9',
+                  other, elapsed)
+        self.assertLess(elapsed, FAILOVER_LIMIT_S)
+        self.assertEqual(self.carrying_bridge(), other)
+        for n in names:
+            ended = self.peers[n].seen('session-ended', match=lambda e: e['sid'] == sessions[n])
+            self.assertTrue(ended and ended[-1]['reason'] == 'connectivity-error', ended)
+        self.everyone_hears_everyone(names, extra=[SCREEN])
+        # The room did not change: same occupants, and nobody was seen leaving.
+        self.assertEqual(metric(self.focus, 'conclave_muc_occupants'), occupants)
+        self.tom.expect_none(lambda s: kind(s) == 'presence' and s['type'] == 'unavailable')
+        self.assertGreaterEqual(metric(self.focus, 'conclave_focus_reinvites_total'), 3)
+        self.assertEqual(metric(self.focus, 'conclave_focus_conference_moves_total'), 1)
+        self.assertEqual(len(self.jingle_to_tom.clear()), 0)
+
+    def test_7_privacy_and_clean_exit(self):
+        # Bridges never saw the room's name, a nickname or a user JID.
+        for b in self.bridges.values():
+            text = b.log_text()
+            for secret in ('standup', 'alice', 'bob', 'carol', 'dave', 'tom'):
+                self.assertNotIn(secret, text)
+        self.assertEqual(self.focus.sanitizer_reports(), [])
+        alive = [b for b in self.bridges.values() if b.proc.poll() is None]
+        for b in alive:
+            self.assertEqual(b.sanitizer_reports(), [])
+
+
+if __name__ == '__main__':
+    tap.main(Conference)
