@@ -315,10 +315,14 @@ class Conference(unittest.TestCase):
             text = b.log_text()
             for secret in ('standup', 'alice', 'bob', 'carol', 'dave', 'tom'):
                 self.assertNotIn(secret, text)
-        self.assertEqual(self.focus.sanitizer_reports(), [])
-        alive = [b for b in self.bridges.values() if b.proc.poll() is None]
-        for b in alive:
-            self.assertEqual(b.sanitizer_reports(), [])
+        # The focus ends cleanly with a conference in full swing (sessions, requests in
+        # flight): exit status 0, and no leak or error report from the sanitizers.
+        self.assertEqual(self.focus.stop(), 0)
+        self.assertEqual(self.focus.sanitizer_reports(), [], self.focus.log_text()[-3000:])
+        for b in self.bridges.values():
+            if b.proc.poll() is None:
+                self.assertEqual(b.stop(), 0)
+            self.assertEqual(b.sanitizer_reports(), [], b.log_text()[-3000:])
 
 
 if __name__ == '__main__':
