@@ -80,8 +80,15 @@ on_dtls_failed(BridgeEndpoint *ep)
 static void
 handle_dtls(BridgeEndpoint *ep, const guint8 *buf, gsize len)
 {
-    if (ep->dtls == NULL) {
-        cc_metric_inc(ep->config->stats->drop_not_ready);
+    if (ep->dtls == NULL || !ep->ice_connected) {
+        if (len > BRIDGE_MAX_PACKET ||
+            (ep->early_dtls != NULL && ep->early_dtls->len >= BRIDGE_EARLY_DTLS)) {
+            cc_metric_inc(ep->config->stats->drop_not_ready);
+            return;
+        }
+        if (ep->early_dtls == NULL)
+            ep->early_dtls = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+        g_ptr_array_add(ep->early_dtls, g_bytes_new(buf, len));
         return;
     }
     gboolean was_up = ep->srtp_out != NULL;
@@ -92,6 +99,20 @@ handle_dtls(BridgeEndpoint *ep, const guint8 *buf, gsize len)
         on_dtls_failed(ep);
     else if (st == BRIDGE_DTLS_CLOSED)
         ep->expire = BRIDGE_EXPIRE_SIGNALLED;
+}
+
+/* Feeds DTLS records kept while DTLS or ICE was not ready (see media.h). */
+static void
+replay_early_dtls(BridgeEndpoint *ep)
+{
+    if (ep->early_dtls == NULL || ep->dtls == NULL || !ep->ice_connected)
+        return;
+    g_autoptr(GPtrArray) early = g_steal_pointer(&ep->early_dtls);
+    for (guint i = 0; i < early->len && ep->dtls != NULL; i++) {
+        gsize n = 0;
+        const guint8 *data = g_bytes_get_data(g_ptr_array_index(early, i), &n);
+        handle_dtls(ep, data, n);
+    }
 }
 
 static void
@@ -144,6 +165,7 @@ on_state(NiceAgent *agent, guint stream_id, guint component_id, guint state, gpo
         g_info("endpoint %s: ICE connected", ep->id);
         if (ep->dtls != NULL && ep->dtls_client)
             bridge_dtls_start(ep->dtls);
+        replay_early_dtls(ep);
     } else if (state == NICE_COMPONENT_STATE_FAILED && ep->expire == BRIDGE_EXPIRE_NONE) {
         cc_metric_inc(ep->config->stats->ice_failed);
         g_info("endpoint %s: ICE failed", ep->id);
@@ -235,6 +257,8 @@ bridge_endpoint_free(BridgeEndpoint *ep)
     nice_agent_remove_stream(ep->agent, ep->stream_id);
     g_object_unref(ep->agent);
     bridge_dtls_free(ep->dtls);
+    if (ep->early_dtls != NULL)
+        g_ptr_array_unref(ep->early_dtls);
     bridge_srtp_free(ep->srtp_in);
     bridge_srtp_free(ep->srtp_out);
     g_free(ep->rtx);
@@ -333,6 +357,7 @@ bridge_endpoint_set_remote(BridgeEndpoint *ep, const CcColibri2Transport *t, GEr
     ep->remote_set = TRUE;
     if (client && ep->ice_connected)
         bridge_dtls_start(ep->dtls);
+    replay_early_dtls(ep);
     return TRUE;
 }
 

@@ -45,6 +45,8 @@ typedef struct {
     guint8 data[BRIDGE_MAX_PACKET];
 } BridgeRtxSlot;
 
+#define BRIDGE_EARLY_DTLS 4
+
 typedef enum {
     BRIDGE_EXPIRE_NONE,
     BRIDGE_EXPIRE_SIGNALLED,
@@ -63,6 +65,11 @@ struct _BridgeEndpoint {
     gboolean dtls_client;
     gboolean remote_set;
     BridgeDtls *dtls;
+    /* DTLS records that arrived before the focus gave us the client's transport, or before
+     * our side of ICE could answer (the client's ICE checks and ClientHello can beat both):
+     * replayed once DTLS exists and ICE is connected, instead of losing the answer and
+     * waiting a second for the client's retransmission. At most BRIDGE_EARLY_DTLS. */
+    GPtrArray *early_dtls; /* GBytes* */
     BridgeSrtp *srtp_in;
     BridgeSrtp *srtp_out; /* non-NULL: ready to receive media */
     BridgeExpireReason expire;
