@@ -77,7 +77,9 @@ check_endpoint(Apply *a, const CcColibri2Endpoint *req)
         set_failure(&a->failure, "cancel", "item-not-found", "unknown_endpoint", req->id);
         return FALSE;
     }
-    if (req->transport != NULL) {
+    if (req->transport != NULL && ep != NULL && bridge_endpoint_is_trickle(ep, req->transport)) {
+        /* more candidates for the same ICE session: nothing else to check */
+    } else if (req->transport != NULL) {
         const CcColibri2Transport *t = req->transport;
         if (t->fingerprint == NULL || g_ascii_strcasecmp(t->fp_hash, "sha-256") != 0 ||
             !bridge_dtls_fingerprint_valid(t->fingerprint)) {
@@ -87,7 +89,8 @@ check_endpoint(Apply *a, const CcColibri2Endpoint *req)
         }
         if (ep != NULL && ep->remote_set) {
             set_failure(&a->failure, "modify", "bad-request", "bad_request",
-                        "the endpoint's transport is already set");
+                        "the endpoint's transport is already set (only candidates may be "
+                        "added, with the same ufrag)");
             return FALSE;
         }
     }
@@ -152,7 +155,9 @@ apply_on_worker(gpointer data)
             bridge_endpoint_local_transport(ep, answer);
             g_ptr_array_index(a->answers, i) = answer;
         }
-        if (req->transport != NULL) {
+        if (req->transport != NULL && bridge_endpoint_is_trickle(ep, req->transport)) {
+            bridge_endpoint_add_remote_candidates(ep, req->transport);
+        } else if (req->transport != NULL) {
             g_autoptr(GError) error = NULL;
             if (!bridge_endpoint_set_remote(ep, req->transport, &error))
                 set_failure(&a->failure, "modify", "bad-request", "bad_request", error->message);

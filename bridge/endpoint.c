@@ -262,6 +262,7 @@ bridge_endpoint_free(BridgeEndpoint *ep)
     bridge_srtp_free(ep->srtp_in);
     bridge_srtp_free(ep->srtp_out);
     g_free(ep->rtx);
+    g_free(ep->remote_ufrag);
     g_free(ep->id);
     g_free(ep);
 }
@@ -308,6 +309,32 @@ candidate_type(const char *type)
     return NICE_CANDIDATE_TYPE_HOST;
 }
 
+static void
+add_candidates(BridgeEndpoint *ep, const CcColibri2Transport *t)
+{
+    GSList *list = NULL;
+    for (guint i = 0; i < t->candidates->len; i++) {
+        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
+        if (c->component != 1)
+            continue;
+        NiceCandidate *nc = nice_candidate_new(candidate_type(c->type));
+        nc->component_id = 1;
+        nc->stream_id = ep->stream_id;
+        nc->transport = NICE_CANDIDATE_TRANSPORT_UDP;
+        nc->priority = c->priority;
+        g_strlcpy(nc->foundation, c->foundation, sizeof nc->foundation);
+        if (!nice_address_set_from_string(&nc->addr, c->ip)) {
+            nice_candidate_free(nc);
+            continue;
+        }
+        nice_address_set_port(&nc->addr, c->port);
+        list = g_slist_prepend(list, nc);
+    }
+    if (list != NULL)
+        nice_agent_set_remote_candidates(ep->agent, ep->stream_id, 1, list);
+    g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
+}
+
 gboolean
 bridge_endpoint_set_remote(BridgeEndpoint *ep, const CcColibri2Transport *t, GError **error)
 {
@@ -331,34 +358,27 @@ bridge_endpoint_set_remote(BridgeEndpoint *ep, const CcColibri2Transport *t, GEr
         g_set_error(error, CC_ERROR, CC_ERROR_INVALID, "bad ICE credentials");
         return FALSE;
     }
-    GSList *list = NULL;
-    for (guint i = 0; i < t->candidates->len; i++) {
-        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
-        if (c->component != 1)
-            continue;
-        NiceCandidate *nc = nice_candidate_new(candidate_type(c->type));
-        nc->component_id = 1;
-        nc->stream_id = ep->stream_id;
-        nc->transport = NICE_CANDIDATE_TRANSPORT_UDP;
-        nc->priority = c->priority;
-        g_strlcpy(nc->foundation, c->foundation, sizeof nc->foundation);
-        if (!nice_address_set_from_string(&nc->addr, c->ip)) {
-            nice_candidate_free(nc);
-            continue;
-        }
-        nice_address_set_port(&nc->addr, c->port);
-        list = g_slist_prepend(list, nc);
-    }
-    if (list != NULL)
-        nice_agent_set_remote_candidates(ep->agent, ep->stream_id, 1, list);
-    g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
+    add_candidates(ep, t);
     ep->dtls = g_steal_pointer(&dtls);
     ep->dtls_client = client;
     ep->remote_set = TRUE;
+    ep->remote_ufrag = g_strdup(t->ufrag);
     if (client && ep->ice_connected)
         bridge_dtls_start(ep->dtls);
     replay_early_dtls(ep);
     return TRUE;
+}
+
+gboolean
+bridge_endpoint_is_trickle(const BridgeEndpoint *ep, const CcColibri2Transport *t)
+{
+    return ep->remote_set && g_strcmp0(ep->remote_ufrag, t->ufrag) == 0;
+}
+
+void
+bridge_endpoint_add_remote_candidates(BridgeEndpoint *ep, const CcColibri2Transport *t)
+{
+    add_candidates(ep, t);
 }
 
 gboolean

@@ -64,6 +64,7 @@ struct _BridgeEndpoint {
     gboolean ice_connected;
     gboolean dtls_client;
     gboolean remote_set;
+    char *remote_ufrag; /* a later transport with this ufrag only adds candidates */
     BridgeDtls *dtls;
     /* DTLS records that arrived before the focus gave us the client's transport, or before
      * our side of ICE could answer (the client's ICE checks and ClientHello can beat both):
@@ -109,6 +110,12 @@ BridgeEndpoint *bridge_endpoint_new(BridgeConference *conference, const char *id
 void bridge_endpoint_free(BridgeEndpoint *endpoint);
 /* Fills ufrag, pwd, candidates and our fingerprint. */
 void bridge_endpoint_local_transport(BridgeEndpoint *endpoint, CcColibri2Transport *out);
+/* A transport for an endpoint whose transport is set, with the same ufrag: trickled
+ * candidates, which bridge_endpoint_add_remote_candidates() adds. */
+gboolean bridge_endpoint_is_trickle(const BridgeEndpoint *endpoint,
+                                    const CcColibri2Transport *remote);
+void bridge_endpoint_add_remote_candidates(BridgeEndpoint *endpoint,
+                                           const CcColibri2Transport *remote);
 gboolean bridge_endpoint_set_remote(BridgeEndpoint *endpoint, const CcColibri2Transport *remote,
                                     GError **error);
 /* Replaces the endpoint's signalled SSRCs. Returns FALSE if there are too many. */

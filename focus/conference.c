@@ -287,16 +287,18 @@ on_updated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpo
 
 void
 focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
-                                 const CcColibri2Transport *transport)
+                                 const CcColibri2Transport *transport, gboolean with_sources)
 {
     g_autoptr(CcColibri2Modify) m = modify_new(conf);
     CcColibri2Endpoint *ep = cc_colibri2_modify_add_endpoint(m, p->endpoint);
     if (transport != NULL)
         ep->transport = focus_offer_transport_copy(transport);
-    ep->sources = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_source_free);
-    for (guint i = 0; i < p->sources->len; i++)
-        g_ptr_array_add(ep->sources, focus_offer_source_copy(g_ptr_array_index(p->sources, i)));
-    p->bridge_synced = FALSE;
+    if (with_sources) {
+        ep->sources = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_source_free);
+        for (guint i = 0; i < p->sources->len; i++)
+            g_ptr_array_add(ep->sources, focus_offer_source_copy(g_ptr_array_index(p->sources, i)));
+        p->bridge_synced = FALSE;
+    }
     FocusRequest *request = focus_request_new(conf->media, conf, p->jid);
     request->payload = g_strdup(p->endpoint);
     request->payload_free = g_free;

@@ -189,7 +189,18 @@ session_accept(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     g_ptr_array_set_size(p->sources, 0);
     g_ptr_array_extend_and_steal(p->sources, g_steal_pointer(&sources));
     focus_participant_set_state(p, PART_ACTIVE);
-    focus_conference_update_endpoint(p->conf, p, transport);
+    g_autoptr(CcColibri2Transport) full = focus_offer_transport_copy(transport);
+    if (p->trickled != NULL && g_strcmp0(p->trickled->ufrag, full->ufrag) == 0)
+        for (guint i = 0;
+             i < p->trickled->candidates->len && full->candidates->len < CC_COLIBRI2_MAX_CANDIDATES;
+             i++) {
+            const CcColibri2Candidate *c = g_ptr_array_index(p->trickled->candidates, i);
+            cc_colibri2_transport_add_candidate(full, c->foundation, c->component, c->priority,
+                                                c->ip, c->port, c->type);
+        }
+    g_clear_pointer(&p->trickled, cc_colibri2_transport_free);
+    p->remote_ufrag = g_strdup(full->ufrag);
+    focus_conference_update_endpoint(p->conf, p, full, TRUE);
     /* It learns what changed since its offer now; others hear of it once the bridge has it. */
     focus_participant_sync(p);
 }
@@ -203,7 +214,7 @@ source_add(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     rename_clashes(p, added);
     acknowledge(p->conf->media, iq);
     g_ptr_array_extend_and_steal(p->sources, g_steal_pointer(&added));
-    focus_conference_update_endpoint(p->conf, p, NULL);
+    focus_conference_update_endpoint(p->conf, p, NULL, TRUE);
 }
 
 static void
@@ -245,7 +256,49 @@ source_remove(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     for (guint k = p->sources->len; k > 0; k--)
         if (((CcColibri2Source *)g_ptr_array_index(p->sources, k - 1))->ssrcs->len == 0)
             g_ptr_array_remove_index(p->sources, k - 1);
-    focus_conference_update_endpoint(p->conf, p, NULL);
+    focus_conference_update_endpoint(p->conf, p, NULL, TRUE);
+}
+
+/* Trickled candidates: kept until session-accept, then passed to the bridge as they come.
+ * With BUNDLE every content carries the same transport: the first one is read. */
+static void
+transport_info(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
+{
+    FocusMedia *media = p->conf->media;
+    const CcColibri2Transport *t = NULL;
+    for (guint i = 0; i < j->contents->len && t == NULL; i++)
+        t = ((CcJingleContent *)g_ptr_array_index(j->contents, i))->transport;
+    if (t == NULL || t->candidates->len == 0) {
+        acknowledge(media, iq); /* nothing to pass on (e.g. end-of-candidates) */
+        return;
+    }
+    if (p->state == PART_ACTIVE) {
+        if (g_strcmp0(t->ufrag, p->remote_ufrag) != 0) {
+            refuse(media, iq, "modify", "bad-request", NULL,
+                   "ICE restarts are not supported: the ufrag must stay the same");
+            return;
+        }
+        acknowledge(media, iq);
+        focus_conference_update_endpoint(p->conf, p, t, FALSE);
+        return;
+    }
+    if (p->trickled == NULL) {
+        p->trickled = cc_colibri2_transport_new();
+        p->trickled->ufrag = g_strdup(t->ufrag);
+        p->trickled->pwd = g_strdup(t->pwd);
+    }
+    if (g_strcmp0(p->trickled->ufrag, t->ufrag) != 0 ||
+        p->trickled->candidates->len + t->candidates->len > CC_COLIBRI2_MAX_CANDIDATES) {
+        refuse(media, iq, "modify", "policy-violation", NULL,
+               "At most 16 candidates of one ICE session before session-accept");
+        return;
+    }
+    acknowledge(media, iq);
+    for (guint i = 0; i < t->candidates->len; i++) {
+        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
+        cc_colibri2_transport_add_candidate(p->trickled, c->foundation, c->component, c->priority,
+                                            c->ip, c->port, c->type);
+    }
 }
 
 static void
@@ -271,10 +324,10 @@ dispatch(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
         session_terminate(p, iq);
         return;
     case CC_JINGLE_SESSION_INFO:
+        acknowledge(media, iq); /* muting, ringing: nothing for the focus to do */
+        return;
     case CC_JINGLE_TRANSPORT_INFO:
-        /* Muting and ringing need nothing; the bridge finds trickled candidates by itself
-         * (they show up as peer-reflexive when the client's checks arrive). */
-        acknowledge(media, iq);
+        transport_info(p, iq, j);
         return;
     case CC_JINGLE_SOURCE_ADD:
     case CC_JINGLE_SOURCE_REMOVE:

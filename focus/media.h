@@ -29,9 +29,11 @@ typedef struct {
     char *endpoint;     /* Colibri2 endpoint id, fresh for every session */
     char *sid;          /* Jingle sid, fresh for every session */
     FocusPartState state;
-    gboolean bridge_synced; /* the bridge has its current sources: others may hear of them */
-    GPtrArray *sources;     /* CcColibri2Source*: what it announced */
-    GHashTable *told;       /* "endpoint/source" -> FocusToldSource*: what it was told */
+    gboolean bridge_synced;        /* the bridge has its current sources: others may hear of them */
+    GPtrArray *sources;            /* CcColibri2Source*: what it announced */
+    char *remote_ufrag;            /* its ICE ufrag, from session-accept */
+    CcColibri2Transport *trickled; /* candidates trickled before session-accept */
+    GHashTable *told;              /* "endpoint/source" -> FocusToldSource*: what it was told */
 } FocusParticipant;
 
 typedef struct {
@@ -93,9 +95,10 @@ FocusConference *focus_conference_of(FocusMedia *media, FocusRoom *room);
 /* Asks the bridge for endpoints for every participant waiting (placing the conference
  * first if needed). */
 void focus_conference_pump(FocusConference *conf);
-/* Sends a Colibri2 update of `p`'s endpoint: transport (may be NULL) and its sources. */
+/* Sends a Colibri2 update of `p`'s endpoint: its transport (or trickled candidates) when
+ * `transport` is not NULL, and its sources when `with_sources`. */
 void focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
-                                      const CcColibri2Transport *transport);
+                                      const CcColibri2Transport *transport, gboolean with_sources);
 /* Frees `p`'s endpoint on the bridge (answer ignored). */
 void focus_conference_expire_endpoint(FocusConference *conf, const char *endpoint);
 /* Moves the conference off its bridge: every session ends and starts again elsewhere. */

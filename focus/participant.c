@@ -42,6 +42,9 @@ focus_participant_free(FocusParticipant *p)
     g_free(p->sid);
     g_ptr_array_unref(p->sources);
     g_hash_table_unref(p->told);
+    g_free(p->remote_ufrag);
+    if (p->trickled != NULL)
+        cc_colibri2_transport_free(p->trickled);
     g_free(p);
 }
 
@@ -142,6 +145,8 @@ focus_participant_end_session(FocusParticipant *p, const char *reason, const cha
     g_ptr_array_set_size(p->sources, 0);
     g_hash_table_remove_all(p->told);
     p->bridge_synced = FALSE;
+    g_clear_pointer(&p->remote_ufrag, g_free);
+    g_clear_pointer(&p->trickled, cc_colibri2_transport_free);
 }
 
 void

@@ -98,6 +98,11 @@ world_answer(World *w, xmpp_stanza_t *s)
         g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_parse(payload, NULL);
         if (m == NULL)
             abort(); /* the focus must only send what the contract allows */
+        /* Bridges learn a room only by its tag: r: and 12 hex characters. */
+        const char *name = xmpp_stanza_get_attribute(payload, "name");
+        if (name == NULL || strlen(name) != 14 || !g_str_has_prefix(name, "r:") ||
+            strspn(name + 2, "0123456789abcdef") != 12)
+            abort();
         if (w->fail_next) {
             w->fail_next = FALSE;
             xmpp_stanza_release(reply);

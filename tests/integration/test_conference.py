@@ -163,6 +163,12 @@ class Conference(unittest.TestCase):
         return (f"<content name='video'><description xmlns='{NS_RTP}' media='video'>{srcs}"
                 f"</description></content>")
 
+    def candidate(self, ufrag, pwd):
+        return (f"<content name='audio'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' "
+                f"ufrag='{ufrag}' pwd='{pwd}'><candidate foundation='9' component='1' "
+                f"protocol='udp' priority='1000' ip='127.0.0.1' port='9' type='host' "
+                f"generation='0' id='t1'/></transport></content>")
+
     def assert_refused(self, reply, condition, jingle_condition=None):
         self.assertEqual(reply['type'], 'error', reply)
         self.assertEqual(reply['condition'], condition, reply)
@@ -183,6 +189,11 @@ class Conference(unittest.TestCase):
         self.join('bob')
         self.join('carol')
         self.assertEqual(metric(self.focus, 'conclave_focus_sessions'), 3)
+        # The focus asked alice what her client does; bob and carol use the same client
+        # (the same XEP-0115 caps), so the verified answer was reused.
+        asked = {n: len(self.peers[n].seen('disco-info', match=lambda e: e['from'] ==
+                                           f'{ROOM}/focus')) for n in ('alice', 'bob', 'carol')}
+        self.assertEqual(asked, {'alice': 1, 'bob': 0, 'carol': 0})
         self.everyone_hears_everyone(['alice', 'bob', 'carol'])
         # The sources others were told of carry their owner's occupant JID.
         owners = {s['owner'] for ev in self.peers['carol'].seen('jingle')
@@ -265,6 +276,14 @@ class Conference(unittest.TestCase):
                             'not-acceptable')
         self.assert_refused(alice.raw(self.jingle_iq(alice, 'source-add',
                                                      self.video_sources(0))), 'bad-request')
+        # Trickled candidates go to the bridge; an ICE restart (new ufrag) is refused.
+        sent = alice.seen('accept-sent')[-1]
+        errors = metric(self.focus, 'conclave_focus_colibri_errors_total')
+        trickle = self.candidate(sent['ufrag'], sent['pwd'])
+        self.assertEqual(alice.raw(self.jingle_iq(alice, 'transport-info', trickle))['type'],
+                         'result')
+        self.assert_refused(alice.raw(self.jingle_iq(alice, 'transport-info', self.candidate(
+            'zzzz', sent['pwd']))), 'bad-request')
         # The focus does not take sessions.
         self.assert_refused(alice.raw(self.jingle_iq(alice, 'session-initiate', '',
                                                      sid='mine')),
@@ -276,6 +295,8 @@ class Conference(unittest.TestCase):
         self.assertGreaterEqual(metric(self.focus, 'conclave_focus_jingle_errors_total',
                                        '{error="not-acceptable"}'), 2)
         self.everyone_hears_everyone(['alice', 'bob', 'dave'], extra=[SCREEN])
+        # The bridge took the trickled candidate (a refusal would count as a Colibri2 error).
+        self.assertEqual(metric(self.focus, 'conclave_focus_colibri_errors_total'), errors)
 
     def test_6_failover_when_the_bridge_is_killed(self):
         names = ['alice', 'bob', 'dave']

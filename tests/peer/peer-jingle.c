@@ -26,7 +26,7 @@
  *   {"event":"jingle","action","sid","from","sources":[{"ssrc","kind","owner","name"}],
  *    "reason","error"} for every Jingle request received, before it is processed;
  *   {"event":"session","sid","focus"} once a session-initiate is processed;
- *   {"event":"accept-sent","sid","id"};
+ *   {"event":"accept-sent","sid","id","ufrag","pwd"};
  *   {"event":"session-ended","sid","reason","by":"remote|local"}. */
 #include "peer-xmpp.h"
 
@@ -313,6 +313,11 @@ peer_jingle_send_accept(PeerXmpp *x)
     JsonObject *o = peer_event_new("accept-sent");
     json_object_set_string_member(o, "sid", x->sid);
     json_object_set_string_member(o, "id", id);
+    CcJingleContent *first = a->contents->len > 0 ? g_ptr_array_index(a->contents, 0) : NULL;
+    if (first != NULL && first->transport != NULL) {
+        json_object_set_string_member(o, "ufrag", first->transport->ufrag);
+        json_object_set_string_member(o, "pwd", first->transport->pwd);
+    }
     peer_emit_object(o);
 }
 
