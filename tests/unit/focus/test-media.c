@@ -83,7 +83,7 @@ jingle(const char *contents)
     "<source xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' ssrc='" ssrc "' name='" name "'/>"
 #define GROUP(sem, body)                                                                           \
     "<ssrc-group xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' semantics='" sem "'>" body "</"           \
-                                                                                    "ssrc-group>"
+    "ssrc-group>"
 #define GSRC(ssrc) "<source ssrc='" ssrc "'/>"
 #define DESC(media, body)                                                                          \
     "<content name='" media "'><description xmlns='urn:xmpp:jingle:apps:rtp:1' media='" media      \
