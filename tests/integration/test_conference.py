@@ -5,9 +5,10 @@ media. Three participants hear and see each other; a fourth joins and everyone g
 (source-add); a screen share reaches everyone; a participant leaves and the others get
 source-remove while the bridge expires its endpoint; hostile and out-of-order Jingle is
 refused with the right errors and changes nothing for the others; a text-only occupant gets
-no Jingle and sees normal MUC traffic; and when the bridge carrying the conference is killed
+no Jingle and sees normal MUC traffic; when the bridge carrying the conference is killed
 (kill -9), every participant is on the other bridge with media flowing within 15 s, in a
-room that did not change."""
+room that did not change; a kick ends the kicked one's session (session-terminate) and the
+others get source-remove."""
 
 import re
 import signal
@@ -330,7 +331,23 @@ class Conference(unittest.TestCase):
         self.assertEqual(metric(self.focus, 'conclave_focus_conference_moves_total'), 1)
         self.assertEqual(len(self.jingle_to_tom.clear()), 0)
 
-    def test_7_privacy_and_clean_exit(self):
+    def test_7_a_kick_ends_the_session(self):
+        alice, dave = self.peers['alice'], self.peers['dave']
+        reply = alice.raw(f"<iq type='set' to='{ROOM}'><query "
+                          f"xmlns='http://jabber.org/protocol/muc#admin'><item nick='dave' "
+                          f"role='none'/></query></iq>")
+        self.assertEqual(reply['type'], 'result', reply)
+        ended = dave.wait('jingle', match=lambda e: e['action'] == 'session-terminate')
+        self.assertEqual(ended['reason'], 'gone')
+        self.assertIn(307, dave.wait('left')['codes'])
+        for name in ('alice', 'bob'):
+            self.peers[name].wait('jingle', match=lambda e: (
+                e['action'] == 'source-remove' and
+                {s['ssrc'] for s in e['sources']} == set(SSRCS['dave'])))
+        self.assertEqual(metric(self.focus, 'conclave_focus_sessions'), 2)
+        self.everyone_hears_everyone(['alice', 'bob'], extra=[SCREEN])
+
+    def test_8_privacy_and_clean_exit(self):
         # Bridges never saw the room's name, a nickname or a user JID.
         for b in self.bridges.values():
             text = b.log_text()
