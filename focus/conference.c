@@ -480,10 +480,10 @@ register_metrics(FocusMedia *media, CcMetrics *r)
                                            "Colibri2 requests that failed", NULL);
     m->text_only = cc_metrics_counter(r, "conclave_focus_text_only_total",
                                       "Occupants found to want no media", NULL);
-    static const char *const conditions[] = {"unknown-session",  "out-of-order",
-                                             "bad-request",      "not-acceptable",
-                                             "policy-violation", "feature-not-implemented",
-                                             "rate-limited",     NULL};
+    /* The Jingle condition when there is one, else the stanza error's. */
+    static const char *const conditions[] = {
+        "unknown-session", "out-of-order",     "unsupported-info",    "bad-request",
+        "not-acceptable",  "policy-violation", "resource-constraint", NULL};
     m->jingle_errors = g_hash_table_new(g_str_hash, g_str_equal);
     for (const char *const *c = conditions; *c != NULL; c++)
         g_hash_table_insert(m->jingle_errors, (gpointer)*c,

@@ -294,8 +294,10 @@ class Conference(unittest.TestCase):
         for p in (bob, self.peers['dave']):
             self.assertEqual(p.seen('jingle', match=lambda e: any(
                 s['ssrc'] in (7001, 7002, 7003, 7004) for s in e['sources'])), [])
-        self.assertGreaterEqual(metric(self.focus, 'conclave_focus_jingle_errors_total',
-                                       '{error="not-acceptable"}'), 2)
+        for error, n in (('not-acceptable', 2), ('unknown-session', 2), ('out-of-order', 1),
+                         ('policy-violation', 1), ('bad-request', 2), ('unsupported-info', 1)):
+            self.assertEqual(metric(self.focus, 'conclave_focus_jingle_errors_total',
+                                    f'{{error="{error}"}}'), n, error)
         self.everyone_hears_everyone(['alice', 'bob', 'dave'], extra=[SCREEN])
         # The bridge took the trickled candidate (a refusal would count as a Colibri2 error).
         self.assertEqual(metric(self.focus, 'conclave_focus_colibri_errors_total'), errors)
