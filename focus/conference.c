@@ -179,6 +179,11 @@ on_allocated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, g
                   error->message);
         cc_metric_inc(conf->media->metrics.colibri_errors);
         conf->creating = FALSE;
+        if (!conf->created) { /* nothing was placed there after all */
+            focus_bridges_count_conference(conf->media->bridges, conf->bridge, -1);
+            g_clear_pointer(&conf->bridge, g_free);
+            conf->generation++;
+        }
         for (guint i = 0; i < conf->participants->len; i++) {
             FocusParticipant *p = g_ptr_array_index(conf->participants, i);
             if (p->state == PART_ALLOCATING)

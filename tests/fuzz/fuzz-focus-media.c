@@ -4,8 +4,9 @@
  * answers health checks and conference-modify with endpoints and transports, clients
  * acknowledge Jingle. A Jingle IQ in the input with sid='*' gets the sender's current
  * session id, so that inputs reach the checks behind the sid. A <fail-bridge/> element makes
- * the next bridge answer an error (graceful_shutdown), and <kill-bridge/> reports the bridge
- * dead, which moves conferences to the other one.
+ * the next bridge answer an error (graceful_shutdown), <refuse-bridge/> a refusal
+ * (bad_request), and <kill-bridge/> reports the bridge dead, which moves conferences to the
+ * other one.
  *
  * Checks: no crash, no leak, and the session gauge equals the accepted sessions; every
  * source a participant was told of belongs to another participant's accepted session. */
@@ -25,8 +26,9 @@ static const char *const bridge_jids[] = {"b1.example", "b2.example", NULL};
 
 typedef struct {
     xmpp_ctx_t *ctx;
-    GQueue *outbox; /* xmpp_stanza_t* copies of what the focus sent */
-    gboolean fail_next;
+    GQueue *outbox;       /* xmpp_stanza_t* copies of what the focus sent */
+    gboolean fail_next;   /* the next Colibri2 answer says graceful_shutdown */
+    gboolean refuse_next; /* the next Colibri2 answer says bad_request */
 } World;
 
 static void
@@ -109,6 +111,13 @@ world_answer(World *w, xmpp_stanza_t *s)
             reply = cc_stanza_error_reply(s, "cancel", "service-unavailable", NULL);
             cc_colibri2_error_reason(xmpp_stanza_get_child_by_name(reply, "error"),
                                      "graceful_shutdown");
+            return reply;
+        }
+        if (w->refuse_next) {
+            w->refuse_next = FALSE;
+            xmpp_stanza_release(reply);
+            reply = cc_stanza_error_reply(s, "modify", "bad-request", NULL);
+            cc_colibri2_error_reason(xmpp_stanza_get_child_by_name(reply, "error"), "bad_request");
             return reply;
         }
         xmpp_stanza_t *cm = cc_stanza_add_child(reply, "conference-modified", CC_NS_COLIBRI2);
@@ -252,6 +261,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const char *name = xmpp_stanza_get_name(s);
             if (g_strcmp0(name, "fail-bridge") == 0) {
                 world.fail_next = TRUE;
+            } else if (g_strcmp0(name, "refuse-bridge") == 0) {
+                world.refuse_next = TRUE;
             } else if (g_strcmp0(name, "kill-bridge") == 0) {
                 g_autofree char *dead = carrying_bridge(media);
                 if (dead != NULL)
