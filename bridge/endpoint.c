@@ -47,6 +47,7 @@ on_dtls_connected(BridgeEndpoint *ep)
     ep->srtp_in = bridge_srtp_new(&remote, FALSE, &error);
     if (ep->srtp_in != NULL)
         ep->srtp_out = bridge_srtp_new(&local, TRUE, &error);
+    BridgeSrtpProfile profile = local.profile; /* the keys are wiped below, not the name */
     memset(&local, 0, sizeof local);
     memset(&remote, 0, sizeof remote);
     if (ep->srtp_out == NULL) {
@@ -58,7 +59,7 @@ on_dtls_connected(BridgeEndpoint *ep)
     }
     ep->last_media_us = g_get_monotonic_time();
     cc_metric_inc(s->dtls_ok);
-    g_info("endpoint %s: DTLS-SRTP up (%s)", ep->id, bridge_srtp_profile_name(local.profile));
+    g_info("endpoint %s: DTLS-SRTP up (%s)", ep->id, bridge_srtp_profile_name(profile));
 }
 
 static void

@@ -277,6 +277,11 @@ on_updated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpo
             bridge_failed(request, reply, error);
             return;
         }
+        if (g_strcmp0(colibri_reason(reply), "unknown_endpoint") == 0) {
+            /* The bridge expired it on its own (ICE, DTLS or media timeout). */
+            focus_conference_restart(conf, p, "connectivity-error");
+            return;
+        }
         g_warning("room %s: bridge %s refused a participant's transport or sources: %s",
                   conf->room->tag, conf->bridge, error->message);
         cc_metric_inc(conf->media->metrics.colibri_errors);
@@ -341,6 +346,29 @@ release_bridge(FocusConference *conf)
     g_clear_pointer(&conf->bridge, g_free);
     conf->created = conf->creating = FALSE;
     conf->generation++;
+}
+
+void
+focus_conference_restart(FocusConference *conf, FocusParticipant *p, const char *reason)
+{
+    FocusMedia *media = conf->media;
+    gint64 now = g_get_monotonic_time();
+    if (now - p->restart_window_us > 60 * G_USEC_PER_SEC) {
+        p->restart_window_us = now;
+        p->restarts = 0;
+    }
+    focus_participant_end_session(p, reason, "A new session follows", TRUE);
+    if (++p->restarts > FOCUS_RESTARTS_PER_MINUTE) {
+        g_message("room %s: a participant's sessions keep failing: left without media",
+                  conf->room->tag);
+        focus_participant_set_state(p, PART_TEXT_ONLY);
+    } else {
+        cc_metric_inc(media->metrics.restarts);
+        focus_participant_set_state(p, PART_WAITING);
+        focus_participant_renew(p);
+    }
+    focus_conference_sync_sources(conf);
+    focus_conference_pump(conf);
 }
 
 void
@@ -485,6 +513,10 @@ register_metrics(FocusMedia *media, CcMetrics *r)
                                            "Colibri2 requests that failed", NULL);
     m->text_only = cc_metrics_counter(r, "conclave_focus_text_only_total",
                                       "Occupants found to want no media", NULL);
+    m->restarts = cc_metrics_counter(r, "conclave_focus_session_restarts_total",
+                                     "Sessions restarted on the same bridge after their "
+                                     "transport failed",
+                                     NULL);
     /* The Jingle condition when there is one, else the stanza error's. */
     static const char *const conditions[] = {
         "unknown-session", "out-of-order",     "unsupported-info",    "bad-request",

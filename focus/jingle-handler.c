@@ -301,11 +301,24 @@ transport_info(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     }
 }
 
+/* Reasons with which a client says its media path broke and it wants it back. */
+static gboolean
+wants_restart(const char *reason)
+{
+    static const char *const broken[] = {"connectivity-error", "failed-transport", "media-error",
+                                         "timeout", NULL};
+    return reason != NULL && g_strv_contains(broken, reason);
+}
+
 static void
-session_terminate(FocusParticipant *p, xmpp_stanza_t *iq)
+session_terminate(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
 {
     FocusConference *conf = p->conf;
     acknowledge(conf->media, iq);
+    if (p->state == PART_ACTIVE && wants_restart(j->reason)) {
+        focus_conference_restart(conf, p, NULL);
+        return;
+    }
     focus_participant_end_session(p, NULL, NULL, TRUE);
     focus_participant_set_state(p, PART_TEXT_ONLY);
     focus_conference_sync_sources(conf);
@@ -321,7 +334,7 @@ dispatch(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
         session_accept(p, iq, j);
         return;
     case CC_JINGLE_SESSION_TERMINATE:
-        session_terminate(p, iq);
+        session_terminate(p, iq, j);
         return;
     case CC_JINGLE_SESSION_INFO:
         acknowledge(media, iq); /* muting, ringing: nothing for the focus to do */

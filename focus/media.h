@@ -32,6 +32,8 @@ typedef struct {
     gboolean bridge_synced;        /* the bridge has its current sources: others may hear of them */
     GPtrArray *sources;            /* CcColibri2Source*: what it announced */
     char *remote_ufrag;            /* its ICE ufrag, from session-accept */
+    gint64 restart_window_us;      /* start of the current minute of restarts */
+    guint restarts;                /* restarts in that minute */
     CcColibri2Transport *trickled; /* candidates trickled before session-accept */
     GHashTable *told;              /* "endpoint/source" -> FocusToldSource*: what it was told */
 } FocusParticipant;
@@ -54,7 +56,8 @@ struct _FocusConference {
 };
 
 typedef struct {
-    CcMetric *sessions, *participants, *reinvites, *moves, *jingle_in, *colibri_errors, *text_only;
+    CcMetric *sessions, *participants, *reinvites, *moves, *jingle_in, *colibri_errors, *text_only,
+        *restarts;
     GHashTable *jingle_errors; /* condition -> CcMetric* */
 } FocusMediaMetrics;
 
@@ -101,6 +104,12 @@ void focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p
                                       const CcColibri2Transport *transport, gboolean with_sources);
 /* Frees `p`'s endpoint on the bridge (answer ignored). */
 void focus_conference_expire_endpoint(FocusConference *conf, const char *endpoint);
+/* Gives `p` a fresh session on the conference's bridge after its transport failed (the
+ * client said so, or the bridge lost the endpoint): session-terminate with `reason` to the
+ * client when not NULL, then a new session-initiate. At most FOCUS_RESTARTS_PER_MINUTE;
+ * beyond that it is left without media. */
+#define FOCUS_RESTARTS_PER_MINUTE 3
+void focus_conference_restart(FocusConference *conf, FocusParticipant *p, const char *reason);
 /* Moves the conference off its bridge: every session ends and starts again elsewhere. */
 void focus_conference_move(FocusConference *conf, const char *why);
 /* Tells every active participant about the sources it does not know yet, and takes back

@@ -8,7 +8,7 @@ refused with the right errors and changes nothing for the others; a text-only oc
 no Jingle and sees normal MUC traffic; when the bridge carrying the conference is killed
 (kill -9), every participant is on the other bridge with media flowing within 15 s, in a
 room that did not change; a kick ends the kicked one's session (session-terminate) and the
-others get source-remove."""
+others get source-remove; a client that reports its transport failed gets a new session."""
 
 import re
 import signal
@@ -350,7 +350,24 @@ class Conference(unittest.TestCase):
         self.assertEqual(metric(self.focus, 'conclave_focus_sessions'), 2)
         self.everyone_hears_everyone(['alice', 'bob'], extra=[SCREEN])
 
-    def test_8_privacy_and_clean_exit(self):
+    def test_8_a_client_whose_transport_failed_gets_a_new_session(self):
+        bob = self.peers['bob']
+        old = bob.seen('session')[-1]['sid']
+        bob.send(cmd='terminate', reason='connectivity-error')
+        reply = bob.wait('iq-reply', match=lambda e: e['what'] == 'session-terminate')
+        self.assertEqual(reply['type'], 'result', reply)
+        bob.wait('session', match=lambda e: e['sid'] != old)
+        bob.wait_connected()
+        self.assertEqual(metric(self.focus, 'conclave_focus_session_restarts_total'), 1)
+        # alice was told bob's sources went, then came back with the new session.
+        alice = self.peers['alice']
+        alice.wait('jingle', match=lambda e: e['action'] == 'source-remove' and
+                   SSRCS['bob'][0] in {s['ssrc'] for s in e['sources']})
+        alice.wait('jingle', match=lambda e: e['action'] == 'source-add' and
+                   SSRCS['bob'][0] in {s['ssrc'] for s in e['sources']})
+        self.everyone_hears_everyone(['alice', 'bob'], extra=[SCREEN])
+
+    def test_9_privacy_and_clean_exit(self):
         # Bridges never saw the room's name, a nickname or a user JID.
         for b in self.bridges.values():
             text = b.log_text()

@@ -21,7 +21,8 @@
  *       sends one more video stream while sending (a screen share), and source-add for it;
  *       without a session it is only remembered, and offered in the next session-accept.
  *   {"cmd":"remove-source","ssrc":N}   stops it, and source-remove.
- *   {"cmd":"terminate"}                session-terminate (success) to the focus; ends locally.
+ *   {"cmd":"terminate","reason"?}     session-terminate (default reason success) to the focus;
+ *                                     ends locally.
  * Events (each with "t_us"):
  *   {"event":"jingle","action","sid","from","sources":[{"ssrc","kind","owner","name"}],
  *    "reason","error"} for every Jingle request received, before it is processed;
@@ -472,17 +473,20 @@ cmd_remove_source(PeerXmpp *x, JsonObject *args)
     command_error("remove-source: not a source added with add-source");
 }
 
+/* "reason" (default success) is the XEP-0166 condition: connectivity-error asks the focus
+ * for a new session, as a client whose ICE failed would. */
 static void
-cmd_terminate(PeerXmpp *x)
+cmd_terminate(PeerXmpp *x, JsonObject *args)
 {
     if (x->sid == NULL) {
         command_error("terminate: no Jingle session");
         return;
     }
+    const char *reason = json_object_get_string_member_with_default(args, "reason", "success");
     g_autoptr(CcJingle) j = cc_jingle_new(CC_JINGLE_SESSION_TERMINATE, x->sid);
-    j->reason = g_strdup("success");
+    j->reason = g_strdup(reason);
     g_free(send_jingle(x, j, "session-terminate"));
-    peer_jingle_end(x, "success", "local");
+    peer_jingle_end(x, reason, "local");
 }
 
 gboolean
@@ -493,7 +497,7 @@ peer_jingle_command(PeerXmpp *x, const char *cmd, JsonObject *args)
     else if (g_str_equal(cmd, "remove-source"))
         cmd_remove_source(x, args);
     else if (g_str_equal(cmd, "terminate"))
-        cmd_terminate(x);
+        cmd_terminate(x, args);
     else
         return FALSE;
     return TRUE;
