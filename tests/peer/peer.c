@@ -460,6 +460,7 @@ main(int argc, char **argv)
             return 1;
         }
         p->video_file = g_bytes_new_take(g_steal_pointer(&data), len);
+        p->video_file_pt = PEER_PT_VIDEO;
     }
     p->requested = g_hash_table_new(g_direct_hash, g_direct_equal);
     p->plis = g_hash_table_new(g_direct_hash, g_direct_equal);
