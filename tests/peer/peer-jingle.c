@@ -14,7 +14,8 @@
  * Received streams: every source offered (session-initiate, source-add) is expected;
  * in a video content an SSRC that is the second of an FID group is RTX. source-remove
  * marks streams "removed" (counters are kept and reported), as does a new session for the
- * streams it no longer offers.
+ * streams it no longer offers. A --video-file is replayed with the payload type the offer
+ * gives VP8.
  *
  * Commands:
  *   {"cmd":"add-source","ssrc":N,"kind":"video","name":"..."}  (name: NICK-vK by default)
@@ -176,6 +177,24 @@ peer_jingle_end(PeerXmpp *x, const char *reason, const char *by)
     x->accept_sent = FALSE;
 }
 
+/* The VP8 file is replayed with the payload type the offer gives VP8, as any client would. */
+static void
+file_payload_type(Peer *p, const CcJingle *j)
+{
+    for (guint i = 0; i < j->contents->len; i++) {
+        const CcJingleContent *c = g_ptr_array_index(j->contents, i);
+        if (g_strcmp0(c->media, "video") != 0)
+            continue;
+        for (guint k = 0; c->payload_types != NULL && k < c->payload_types->len; k++) {
+            const CcJinglePayloadType *pt = g_ptr_array_index(c->payload_types, k);
+            if (pt->name != NULL && g_ascii_strcasecmp(pt->name, "VP8") == 0) {
+                p->video_file_pt = pt->id;
+                return;
+            }
+        }
+    }
+}
+
 static void
 on_initiate(PeerXmpp *x, xmpp_stanza_t *iq, CcJingle *j)
 {
@@ -196,6 +215,7 @@ on_initiate(PeerXmpp *x, xmpp_stanza_t *iq, CcJingle *j)
     for (guint i = 0; i < p->n_rx; i++)
         p->rx[i].removed = TRUE;
     expect_sources(p, j);
+    file_payload_type(p, j);
     if (!peer_session_new(p)) {
         peer_emit("{\"event\":\"error\",\"message\":\"cannot gather candidates\"}");
         peer_jingle_end(x, "failed-application", "local");

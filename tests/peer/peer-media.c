@@ -177,8 +177,8 @@ send_file_frame(Peer *p)
         }
         guint8 buf[1600 + BRIDGE_SRTP_MAX_TRAILER];
         guint16 seq = (guint16)(peer_stream_first_seq(p->video_ssrc) + p->sent_video);
-        gsize off = bridge_rtp_write_header(buf, PEER_PT_VIDEO, marker, seq, p->video_ts_base + ts,
-                                            p->video_ssrc);
+        gsize off = bridge_rtp_write_header(buf, p->video_file_pt, marker, seq,
+                                            p->video_ts_base + ts, p->video_ssrc);
         memcpy(buf + off, r + 7, plen);
         p->video_off += 7 + plen;
         p->video_last_ts = ts;

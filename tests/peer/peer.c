@@ -8,6 +8,7 @@
  *   {"cmd":"connect","ufrag":..,"pwd":..,"fingerprint":..,"candidates":[{"ip","port",
  *    "priority","foundation"}]}
  *   {"cmd":"expect","sources":[{"ssrc":N,"kind":"audio|video|rtx|foreign|bench"}]}
+ *       (an SSRC already expected, e.g. one offered over Jingle, takes the new kind)
  *   {"cmd":"send","seconds":S}      {"cmd":"pli","ssrc":N}
  *   {"cmd":"hostile","what":"malformed|unsignalled","count":N}
  *   {"cmd":"report"}                {"cmd":"reset-rx"}        {"cmd":"quit"}
@@ -330,16 +331,14 @@ static void
 cmd_expect(Peer *p, JsonObject *o)
 {
     JsonArray *a = json_object_get_array_member(o, "sources");
-    for (guint i = 0; a != NULL && i < json_array_get_length(a) && p->n_rx < PEER_MAX_STREAMS;
-         i++) {
+    for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
         JsonObject *s = json_array_get_object_element(a, i);
         PeerKind kind;
         if (!peer_kind_parse(json_object_get_string_member_with_default(s, "kind", ""), &kind))
             continue;
-        PeerRxStream *r = &p->rx[p->n_rx++];
-        r->kind = kind;
-        r->ssrc = (guint32)json_object_get_int_member_with_default(s, "ssrc", 0);
-        r->highest = -1;
+        guint32 ssrc = (guint32)json_object_get_int_member_with_default(s, "ssrc", 0);
+        if (peer_rx_expect(p, ssrc, kind, NULL) == NULL)
+            break;
     }
 }
 
@@ -461,6 +460,7 @@ main(int argc, char **argv)
             return 1;
         }
         p->video_file = g_bytes_new_take(g_steal_pointer(&data), len);
+        p->video_file_pt = PEER_PT_VIDEO;
     }
     p->requested = g_hash_table_new(g_direct_hash, g_direct_equal);
     p->plis = g_hash_table_new(g_direct_hash, g_direct_equal);

@@ -67,6 +67,7 @@ typedef struct {
     GHashTable *plis; /* media ssrc -> count */
     /* --video-file: VP8 RTP payloads replayed on the video SSRC instead of synthetic ones */
     GBytes *video_file;
+    guint8 video_file_pt; /* its payload type: VP8's in the session's offer (XMPP mode) */
     gsize video_off;
     guint32 video_ts_base, video_last_ts;
     /* --bench-rate: timestamped packets instead of the normal streams, and latencies */
