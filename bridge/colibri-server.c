@@ -171,6 +171,53 @@ apply_on_worker(gpointer data)
         bridge_conference_rebuild_ssrcs(a->conf);
 }
 
+/* --- endpoints the bridge lost on its own ------------------------------------------------ */
+
+typedef struct {
+    BridgeColibriServer *srv;
+    char *owner, *meeting_id, *endpoint, *reason;
+} Lost;
+
+static void
+lost_free(gpointer data)
+{
+    Lost *l = data;
+    g_free(l->owner);
+    g_free(l->meeting_id);
+    g_free(l->endpoint);
+    g_free(l->reason);
+    g_free(l);
+}
+
+/* On the control thread: tells the conference's owner, so that it can start a new session
+ * for that participant instead of leaving it with a dead one. */
+static gboolean
+send_lost(gpointer data)
+{
+    Lost *l = data;
+    xmpp_ctx_t *ctx = cc_xmpp_component_ctx(l->srv->xmpp);
+    g_autoptr(xmpp_stanza_t) msg = xmpp_message_new(ctx, NULL, l->owner, NULL);
+    xmpp_stanza_set_from(msg, cc_xmpp_component_domain(l->srv->xmpp));
+    xmpp_stanza_t *e = cc_stanza_add_child(msg, "endpoint-expired", CC_NS_COLIBRI2);
+    xmpp_stanza_set_attribute(e, "meeting-id", l->meeting_id);
+    xmpp_stanza_set_attribute(e, "id", l->endpoint);
+    xmpp_stanza_set_attribute(e, "reason", l->reason);
+    cc_xmpp_component_send(l->srv->xmpp, msg);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_endpoint_lost(BridgeConference *conf, const char *endpoint, const char *reason, gpointer data)
+{
+    Lost *l = g_new0(Lost, 1);
+    l->srv = data;
+    l->owner = g_strdup(conf->owner);
+    l->meeting_id = g_strdup(conf->meeting_id);
+    l->endpoint = g_strdup(endpoint);
+    l->reason = g_strdup(reason);
+    g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_lost, l, lost_free);
+}
+
 static void
 shutdown_on_worker(gpointer data)
 {
@@ -262,6 +309,9 @@ on_modify(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
     if (conf == NULL) {
         conf =
             bridge_conference_new(m->meeting_id, bridge_worker_pool_pick(srv->pool), srv->config);
+        conf->owner = g_strdup(xmpp_stanza_get_from(stanza));
+        conf->lost = on_endpoint_lost;
+        conf->lost_data = srv;
         g_hash_table_insert(srv->conferences, conf->meeting_id, conf);
         created = TRUE;
     }

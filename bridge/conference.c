@@ -42,6 +42,21 @@ bridge_conference_rebuild_ssrcs(BridgeConference *conf)
     }
 }
 
+static const char *
+expire_reason_name(BridgeExpireReason reason)
+{
+    switch (reason) {
+    case BRIDGE_EXPIRE_ICE:
+        return "ice_failed";
+    case BRIDGE_EXPIRE_DTLS:
+        return "dtls_failed";
+    case BRIDGE_EXPIRE_MEDIA:
+        return "media_timeout";
+    default:
+        return "signalled";
+    }
+}
+
 static void
 count_expiry(const BridgeStats *s, BridgeExpireReason reason)
 {
@@ -70,7 +85,9 @@ bridge_conference_remove_endpoint(BridgeConference *conf, BridgeEndpoint *ep,
     bridge_conference_rebuild_ssrcs(conf);
     count_expiry(conf->config->stats, reason);
     bridge_worker_add_endpoints(conf->worker, -1);
-    g_info("endpoint %s expired (reason %d)", ep->id, (int)reason);
+    g_info("endpoint %s expired (%s)", ep->id, expire_reason_name(reason));
+    if (reason != BRIDGE_EXPIRE_SIGNALLED && conf->lost != NULL)
+        conf->lost(conf, ep->id, expire_reason_name(reason), conf->lost_data);
     bridge_endpoint_free(ep);
 }
 
@@ -124,5 +141,6 @@ bridge_conference_free(BridgeConference *conf)
     g_ptr_array_unref(conf->list);
     g_hash_table_unref(conf->ssrc_owner);
     g_free(conf->meeting_id);
+    g_free(conf->owner);
     g_free(conf);
 }

@@ -95,8 +95,16 @@ struct _BridgeEndpoint {
     socklen_t direct_len;
 };
 
+/* Told (on the conference's worker) when the bridge expires an endpoint on its own: ICE or
+ * DTLS failed, or media stopped. `reason` is ice_failed, dtls_failed or media_timeout. */
+typedef void (*BridgeEndpointLost)(BridgeConference *conference, const char *endpoint,
+                                   const char *reason, gpointer data);
+
 struct _BridgeConference {
     char *meeting_id;
+    char *owner; /* the JID that created it: the one told of endpoints lost */
+    BridgeEndpointLost lost;
+    gpointer lost_data;
     BridgeWorker *worker;
     const BridgeMediaConfig *config;
     GHashTable *endpoints;  /* id -> BridgeEndpoint* (owned) */

@@ -479,6 +479,38 @@ on_destroying(FocusRoom *room, gpointer data)
     conference_free(conf);
 }
 
+/* A bridge says it expired an endpoint on its own (ICE, DTLS or media stopped): that
+ * participant gets a new session. Only the conference's own bridge is believed. */
+static gboolean
+on_service_message(xmpp_stanza_t *message, gpointer data)
+{
+    FocusMedia *media = data;
+    xmpp_stanza_t *e =
+        xmpp_stanza_get_child_by_name_and_ns(message, "endpoint-expired", CC_NS_COLIBRI2);
+    if (e == NULL)
+        return FALSE;
+    const char *meeting = xmpp_stanza_get_attribute(e, "meeting-id");
+    const char *endpoint = xmpp_stanza_get_attribute(e, "id");
+    const char *from = xmpp_stanza_get_from(message);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, media->conferences);
+    while (meeting != NULL && endpoint != NULL && g_hash_table_iter_next(&it, NULL, &value)) {
+        FocusConference *conf = value;
+        if (conf->bridge == NULL || g_ascii_strcasecmp(conf->bridge, from) != 0 ||
+            g_strcmp0(conf->room->meeting_id, meeting) != 0)
+            continue;
+        FocusParticipant *p = by_endpoint(conf, endpoint);
+        if (p != NULL && p->state >= PART_INITIATED) {
+            g_info("room %s: the bridge lost a participant's endpoint (%s)", conf->room->tag,
+                   xmpp_stanza_get_attribute(e, "reason"));
+            focus_conference_restart(conf, p, "connectivity-error");
+        }
+        break;
+    }
+    return TRUE; /* handled, or not believed: either way nothing to answer */
+}
+
 static void
 on_bridge_change(const char *jid, gboolean usable, gboolean failed, gpointer data)
 {
@@ -547,6 +579,7 @@ focus_media_new(CcXmppComponent *xmpp, FocusMuc *muc, FocusBridges *bridges,
         .joined = on_joined,
         .leaving = on_leaving,
         .destroying = on_destroying,
+        .service_message = on_service_message,
         .data = media,
     };
     focus_muc_set_hooks(muc, &hooks);

@@ -130,6 +130,9 @@ focus_muc_on_message(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data
             focus_muc_remove_occupant(muc, room, occ, bounced, NULL, NULL);
         return TRUE;
     }
+    if (to->local == NULL && muc->hooks.service_message != NULL &&
+        muc->hooks.service_message(stanza, muc->hooks.data))
+        return TRUE;
     if (!focus_policy_allow_stanza(muc->policy, from_text)) {
         focus_muc_refuse(muc, "rate_limited");
         focus_muc_error(muc, stanza, "wait", "resource-constraint", "Too many stanzas");

@@ -115,6 +115,8 @@ typedef struct {
     void (*joined)(FocusRoom *room, FocusOccupant *occ, xmpp_stanza_t *presence, gpointer data);
     void (*leaving)(FocusRoom *room, FocusOccupant *occ, gboolean removed, gpointer data);
     void (*destroying)(FocusRoom *room, gpointer data);
+    /* A message to the service's own address (not a room); TRUE if it was for the hook. */
+    gboolean (*service_message)(xmpp_stanza_t *message, gpointer data);
     gpointer data;
 } FocusMucHooks;
 

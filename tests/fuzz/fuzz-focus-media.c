@@ -5,8 +5,8 @@
  * acknowledge Jingle. A Jingle IQ in the input with sid='*' gets the sender's current
  * session id, so that inputs reach the checks behind the sid. A <fail-bridge/> element makes
  * the next bridge answer an error (graceful_shutdown), <refuse-bridge/> a refusal
- * (bad_request), and <kill-bridge/> reports the bridge dead, which moves conferences to the
- * other one.
+ * (bad_request), <kill-bridge/> reports the bridge dead, which moves conferences to the
+ * other one, and <lose-endpoint/> has the bridge say it expired a participant's endpoint.
  *
  * Checks: no crash, no leak, and the session gauge equals the accepted sessions; every
  * source a participant was told of belongs to another participant's accepted session. */
@@ -177,6 +177,32 @@ carrying_bridge(FocusMedia *media)
     return g_strdup(focus_bridges_select(media->bridges));
 }
 
+/* The conference's bridge says it lost the first participant's endpoint that it has. */
+static void
+lose_endpoint(World *w, CcXmppComponent *xmpp, FocusMedia *media)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, media->conferences);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        FocusConference *conf = value;
+        for (guint i = 0; conf->bridge != NULL && i < conf->participants->len; i++) {
+            FocusParticipant *p = g_ptr_array_index(conf->participants, i);
+            if (p->state < PART_INITIATED)
+                continue;
+            xmpp_stanza_t *msg = xmpp_message_new(w->ctx, NULL, "muc.example", NULL);
+            xmpp_stanza_set_from(msg, conf->bridge);
+            xmpp_stanza_t *e = cc_stanza_add_child(msg, "endpoint-expired", CC_NS_COLIBRI2);
+            xmpp_stanza_set_attribute(e, "meeting-id", conf->room->meeting_id);
+            xmpp_stanza_set_attribute(e, "id", p->endpoint);
+            xmpp_stanza_set_attribute(e, "reason", "ice_failed");
+            cc_xmpp_component_inject(xmpp, msg);
+            xmpp_stanza_release(msg);
+            return;
+        }
+    }
+}
+
 static void
 check_invariants(FocusMedia *media)
 {
@@ -267,6 +293,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 g_autofree char *dead = carrying_bridge(media);
                 if (dead != NULL)
                     focus_bridges_fail(bridges, dead);
+            } else if (g_strcmp0(name, "lose-endpoint") == 0) {
+                lose_endpoint(&world, xmpp, media);
             } else if (g_strcmp0(name, "revive-bridges") == 0) {
                 focus_bridges_check_all(bridges);
             } else {
