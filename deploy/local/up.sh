@@ -196,6 +196,7 @@ modules_enabled = { "disco", "roster", "saslauth", "ping", "presence", "register
 modules_disabled = { "s2s", "s2s_bidi", "s2s_auth_certs", "dialback", "tls", "posix" }
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
+network_settings = { nagle = false }
 authentication = "internal_hashed"
 storage = "internal"
 

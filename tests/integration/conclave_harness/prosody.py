@@ -125,6 +125,8 @@ class Prosody:
             'local_interfaces = { "127.0.0.1" }',
             'c2s_interfaces = { "127.0.0.1" }',
             'c2s_ports = { %d }' % self._c2s_port,
+            # As docs/configuration.md advises operators: no Nagle delay on signalling.
+            'network_settings = { nagle = false }',
             'c2s_direct_tls_ports = { }',
             'legacy_ssl_ports = { }',
             'component_interfaces = { "127.0.0.1" }',
