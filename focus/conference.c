@@ -189,6 +189,7 @@ on_allocated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, g
             if (p->state == PART_ALLOCATING)
                 focus_participant_set_state(p, PART_TEXT_ONLY);
         }
+        focus_conference_settle(conf);
         return;
     }
     g_autoptr(GError) parse_error = NULL;
@@ -216,6 +217,7 @@ on_allocated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, g
         }
         focus_participant_initiate(p, ep->transport);
     }
+    focus_conference_settle(conf);
     focus_conference_pump(conf);
 }
 
@@ -288,7 +290,7 @@ on_updated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpo
         focus_participant_end_session(p, "general-error", "The media bridge refused the session",
                                       TRUE);
         focus_participant_set_state(p, PART_TEXT_ONLY);
-        focus_conference_sync_sources(conf);
+        focus_conference_settle(conf);
         return;
     }
     p->bridge_synced = TRUE;
@@ -349,6 +351,16 @@ release_bridge(FocusConference *conf)
 }
 
 void
+focus_conference_settle(FocusConference *conf)
+{
+    focus_conference_sync_sources(conf);
+    if (conf->bridge != NULL && !conf->creating && !has_endpoints(conf)) {
+        release_bridge(conf);
+        focus_conference_pump(conf); /* anyone still waiting starts afresh */
+    }
+}
+
+void
 focus_conference_restart(FocusConference *conf, FocusParticipant *p, const char *reason)
 {
     FocusMedia *media = conf->media;
@@ -367,7 +379,7 @@ focus_conference_restart(FocusConference *conf, FocusParticipant *p, const char 
         focus_participant_set_state(p, PART_WAITING);
         focus_participant_renew(p);
     }
-    focus_conference_sync_sources(conf);
+    focus_conference_settle(conf);
     focus_conference_pump(conf);
 }
 
@@ -462,11 +474,7 @@ on_leaving(FocusRoom *room, FocusOccupant *occ, gboolean removed, gpointer data)
     focus_participant_end_session(p, removed ? "gone" : NULL, NULL, TRUE);
     g_hash_table_remove(conf->by_jid, p->jid);
     g_ptr_array_remove(conf->participants, p);
-    focus_conference_sync_sources(conf);
-    if (!has_endpoints(conf)) {
-        release_bridge(conf);
-        focus_conference_pump(conf); /* anyone still waiting starts afresh */
-    }
+    focus_conference_settle(conf);
 }
 
 static void

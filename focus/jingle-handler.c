@@ -60,6 +60,7 @@ on_jingle_reply(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error
         g_strcmp0(p->sid, sent->sid) == 0) {
         focus_participant_end_session(p, NULL, NULL, TRUE);
         focus_participant_set_state(p, PART_TEXT_ONLY);
+        focus_conference_settle(conf);
     }
 }
 
@@ -321,7 +322,7 @@ session_terminate(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     }
     focus_participant_end_session(p, NULL, NULL, TRUE);
     focus_participant_set_state(p, PART_TEXT_ONLY);
-    focus_conference_sync_sources(conf);
+    focus_conference_settle(conf);
 }
 
 static void

@@ -112,6 +112,9 @@ void focus_conference_expire_endpoint(FocusConference *conf, const char *endpoin
 void focus_conference_restart(FocusConference *conf, FocusParticipant *p, const char *reason);
 /* Moves the conference off its bridge: every session ends and starts again elsewhere. */
 void focus_conference_move(FocusConference *conf, const char *why);
+/* After a session ended: syncs sources, and ends the conference on its bridge when no
+ * participant has an endpoint there any more. */
+void focus_conference_settle(FocusConference *conf);
 /* Tells every active participant about the sources it does not know yet, and takes back
  * those that are gone. */
 void focus_conference_sync_sources(FocusConference *conf);

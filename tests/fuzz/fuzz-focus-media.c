@@ -9,7 +9,8 @@
  * other one, and <lose-endpoint/> has the bridge say it expired a participant's endpoint.
  *
  * Checks: no crash, no leak, and the session gauge equals the accepted sessions; every
- * source a participant was told of belongs to another participant's accepted session. */
+ * source a participant was told of belongs to another participant's accepted session; no
+ * conference stays on a bridge without endpoints. */
 #include "conference.h"
 #include "media.h"
 #include "stanza.h"
@@ -212,6 +213,12 @@ check_invariants(FocusMedia *media)
     g_hash_table_iter_init(&it, media->conferences);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         FocusConference *conf = value;
+        gboolean endpoints = FALSE;
+        for (guint i = 0; i < conf->participants->len; i++)
+            endpoints |= ((FocusParticipant *)g_ptr_array_index(conf->participants, i))->state >=
+                         PART_ALLOCATING;
+        if (conf->bridge != NULL && !conf->creating && !endpoints)
+            abort(); /* a conference left on a bridge with nobody in it */
         for (guint i = 0; i < conf->participants->len; i++) {
             FocusParticipant *p = g_ptr_array_index(conf->participants, i);
             active += p->state == PART_ACTIVE;
