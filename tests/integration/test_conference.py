@@ -1,14 +1,15 @@
 #!/usr/bin/python3
-"""A conference end to end: a real Prosody, the focus, two bridges, and test peers that log
-in over c2s, join a room and speak Jingle to the focus while sending and checking real
-media. Three participants hear and see each other; a fourth joins and everyone gets it
-(source-add); a screen share reaches everyone; a participant leaves and the others get
-source-remove while the bridge expires its endpoint; hostile and out-of-order Jingle is
-refused with the right errors and changes nothing for the others; a text-only occupant gets
-no Jingle and sees normal MUC traffic; when the bridge carrying the conference is killed
-(kill -9), every participant is on the other bridge with media flowing within 15 s, in a
-room that did not change; a kick ends the kicked one's session (session-terminate) and the
-others get source-remove; a client that reports its transport failed gets a new session."""
+"""A conference end to end: a real Prosody (test_conference_ejabberd.py: ejabberd), the focus,
+two bridges, and test peers that log in over c2s, join a room and speak Jingle to the focus
+while sending and checking real media. Three participants hear and see each other; a fourth
+joins and everyone gets it (source-add); a screen share reaches everyone; a participant
+leaves and the others get source-remove while the bridge expires its endpoint; hostile and
+out-of-order Jingle is refused with the right errors and changes nothing for the others; a
+text-only occupant gets no Jingle and sees normal MUC traffic; when the bridge carrying the
+conference is killed (kill -9), every participant is on the other bridge with media flowing
+within 15 s, in a room that did not change; a kick ends the kicked one's session (session-
+terminate) and the others get source-remove; a client that reports its transport failed gets
+a new session."""
 
 import re
 import signal
@@ -45,14 +46,16 @@ def metric(daemon, name, labels=''):
 
 
 class Conference(unittest.TestCase):
+    server_class = Prosody  # test_conference_ejabberd.py runs the same story on ejabberd
+
     @classmethod
     def setUpClass(cls):
-        cls.prosody = Prosody(components={FOCUS: 'f', B1: 'b1', B2: 'b2'})
-        cls.prosody.start()
+        cls.server = cls.server_class(components={FOCUS: 'f', B1: 'b1', B2: 'b2'})
+        cls.server.start()
         for user in list(SSRCS) + ['tom']:
-            cls.prosody.register(user, f'{user}-pw')
+            cls.server.register(user, f'{user}-pw')
         cls.focus = Daemon(
-            'focus', FOCUS, 'f', cls.prosody.component_port,
+            'focus', FOCUS, 'f', cls.server.component_port_for(FOCUS),
             # Health checks at the defaults (every 10 s, 5 s timeout): the failover limit
             # below holds with what operators get out of the box.
             extra=f'[focus]\nbridges = {B1}, {B2}\nmax_ssrcs_per_participant = 6\n'
@@ -67,7 +70,7 @@ class Conference(unittest.TestCase):
     @classmethod
     def bridge(cls, domain, secret):
         port = 30000 + procs.free_port() % 20000
-        d = Daemon('bridge', domain, secret, cls.prosody.component_port,
+        d = Daemon('bridge', domain, secret, cls.server.component_port_for(domain),
                    extra=f'[media]\naddresses = 127.0.0.1\nport_min = {port}\n'
                          f'port_max = {port + 40}\nworkers = 1\n'
                          f'[colibri]\ntrusted = {FOCUS}\n').start()
@@ -83,13 +86,13 @@ class Conference(unittest.TestCase):
         for d in [cls.focus] + list(cls.bridges.values()):
             if d.proc is not None and d.proc.poll() is None:
                 d.stop(signal.SIGKILL)
-        cls.prosody.stop()
+        cls.server.stop()
 
     # -- helpers -------------------------------------------------------------------------
 
     def join(self, name):
         audio, video, rtx = SSRCS[name]
-        p = XmppPeer(name, f'{name}@localhost/{name}', f'{name}-pw', self.prosody.c2s_port,
+        p = XmppPeer(name, f'{name}@localhost/{name}', f'{name}-pw', self.server.c2s_port,
                      audio=audio, video=video, rtx=rtx)
         self.peers[name] = p
         t0 = time.monotonic()
@@ -179,7 +182,7 @@ class Conference(unittest.TestCase):
     # -- the story -----------------------------------------------------------------------
 
     def test_1_three_participants_and_a_text_only_occupant(self):
-        type(self).tom = tom = MucUser(self.prosody, 'tom', 'tom-pw')
+        type(self).tom = tom = MucUser(self.server, 'tom', 'tom-pw')
         jingle_to_tom = _StanzaQueue()
         tom.client.call(lambda: tom.client.xmpp.register_handler(Callback(
             'jingle', MatchXPath('{jabber:client}iq/{%s}jingle' % NS_JINGLE),
