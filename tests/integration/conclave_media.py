@@ -9,7 +9,6 @@ import random
 import subprocess
 import threading
 import time
-import xml.etree.ElementTree as ET
 
 from conclave_harness import procs
 from conclave_harness.tempdir import make_tempdir

@@ -10,9 +10,8 @@ import re
 import time
 import unittest
 
-from conclave_harness import procs
 from conclave_daemons import Daemon
-from muc_client import (NS_ADMIN, NS_OWNER, MucError, MucUser, codes, config_form, esc,
+from muc_client import (NS_ADMIN, NS_OWNER, MucError, MucUser, codes, config_form,
                         form_values, iq_error, item, kind, occupant_id)
 
 SERVICE = 'conference.localhost'

@@ -11,7 +11,6 @@ within 15 s, in a room that did not change; a kick ends the kicked one's session
 terminate) and the others get source-remove; a client that reports its transport failed gets
 a new session."""
 
-import re
 import signal
 import time
 import unittest
@@ -21,7 +20,7 @@ from conclave_harness.prosody import Prosody
 from conclave_harness.xmpp_client import Callback, MatchXPath, _StanzaQueue
 from conclave_daemons import Daemon
 from conclave_media import XmppPeer, parse_metrics
-from muc_client import MucUser, codes, kind
+from muc_client import MucUser, kind
 
 FOCUS = 'conference.localhost'
 B1, B2 = 'bridge1.localhost', 'bridge2.localhost'

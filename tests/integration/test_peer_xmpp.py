@@ -16,7 +16,6 @@ import hashlib
 import os
 import types
 import unittest
-import xml.etree.ElementTree as ET
 
 from conclave_harness import procs, tap
 from conclave_harness.prosody import Prosody

@@ -9,7 +9,6 @@ import os
 import sys
 import struct
 import threading
-import time
 import unittest
 
 import gi
