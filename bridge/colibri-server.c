@@ -166,6 +166,11 @@ apply_on_worker(gpointer data)
             bridge_endpoint_set_sources(ep, req->sources);
             sources_changed = TRUE;
         }
+        if (req->has_payload_types) {
+            ep->pt_filter = TRUE;
+            ep->accepted_pts.bits[0] = req->audio.bits[0] | req->video.bits[0];
+            ep->accepted_pts.bits[1] = req->audio.bits[1] | req->video.bits[1];
+        }
     }
     if (sources_changed)
         bridge_conference_rebuild_ssrcs(a->conf);

@@ -65,6 +65,10 @@ struct _BridgeEndpoint {
     gboolean dtls_client;
     gboolean remote_set;
     char *remote_ufrag; /* a later transport with this ufrag only adds candidates */
+    /* The payload types its client accepted; packets in others are not forwarded to it.
+     * Until the focus says (Colibri2 <media>), everything is. */
+    gboolean pt_filter;
+    CcColibri2PayloadTypes accepted_pts;
     BridgeDtls *dtls;
     /* DTLS records that arrived before the focus gave us the client's transport, or before
      * our side of ICE could answer (the client's ICE checks and ClientHello can beat both):

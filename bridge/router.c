@@ -119,7 +119,13 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
     guint8 *out = conf->worker->out;
     for (guint i = 0; i < conf->list->len; i++) {
         BridgeEndpoint *to = g_ptr_array_index(conf->list, i);
-        if (to != from && can_receive(to) && send_rtp_copy(to, out, buf, len) == 0)
+        if (to == from || !can_receive(to))
+            continue;
+        if (to->pt_filter && !cc_colibri2_payload_type_has(&to->accepted_pts, h.payload_type)) {
+            cc_metric_inc(s->drop_payload_type);
+            continue;
+        }
+        if (send_rtp_copy(to, out, buf, len) == 0)
             cc_metric_inc(s->rtp_forwarded);
     }
 }

@@ -32,6 +32,8 @@ bridge_stats_init(BridgeStats *s, CcMetrics *m)
     s->drop_not_ready = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "not_ready", NULL);
     s->drop_unknown = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "unknown", NULL);
     s->drop_too_big = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "too_big", NULL);
+    /* Per receiver: a packet in a payload type that receiver's client did not accept. */
+    s->drop_payload_type = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "payload_type", NULL);
     s->drop_send_failed = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "send_failed", NULL);
     s->dtls_ok = cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total",
                                     "DTLS handshakes, by result", "result", "ok", NULL);

@@ -10,7 +10,7 @@ typedef struct {
     CcMetric *packets_in, *bytes_in, *packets_out, *bytes_out;
     CcMetric *rtp_accepted, *rtp_forwarded, *rtcp_accepted;
     CcMetric *drop_malformed_rtp, *drop_malformed_rtcp, *drop_unsignalled_ssrc, *drop_srtp,
-        *drop_not_ready, *drop_unknown, *drop_too_big, *drop_send_failed;
+        *drop_not_ready, *drop_unknown, *drop_too_big, *drop_send_failed, *drop_payload_type;
     CcMetric *dtls_ok, *dtls_failed, *dtls_fingerprint_mismatch;
     CcMetric *ice_failed;
     CcMetric *nacks_received, *nacks_answered, *plis_received, *plis_sent, *plis_throttled;

@@ -385,6 +385,47 @@ endpoint_free(CcColibri2Endpoint *ep)
     g_free(ep);
 }
 
+/* <media type='audio|video'><payload-type id='N' .../>...</media>: the ids only (names,
+ * parameters and feedback are the clients' business). */
+static gboolean
+parse_media(xmpp_stanza_t *e, CcColibri2Endpoint *ep, GError **error)
+{
+    const char *type = xmpp_stanza_get_attribute(e, "type");
+    CcColibri2PayloadTypes *pts = g_strcmp0(type, "audio") == 0   ? &ep->audio
+                                  : g_strcmp0(type, "video") == 0 ? &ep->video
+                                                                  : NULL;
+    if (pts == NULL)
+        return invalid(error, "media: type must be audio or video");
+    guint n = 0;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (!xmpp_stanza_is_tag(c) || g_strcmp0(xmpp_stanza_get_name(c), "payload-type") != 0)
+            continue;
+        guint64 id = 0;
+        if (!parse_u64(xmpp_stanza_get_attribute(c, "id"), 127, &id))
+            return invalid(error, "media: bad payload-type id");
+        if (++n > 64)
+            return invalid(error, "media: too many payload types");
+        cc_colibri2_payload_type_add(pts, (guint8)id);
+    }
+    ep->has_payload_types = TRUE;
+    return TRUE;
+}
+
+static void
+write_media(xmpp_stanza_t *e, const char *type, const CcColibri2PayloadTypes *pts)
+{
+    xmpp_stanza_t *m = cc_stanza_add_child(e, "media", NULL);
+    xmpp_stanza_set_attribute(m, "type", type);
+    for (guint pt = 0; pt < 128; pt++) {
+        if (!cc_colibri2_payload_type_has(pts, (guint8)pt))
+            continue;
+        xmpp_stanza_t *p = cc_stanza_add_child(m, "payload-type", "urn:xmpp:jingle:apps:rtp:1");
+        char id[8];
+        g_snprintf(id, sizeof id, "%u", pt);
+        xmpp_stanza_set_attribute(p, "id", id);
+    }
+}
+
 static CcColibri2Endpoint *
 parse_endpoint(xmpp_stanza_t *e, GError **error)
 {
@@ -411,6 +452,9 @@ parse_endpoint(xmpp_stanza_t *e, GError **error)
         } else if (is_name(c, "sources", NULL) && ep->sources == NULL) {
             ep->sources = parse_sources(c, error);
             if (ep->sources == NULL)
+                goto fail;
+        } else if (is_name(c, "media", NULL)) {
+            if (!parse_media(c, ep, error))
                 goto fail;
         }
     }
@@ -543,6 +587,10 @@ cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *m)
             xmpp_stanza_set_attribute(e, "create", "true");
         if (ep->expire)
             xmpp_stanza_set_attribute(e, "expire", "true");
+        if (ep->has_payload_types) {
+            write_media(e, "audio", &ep->audio);
+            write_media(e, "video", &ep->video);
+        }
         if (ep->transport != NULL)
             cc_colibri2_transport_write(e, ep->transport);
         if (ep->sources != NULL)

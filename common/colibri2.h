@@ -60,12 +60,34 @@ typedef struct {
     GPtrArray *groups; /* CcColibri2SsrcGroup* */
 } CcColibri2Source;
 
+/* The payload types an endpoint's client accepted (<media type><payload-type id/>...): a
+ * bit per payload type 0-127. */
+typedef struct {
+    guint64 bits[2];
+} CcColibri2PayloadTypes;
+
+static inline gboolean
+cc_colibri2_payload_type_has(const CcColibri2PayloadTypes *pts, guint8 pt)
+{
+    return (pts->bits[(pt >> 6) & 1] >> (pt & 63)) & 1;
+}
+
+static inline void
+cc_colibri2_payload_type_add(CcColibri2PayloadTypes *pts, guint8 pt)
+{
+    pts->bits[(pt >> 6) & 1] |= G_GUINT64_CONSTANT(1) << (pt & 63);
+}
+
 typedef struct {
     char *id;
     gboolean create;
     gboolean expire;
     CcColibri2Transport *transport; /* NULL when absent */
-    GPtrArray *sources;             /* CcColibri2Source*; NULL when <sources> is absent */
+    /* <media type='audio|video'> lists: what the client accepts. Written and read only when
+     * `has_payload_types`; `audio` and `video` hold each type's list. */
+    gboolean has_payload_types;
+    CcColibri2PayloadTypes audio, video;
+    GPtrArray *sources; /* CcColibri2Source*; NULL when <sources> is absent */
 } CcColibri2Endpoint;
 
 typedef struct {

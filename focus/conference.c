@@ -305,6 +305,11 @@ focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
     CcColibri2Endpoint *ep = cc_colibri2_modify_add_endpoint(m, p->endpoint);
     if (transport != NULL)
         ep->transport = focus_offer_transport_copy(transport);
+    if (transport != NULL && transport->fingerprint != NULL && p->has_payload_types) {
+        ep->has_payload_types = TRUE;
+        ep->audio = p->audio_pts;
+        ep->video = p->video_pts;
+    }
     if (with_sources) {
         ep->sources = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_source_free);
         for (guint i = 0; i < p->sources->len; i++)

@@ -165,6 +165,28 @@ rename_clashes(FocusParticipant *p, GPtrArray *added)
 
 /* --- actions ---------------------------------------------------------------------------- */
 
+/* What the answer kept of the offer: the bridge forwards only those payload types to this
+ * participant (a client that answers VP8 only gets no VP9, H.264 or RTX it would drop). */
+static void
+accepted_payload_types(FocusParticipant *p, const CcJingle *j)
+{
+    p->has_payload_types = FALSE;
+    memset(&p->audio_pts, 0, sizeof p->audio_pts);
+    memset(&p->video_pts, 0, sizeof p->video_pts);
+    for (guint i = 0; i < j->contents->len; i++) {
+        const CcJingleContent *c = g_ptr_array_index(j->contents, i);
+        if (c->media == NULL)
+            continue;
+        CcColibri2PayloadTypes *pts =
+            g_str_equal(c->media, "audio") ? &p->audio_pts : &p->video_pts;
+        for (guint k = 0; k < c->payload_types->len; k++) {
+            cc_colibri2_payload_type_add(
+                pts, ((CcJinglePayloadType *)g_ptr_array_index(c->payload_types, k))->id);
+            p->has_payload_types = TRUE;
+        }
+    }
+}
+
 static void
 session_accept(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
 {
@@ -201,6 +223,7 @@ session_accept(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
         }
     g_clear_pointer(&p->trickled, cc_colibri2_transport_free);
     p->remote_ufrag = g_strdup(full->ufrag);
+    accepted_payload_types(p, j);
     focus_conference_update_endpoint(p->conf, p, full, TRUE);
     /* It learns what changed since its offer now; others hear of it once the bridge has it. */
     focus_participant_sync(p);

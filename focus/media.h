@@ -29,9 +29,13 @@ typedef struct {
     char *endpoint;     /* Colibri2 endpoint id, fresh for every session */
     char *sid;          /* Jingle sid, fresh for every session */
     FocusPartState state;
-    gboolean bridge_synced;        /* the bridge has its current sources: others may hear of them */
-    GPtrArray *sources;            /* CcColibri2Source*: what it announced */
-    char *remote_ufrag;            /* its ICE ufrag, from session-accept */
+    gboolean bridge_synced; /* the bridge has its current sources: others may hear of them */
+    GPtrArray *sources;     /* CcColibri2Source*: what it announced */
+    char *remote_ufrag;     /* its ICE ufrag, from session-accept */
+    /* The payload types its session-accept kept, which the bridge forwards to it (none
+     * listed: the bridge forwards everything). */
+    gboolean has_payload_types;
+    CcColibri2PayloadTypes audio_pts, video_pts;
     gint64 restart_window_us;      /* start of the current minute of restarts */
     guint restarts;                /* restarts in that minute */
     CcColibri2Transport *trickled; /* candidates trickled before session-accept */

@@ -64,9 +64,11 @@ class BridgeMedia(unittest.TestCase):
         BridgeMedia.meetings += 1
         return f'meeting-{os.getpid()}-{BridgeMedia.meetings}'
 
-    def conference(self, specs, wrong_fingerprint=()):
+    def conference(self, specs, wrong_fingerprint=(), media=None):
         """Creates a conference with one endpoint per spec (name, Peer kwargs), connects
-        every peer and returns {name: Peer}."""
+        every peer and returns {name: Peer}. `media` maps a name to the Colibri2 <media>
+        elements (accepted payload types) of its endpoint."""
+        media = media or {}
         meeting = self.new_meeting()
         reply = self.iq(modify_xml(BRIDGE, meeting,
                                    [f"<endpoint id='{n}' create='true'/>" for n, _ in specs],
@@ -81,8 +83,8 @@ class BridgeMedia(unittest.TestCase):
             t = dict(peer.transport)
             if name in wrong_fingerprint:
                 t['fingerprint'] = random_fingerprint()
-            update = (f"<endpoint id='{name}'>{transport_xml(t, setup=peer.setup)}"
-                      f"{sources_xml(peer, name)}</endpoint>")
+            update = (f"<endpoint id='{name}'>{media.get(name, '')}"
+                      f"{transport_xml(t, setup=peer.setup)}{sources_xml(peer, name)}</endpoint>")
             reply = self.iq(modify_xml(BRIDGE, meeting, [update]))
             self.assertEqual(reply['type'], 'result', str(reply))
         for name, peer in peers.items():
@@ -149,6 +151,31 @@ class BridgeMedia(unittest.TestCase):
         self.assertEqual(counters.delta('conclave_bridge_dtls_handshakes_total{result="ok"}'), 3)
         for reason in ('srtp', 'malformed_rtp', 'malformed_rtcp', 'unsignalled_ssrc'):
             self.assertEqual(counters.delta(Counters.drop(reason)), 0, reason)
+        self.expire(meeting)
+
+    def test_only_accepted_payload_types_are_forwarded(self):
+        # 'picky' accepted Opus (111) only, as a client answering the focus's offer with
+        # fewer codecs would: the sender's video (96) and RTX (97) are not sent to it, and
+        # each withheld copy is counted; 'all' said nothing and gets everything.
+        counters = Counters(self.bridge)
+        picky = (f"<media type='audio'><payload-type xmlns='urn:xmpp:jingle:apps:rtp:1' "
+                 f"id='111' name='opus' clockrate='48000' channels='2'/></media>"
+                 f"<media type='video'/>")
+        meeting, peers = self.conference([
+            ('snd', dict(audio=5001, video=5002, rtx=5003)),
+            ('all', dict(audio=5101)),
+            ('picky', dict(audio=5201)),
+        ], media={'picky': picky})
+        snd = peers['snd']
+        sent = self.send_all([snd])
+        self.assert_received_all(peers['all'], [snd], sent)
+        streams = {s['ssrc']: s for s in peers['picky'].report()['streams']}
+        self.assertEqual(streams[5001]['unique'], sent['snd']['audio'])
+        self.assertEqual(streams[5001]['mismatches'], 0)
+        self.assertEqual(streams[5002]['packets'], 0)
+        self.assertEqual(streams[5003]['packets'], 0)
+        self.assertEqual(counters.delta(Counters.drop('payload_type')),
+                         sent['snd']['video'] + sent['snd']['rtx'])
         self.expire(meeting)
 
     def test_nack_is_answered_and_pli_reaches_the_sender(self):

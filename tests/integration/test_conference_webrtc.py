@@ -9,7 +9,9 @@ source-remove into a new offer for webrtcbin. webrtcbin decodes the peer's VP8 s
 the bridge; the peer, told of webrtcbin's sources by the focus's source-add, receives
 webrtcbin's VP8 and Opus intact; when the peer leaves, webrtcbin gets a source-remove for
 its sources; a second peer who joins later reaches webrtcbin through source-add, with media
-both ways, and the bridge never had to drop anything webrtcbin sent."""
+both ways, and the bridge never had to drop anything webrtcbin sent; a third peer's video in
+payload types webrtcbin's answer left out reaches the second peer but is withheld from
+webrtcbin by the bridge, which the focus told what webrtcbin accepted."""
 
 import os
 import queue
@@ -555,7 +557,7 @@ class ConferenceWebrtc(unittest.TestCase):
         cls.vp8_packets = encode_vp8_file(cls.vp8_path)
         cls.prosody = Prosody(components={FOCUS: 'f', BRIDGE: 'b1'})
         cls.prosody.start()
-        for user in ('alice', 'bob', 'gst'):
+        for user in ('alice', 'bob', 'carol', 'gst'):
             cls.prosody.register(user, f'{user}-pw')
         cls.focus = Daemon(
             'focus', FOCUS, 'f', cls.prosody.component_port,
@@ -714,6 +716,38 @@ class ConferenceWebrtc(unittest.TestCase):
         for reason in ('unsignalled_ssrc', 'srtp', 'malformed_rtp', 'malformed_rtcp'):
             self.assertEqual(drops[f'conclave_bridge_dropped_packets_total{{reason="{reason}"}}'],
                              0, reason)
+
+    def test_4_payload_types_webrtcbin_left_out_are_not_sent_to_it(self):
+        # webrtcbin's answer kept Opus 111 and VP8 100 only. carol's synthetic video goes
+        # out as payload types 96 and 97 (VP8's and VP9's RTX in the offer): bob, who
+        # accepted the whole offer, gets it; the bridge withholds every packet of it from
+        # webrtcbin and counts each one.
+        gst, me = self.session()
+        drop = 'conclave_bridge_dropped_packets_total{reason="payload_type"}'
+        before = parse_metrics(self.bridge.metrics())[drop]
+        carol = XmppPeer('carol', 'carol@localhost/carol', 'carol-pw', self.prosody.c2s_port,
+                         video=2103, rtx=3103)
+        self.peers['carol'] = carol
+        carol.join(ROOM, 'carol')
+        carol.wait_session()
+        carol.wait_connected()
+        me.wait_action('source-add', (2103, 3103))
+        bob = self.peers['bob']
+        bob.wait('jingle', match=lambda e: e['action'] == 'source-add' and
+                 2103 in {s['ssrc'] for s in e['sources']})
+        carol.send(cmd='send', seconds=2.0)
+        sent = carol.wait('sent', timeout=15, match=lambda e: 'stopped' not in e)
+        self.assertGreater(sent['video'], 0)
+        procs.wait_until(
+            lambda: {s['ssrc']: s for s in bob.report()['streams']}.get(2103, {}).get(
+                'unique', 0) == sent['video'], timeout=10, message='bob did not get carol')
+        procs.wait_until(
+            lambda: parse_metrics(self.bridge.metrics())[drop] - before ==
+            sent['video'] + sent['rtx'], timeout=5,
+            message='the bridge did not withhold exactly carol\'s packets from webrtcbin')
+        self.assertEqual(gst.frames(2103), 0)
+        self.assertEqual(me.failures, [])
+
 
 if __name__ == '__main__':
     tap.main(ConferenceWebrtc)

@@ -117,6 +117,11 @@ START_TEST(test_examples)
     ep = g_ptr_array_index(update->endpoints, 0);
     ck_assert(!ep->create);
     ck_assert_str_eq(ep->transport->fp_setup, "active");
+    ck_assert(ep->has_payload_types);
+    ck_assert(cc_colibri2_payload_type_has(&ep->audio, 111));
+    ck_assert(!cc_colibri2_payload_type_has(&ep->audio, 100));
+    ck_assert(cc_colibri2_payload_type_has(&ep->video, 100));
+    ck_assert(!cc_colibri2_payload_type_has(&ep->video, 96));
     ck_assert_uint_eq(ep->sources->len, 2);
     CcColibri2Source *video = g_ptr_array_index(ep->sources, 1);
     ck_assert_str_eq(video->type, "video");
