@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,6 +24,15 @@ rewrite_and_reparse(const CcColibri2Modify *m)
     g_autoptr(CcColibri2Modify) again = cc_colibri2_modify_parse(cm, NULL);
     if (again == NULL || again->endpoints->len != m->endpoints->len)
         abort();
+    /* The accepted payload types survive exactly. */
+    for (guint i = 0; i < m->endpoints->len; i++) {
+        const CcColibri2Endpoint *a = g_ptr_array_index(m->endpoints, i);
+        const CcColibri2Endpoint *b = g_ptr_array_index(again->endpoints, i);
+        if (a->has_payload_types != b->has_payload_types ||
+            memcmp(&a->audio, &b->audio, sizeof a->audio) != 0 ||
+            memcmp(&a->video, &b->video, sizeof a->video) != 0)
+            abort();
+    }
 }
 
 int
