@@ -293,8 +293,6 @@ on_updated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpo
         focus_conference_settle(conf);
         return;
     }
-    p->bridge_synced = TRUE;
-    focus_conference_sync_sources(conf);
 }
 
 void
@@ -314,12 +312,16 @@ focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
         ep->sources = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_source_free);
         for (guint i = 0; i < p->sources->len; i++)
             g_ptr_array_add(ep->sources, focus_offer_source_copy(g_ptr_array_index(p->sources, i)));
-        p->bridge_synced = FALSE;
     }
     FocusRequest *request = focus_request_new(conf->media, conf, p->jid);
     request->payload = g_strdup(p->endpoint);
     request->payload_free = g_free;
     send_modify(conf, m, on_updated, request);
+    /* Others hear of the sources now, not after the bridge's answer: the Colibri2 update
+     * and the source-adds travel the same way, so clients know an SSRC before its first
+     * packet. If the bridge refuses, the session ends and a source-remove follows. */
+    if (with_sources)
+        focus_conference_sync_sources(conf);
 }
 
 static void

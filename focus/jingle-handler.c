@@ -224,9 +224,8 @@ session_accept(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     g_clear_pointer(&p->trickled, cc_colibri2_transport_free);
     p->remote_ufrag = g_strdup(full->ufrag);
     accepted_payload_types(p, j);
+    /* This also tells it what changed since its offer, and the others of its sources. */
     focus_conference_update_endpoint(p->conf, p, full, TRUE);
-    /* It learns what changed since its offer now; others hear of it once the bridge has it. */
-    focus_participant_sync(p);
 }
 
 static void

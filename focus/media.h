@@ -29,9 +29,8 @@ typedef struct {
     char *endpoint;     /* Colibri2 endpoint id, fresh for every session */
     char *sid;          /* Jingle sid, fresh for every session */
     FocusPartState state;
-    gboolean bridge_synced; /* the bridge has its current sources: others may hear of them */
-    GPtrArray *sources;     /* CcColibri2Source*: what it announced */
-    char *remote_ufrag;     /* its ICE ufrag, from session-accept */
+    GPtrArray *sources; /* CcColibri2Source*: what it announced */
+    char *remote_ufrag; /* its ICE ufrag, from session-accept */
     /* The payload types its session-accept kept, which the bridge forwards to it (none
      * listed: the bridge forwards everything). */
     gboolean has_payload_types;

@@ -69,7 +69,6 @@ focus_participant_renew(FocusParticipant *p)
     g_free(p->sid);
     p->endpoint = cc_stanza_new_id();
     p->sid = cc_stanza_new_id();
-    p->bridge_synced = FALSE;
 }
 
 static gboolean
@@ -88,7 +87,7 @@ focus_participant_wanted_sources(FocusParticipant *p)
     FocusConference *conf = p->conf;
     for (guint i = 0; i < conf->participants->len; i++) {
         FocusParticipant *q = g_ptr_array_index(conf->participants, i);
-        if (q == p || q->state != PART_ACTIVE || !q->bridge_synced)
+        if (q == p || q->state != PART_ACTIVE)
             continue;
         for (guint j = 0; j < q->sources->len; j++) {
             const CcColibri2Source *s = g_ptr_array_index(q->sources, j);
@@ -144,7 +143,6 @@ focus_participant_end_session(FocusParticipant *p, const char *reason, const cha
         focus_conference_expire_endpoint(p->conf, p->endpoint);
     g_ptr_array_set_size(p->sources, 0);
     g_hash_table_remove_all(p->told);
-    p->bridge_synced = FALSE;
     g_clear_pointer(&p->remote_ufrag, g_free);
     g_clear_pointer(&p->trickled, cc_colibri2_transport_free);
 }
