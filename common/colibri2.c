@@ -1,31 +1,15 @@
 /* Colibri2 codec (see colibri2.h). Owns the parsed structures and the XML shapes; decides
  * nothing about conferences (the bridge and the focus do). */
 #include "colibri2.h"
+#include "xml-read.h"
 
 #include "cc-autoptr.h"
 #include "cc-error.h"
 #include "jingle.h"
 #include "stanza.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-static gboolean
-is_name(xmpp_stanza_t *s, const char *name, const char *ns)
-{
-    const char *n = xmpp_stanza_get_name(s);
-    const char *x = xmpp_stanza_get_ns(s);
-    return xmpp_stanza_is_tag(s) && n != NULL && strcmp(n, name) == 0 &&
-           (ns == NULL || (x != NULL && strcmp(x, ns) == 0));
-}
-
-static gboolean
-invalid(GError **error, const char *message)
-{
-    g_set_error_literal(error, CC_ERROR, CC_ERROR_INVALID, message);
-    return FALSE;
-}
 
 /* Ids: 1..64 characters of [A-Za-z0-9._-]. */
 static gboolean
@@ -51,23 +35,6 @@ valid_ice(const char *s, gsize min, gsize max)
         if (!g_ascii_isalnum(*p) && *p != '+' && *p != '/')
             return FALSE;
     }
-    return TRUE;
-}
-
-static gboolean
-parse_u64(const char *s, guint64 max, guint64 *out)
-{
-    if (s == NULL || *s == '\0' || strlen(s) > 20)
-        return FALSE;
-    for (const char *p = s; *p; p++) {
-        if (!g_ascii_isdigit(*p))
-            return FALSE;
-    }
-    errno = 0;
-    guint64 v = g_ascii_strtoull(s, NULL, 10);
-    if (errno != 0 || v > max)
-        return FALSE;
-    *out = v;
     return TRUE;
 }
 
@@ -135,6 +102,24 @@ cc_colibri2_transport_add_candidate(CcColibri2Transport *t, const char *foundati
     g_ptr_array_add(t->candidates, c);
 }
 
+CcColibri2Transport *
+cc_colibri2_transport_copy(const CcColibri2Transport *t)
+{
+    CcColibri2Transport *copy = cc_colibri2_transport_new();
+    copy->ufrag = g_strdup(t->ufrag);
+    copy->pwd = g_strdup(t->pwd);
+    copy->fp_hash = g_strdup(t->fp_hash);
+    copy->fp_setup = g_strdup(t->fp_setup);
+    copy->fingerprint = g_strdup(t->fingerprint);
+    copy->rtcp_mux = t->rtcp_mux;
+    for (guint i = 0; i < t->candidates->len; i++) {
+        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
+        cc_colibri2_transport_add_candidate(copy, c->foundation, c->component, c->priority, c->ip,
+                                            c->port, c->type);
+    }
+    return copy;
+}
+
 static gboolean
 parse_candidate(xmpp_stanza_t *s, CcColibri2Transport *t, GError **error)
 {
@@ -145,21 +130,22 @@ parse_candidate(xmpp_stanza_t *s, CcColibri2Transport *t, GError **error)
     const char *ip = xmpp_stanza_get_attribute(s, "ip");
     guint64 component, priority, port;
     if (!valid_ice(foundation, 1, 32))
-        return invalid(error, "candidate: bad foundation");
-    if (!parse_u64(xmpp_stanza_get_attribute(s, "component"), 256, &component) || component == 0)
-        return invalid(error, "candidate: bad component");
-    if (!parse_u64(xmpp_stanza_get_attribute(s, "priority"), G_MAXUINT32, &priority))
-        return invalid(error, "candidate: bad priority");
-    if (!parse_u64(xmpp_stanza_get_attribute(s, "port"), 65535, &port) || port == 0)
-        return invalid(error, "candidate: bad port");
+        return cc_xml_invalid(error, "candidate: bad foundation");
+    if (!cc_xml_parse_u64(xmpp_stanza_get_attribute(s, "component"), 256, &component) ||
+        component == 0)
+        return cc_xml_invalid(error, "candidate: bad component");
+    if (!cc_xml_parse_u64(xmpp_stanza_get_attribute(s, "priority"), G_MAXUINT32, &priority))
+        return cc_xml_invalid(error, "candidate: bad priority");
+    if (!cc_xml_parse_u64(xmpp_stanza_get_attribute(s, "port"), 65535, &port) || port == 0)
+        return cc_xml_invalid(error, "candidate: bad port");
     if (!valid_ip(ip))
-        return invalid(error, "candidate: bad ip");
+        return cc_xml_invalid(error, "candidate: bad ip");
     if (protocol == NULL || g_ascii_strcasecmp(protocol, "udp") != 0)
-        return invalid(error, "candidate: unsupported protocol");
+        return cc_xml_invalid(error, "candidate: unsupported protocol");
     if (type == NULL || !g_strv_contains(types, type))
-        return invalid(error, "candidate: bad type");
+        return cc_xml_invalid(error, "candidate: bad type");
     if (t->candidates->len >= CC_COLIBRI2_MAX_CANDIDATES)
-        return invalid(error, "transport: too many candidates");
+        return cc_xml_invalid(error, "transport: too many candidates");
     cc_colibri2_transport_add_candidate(t, foundation, (guint)component, (guint32)priority, ip,
                                         (guint16)port, type);
     return TRUE;
@@ -172,33 +158,33 @@ cc_colibri2_transport_parse(xmpp_stanza_t *ice, GError **error)
     const char *ufrag = xmpp_stanza_get_attribute(ice, "ufrag");
     const char *pwd = xmpp_stanza_get_attribute(ice, "pwd");
     if (!valid_ice(ufrag, 4, 256) || !valid_ice(pwd, 22, 256)) {
-        invalid(error, "transport: bad ufrag or pwd");
+        cc_xml_invalid(error, "transport: bad ufrag or pwd");
         return NULL;
     }
     t->ufrag = g_strdup(ufrag);
     t->pwd = g_strdup(pwd);
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(ice); c; c = xmpp_stanza_get_next(c)) {
-        if (is_name(c, "candidate", NULL)) {
+        if (cc_xml_is(c, "candidate", NULL)) {
             if (!parse_candidate(c, t, error))
                 return NULL;
-        } else if (is_name(c, "fingerprint", CC_NS_DTLS)) {
+        } else if (cc_xml_is(c, "fingerprint", CC_NS_DTLS)) {
             static const char *const setups[] = {"actpass", "active", "passive", NULL};
             const char *hash = xmpp_stanza_get_attribute(c, "hash");
             const char *setup = xmpp_stanza_get_attribute(c, "setup");
             g_autofree char *text = xmpp_stanza_get_text(c);
             if (t->fingerprint != NULL || hash == NULL || strlen(hash) > 16 || text == NULL ||
                 strlen(text) > 200 || (setup != NULL && !g_strv_contains(setups, setup))) {
-                invalid(error, "transport: bad fingerprint");
+                cc_xml_invalid(error, "transport: bad fingerprint");
                 return NULL;
             }
             if (*g_strstrip(text) == '\0') {
-                invalid(error, "transport: empty fingerprint");
+                cc_xml_invalid(error, "transport: empty fingerprint");
                 return NULL;
             }
             t->fp_hash = g_strdup(hash);
             t->fp_setup = g_strdup(setup ? setup : "actpass");
             t->fingerprint = g_strdup(text);
-        } else if (is_name(c, "rtcp-mux", NULL)) {
+        } else if (cc_xml_is(c, "rtcp-mux", NULL)) {
             t->rtcp_mux = TRUE;
         }
     }
@@ -227,22 +213,44 @@ cc_colibri2_source_free(CcColibri2Source *s)
     g_free(s);
 }
 
-static void
-group_free(CcColibri2SsrcGroup *g)
+void
+cc_colibri2_ssrc_group_free(CcColibri2SsrcGroup *g)
 {
     g_free(g->semantics);
     g_array_unref(g->ssrcs);
     g_free(g);
 }
 
-static gboolean
-read_ssrc(xmpp_stanza_t *s, guint32 *out)
+CcColibri2Source *
+cc_colibri2_source_new(const char *type, const char *id)
 {
-    guint64 v;
-    if (!parse_u64(xmpp_stanza_get_attribute(s, "ssrc"), G_MAXUINT32, &v) || v == 0)
-        return FALSE;
-    *out = (guint32)v;
-    return TRUE;
+    CcColibri2Source *src = g_new0(CcColibri2Source, 1);
+    src->type = g_strdup(type);
+    src->id = g_strdup(id);
+    src->ssrcs = g_array_new(FALSE, FALSE, sizeof(guint32));
+    src->groups = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_ssrc_group_free);
+    return src;
+}
+
+void
+cc_colibri2_source_add_group(CcColibri2Source *src, const char *semantics, GArray *ssrcs)
+{
+    CcColibri2SsrcGroup *g = g_new0(CcColibri2SsrcGroup, 1);
+    g->semantics = g_strdup(semantics);
+    g->ssrcs = g_array_copy(ssrcs);
+    g_ptr_array_add(src->groups, g);
+}
+
+CcColibri2Source *
+cc_colibri2_source_copy(const CcColibri2Source *source)
+{
+    CcColibri2Source *s = cc_colibri2_source_new(source->type, source->id);
+    g_array_append_vals(s->ssrcs, source->ssrcs->data, source->ssrcs->len);
+    for (guint i = 0; i < source->groups->len; i++) {
+        const CcColibri2SsrcGroup *g = g_ptr_array_index(source->groups, i);
+        cc_colibri2_source_add_group(s, g->semantics, g->ssrcs);
+    }
+    return s;
 }
 
 static gboolean
@@ -260,23 +268,23 @@ parse_group(xmpp_stanza_t *e, CcColibri2Source *src, GError **error)
 {
     const char *sem = xmpp_stanza_get_attribute(e, "semantics");
     if (sem == NULL || (strcmp(sem, "FID") != 0 && strcmp(sem, "SIM") != 0))
-        return invalid(error, "ssrc-group: bad semantics");
+        return cc_xml_invalid(error, "ssrc-group: bad semantics");
     CcColibri2SsrcGroup *g = g_new0(CcColibri2SsrcGroup, 1);
     g->semantics = g_strdup(sem);
     g->ssrcs = g_array_new(FALSE, FALSE, sizeof(guint32));
     g_ptr_array_add(src->groups, g);
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
         guint32 ssrc;
-        if (!is_name(c, "source", NULL))
+        if (!cc_xml_is(c, "source", NULL))
             continue;
-        if (!read_ssrc(c, &ssrc) || !array_has(src->ssrcs, ssrc))
-            return invalid(error, "ssrc-group: ssrc not listed in its media-source");
+        if (!cc_xml_read_ssrc(c, &ssrc) || !array_has(src->ssrcs, ssrc))
+            return cc_xml_invalid(error, "ssrc-group: ssrc not listed in its media-source");
         if (g->ssrcs->len >= CC_COLIBRI2_MAX_SSRCS)
-            return invalid(error, "ssrc-group: too many ssrcs");
+            return cc_xml_invalid(error, "ssrc-group: too many ssrcs");
         g_array_append_val(g->ssrcs, ssrc);
     }
     if (g->ssrcs->len < 2 || (strcmp(sem, "FID") == 0 && g->ssrcs->len != 2))
-        return invalid(error, "ssrc-group: wrong number of ssrcs");
+        return cc_xml_invalid(error, "ssrc-group: wrong number of ssrcs");
     return TRUE;
 }
 
@@ -286,39 +294,35 @@ parse_source(xmpp_stanza_t *e, GError **error)
     const char *type = xmpp_stanza_get_attribute(e, "type");
     const char *id = xmpp_stanza_get_attribute(e, "id");
     if (type == NULL || (strcmp(type, "audio") != 0 && strcmp(type, "video") != 0)) {
-        invalid(error, "media-source: bad type");
+        cc_xml_invalid(error, "media-source: bad type");
         return NULL;
     }
     if (!valid_id(id)) {
-        invalid(error, "media-source: bad id");
+        cc_xml_invalid(error, "media-source: bad id");
         return NULL;
     }
-    CcColibri2Source *src = g_new0(CcColibri2Source, 1);
-    src->type = g_strdup(type);
-    src->id = g_strdup(id);
-    src->ssrcs = g_array_new(FALSE, FALSE, sizeof(guint32));
-    src->groups = g_ptr_array_new_with_free_func((GDestroyNotify)group_free);
+    CcColibri2Source *src = cc_colibri2_source_new(type, id);
     /* sources first, so that groups can be checked against them */
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
         guint32 ssrc;
-        if (!is_name(c, "source", NULL))
+        if (!cc_xml_is(c, "source", NULL))
             continue;
-        if (!read_ssrc(c, &ssrc) || array_has(src->ssrcs, ssrc) ||
+        if (!cc_xml_read_ssrc(c, &ssrc) || array_has(src->ssrcs, ssrc) ||
             src->ssrcs->len >= CC_COLIBRI2_MAX_SSRCS) {
-            invalid(error, "media-source: bad or repeated ssrc");
+            cc_xml_invalid(error, "media-source: bad or repeated ssrc");
             cc_colibri2_source_free(src);
             return NULL;
         }
         g_array_append_val(src->ssrcs, ssrc);
     }
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
-        if (is_name(c, "ssrc-group", NULL) && !parse_group(c, src, error)) {
+        if (cc_xml_is(c, "ssrc-group", NULL) && !parse_group(c, src, error)) {
             cc_colibri2_source_free(src);
             return NULL;
         }
     }
     if (src->ssrcs->len == 0) {
-        invalid(error, "media-source: no ssrc");
+        cc_xml_invalid(error, "media-source: no ssrc");
         cc_colibri2_source_free(src);
         return NULL;
     }
@@ -331,10 +335,10 @@ parse_sources(xmpp_stanza_t *e, GError **error)
     g_autoptr(GPtrArray) out =
         g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_source_free);
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
-        if (!is_name(c, "media-source", NULL))
+        if (!cc_xml_is(c, "media-source", NULL))
             continue;
         if (out->len >= CC_COLIBRI2_MAX_SOURCES) {
-            invalid(error, "sources: too many media-source elements");
+            cc_xml_invalid(error, "sources: too many media-source elements");
             return NULL;
         }
         CcColibri2Source *src = parse_source(c, error);
@@ -395,16 +399,16 @@ parse_media(xmpp_stanza_t *e, CcColibri2Endpoint *ep, GError **error)
                                   : g_strcmp0(type, "video") == 0 ? &ep->video
                                                                   : NULL;
     if (pts == NULL)
-        return invalid(error, "media: type must be audio or video");
+        return cc_xml_invalid(error, "media: type must be audio or video");
     guint n = 0;
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
         if (!xmpp_stanza_is_tag(c) || g_strcmp0(xmpp_stanza_get_name(c), "payload-type") != 0)
             continue;
         guint64 id = 0;
-        if (!parse_u64(xmpp_stanza_get_attribute(c, "id"), 127, &id))
-            return invalid(error, "media: bad payload-type id");
+        if (!cc_xml_parse_u64(xmpp_stanza_get_attribute(c, "id"), 127, &id))
+            return cc_xml_invalid(error, "media: bad payload-type id");
         if (++n > 64)
-            return invalid(error, "media: too many payload types");
+            return cc_xml_invalid(error, "media: too many payload types");
         cc_colibri2_payload_type_add(pts, (guint8)id);
     }
     ep->has_payload_types = TRUE;
@@ -431,7 +435,7 @@ parse_endpoint(xmpp_stanza_t *e, GError **error)
 {
     const char *id = xmpp_stanza_get_attribute(e, "id");
     if (!valid_id(id)) {
-        invalid(error, "endpoint: bad id");
+        cc_xml_invalid(error, "endpoint: bad id");
         return NULL;
     }
     CcColibri2Endpoint *ep = g_new0(CcColibri2Endpoint, 1);
@@ -439,27 +443,27 @@ parse_endpoint(xmpp_stanza_t *e, GError **error)
     ep->create = parse_bool(xmpp_stanza_get_attribute(e, "create"));
     ep->expire = parse_bool(xmpp_stanza_get_attribute(e, "expire"));
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
-        if (is_name(c, "transport", NULL) && ep->transport == NULL) {
+        if (cc_xml_is(c, "transport", NULL) && ep->transport == NULL) {
             xmpp_stanza_t *ice = NULL;
             for (xmpp_stanza_t *t = xmpp_stanza_get_children(c); t; t = xmpp_stanza_get_next(t))
-                if (is_name(t, "transport", CC_NS_ICE_UDP))
+                if (cc_xml_is(t, "transport", CC_NS_ICE_UDP))
                     ice = t;
             if (ice != NULL) {
                 ep->transport = cc_colibri2_transport_parse(ice, error);
                 if (ep->transport == NULL)
                     goto fail;
             }
-        } else if (is_name(c, "sources", NULL) && ep->sources == NULL) {
+        } else if (cc_xml_is(c, "sources", NULL) && ep->sources == NULL) {
             ep->sources = parse_sources(c, error);
             if (ep->sources == NULL)
                 goto fail;
-        } else if (is_name(c, "media", NULL)) {
+        } else if (cc_xml_is(c, "media", NULL)) {
             if (!parse_media(c, ep, error))
                 goto fail;
         }
     }
     if (ep->create && ep->expire) {
-        invalid(error, "endpoint: create and expire together");
+        cc_xml_invalid(error, "endpoint: create and expire together");
         goto fail;
     }
     return ep;
@@ -484,8 +488,8 @@ static CcColibri2Modify *parse_body(xmpp_stanza_t *e, GError **error);
 CcColibri2Modify *
 cc_colibri2_modify_parse(xmpp_stanza_t *e, GError **error)
 {
-    if (!is_name(e, "conference-modify", CC_NS_COLIBRI2)) {
-        invalid(error, "not a conference-modify");
+    if (!cc_xml_is(e, "conference-modify", CC_NS_COLIBRI2)) {
+        cc_xml_invalid(error, "not a conference-modify");
         return NULL;
     }
     return parse_body(e, error);
@@ -498,11 +502,11 @@ parse_body(xmpp_stanza_t *e, GError **error)
     const char *meeting = xmpp_stanza_get_attribute(e, "meeting-id");
     const char *name = xmpp_stanza_get_attribute(e, "name");
     if (!valid_id(meeting)) {
-        invalid(error, "conference-modify: bad meeting-id");
+        cc_xml_invalid(error, "conference-modify: bad meeting-id");
         return NULL;
     }
     if (name != NULL && strlen(name) > 1024) {
-        invalid(error, "conference-modify: bad name");
+        cc_xml_invalid(error, "conference-modify: bad name");
         return NULL;
     }
     g_autoptr(CcColibri2Modify) m = g_new0(CcColibri2Modify, 1);
@@ -512,10 +516,10 @@ parse_body(xmpp_stanza_t *e, GError **error)
     m->expire = parse_bool(xmpp_stanza_get_attribute(e, "expire"));
     m->endpoints = g_ptr_array_new_with_free_func((GDestroyNotify)endpoint_free);
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
-        if (!is_name(c, "endpoint", NULL))
+        if (!cc_xml_is(c, "endpoint", NULL))
             continue;
         if (m->endpoints->len >= CC_COLIBRI2_MAX_ENDPOINTS) {
-            invalid(error, "conference-modify: too many endpoints");
+            cc_xml_invalid(error, "conference-modify: too many endpoints");
             return NULL;
         }
         CcColibri2Endpoint *ep = parse_endpoint(c, error);
@@ -525,14 +529,14 @@ parse_body(xmpp_stanza_t *e, GError **error)
             CcColibri2Endpoint *other = g_ptr_array_index(m->endpoints, i);
             if (strcmp(other->id, ep->id) == 0) {
                 endpoint_free(ep);
-                invalid(error, "conference-modify: repeated endpoint id");
+                cc_xml_invalid(error, "conference-modify: repeated endpoint id");
                 return NULL;
             }
         }
         g_ptr_array_add(m->endpoints, ep);
     }
     if (m->create && m->expire) {
-        invalid(error, "conference-modify: create and expire together");
+        cc_xml_invalid(error, "conference-modify: create and expire together");
         return NULL;
     }
     return g_steal_pointer(&m);
@@ -561,8 +565,8 @@ cc_colibri2_modify_add_endpoint(CcColibri2Modify *m, const char *id)
 CcColibri2Modify *
 cc_colibri2_modified_parse(xmpp_stanza_t *e, GError **error)
 {
-    if (!is_name(e, "conference-modified", CC_NS_COLIBRI2)) {
-        invalid(error, "not a conference-modified");
+    if (!cc_xml_is(e, "conference-modified", CC_NS_COLIBRI2)) {
+        cc_xml_invalid(error, "not a conference-modified");
         return NULL;
     }
     return parse_body(e, error);

@@ -115,6 +115,7 @@ void cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *mod
 /* <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'> and its children. */
 CcColibri2Transport *cc_colibri2_transport_parse(xmpp_stanza_t *ice_udp, GError **error);
 CcColibri2Transport *cc_colibri2_transport_new(void);
+CcColibri2Transport *cc_colibri2_transport_copy(const CcColibri2Transport *transport);
 void cc_colibri2_transport_free(CcColibri2Transport *transport);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcColibri2Transport, cc_colibri2_transport_free)
 void cc_colibri2_transport_add_candidate(CcColibri2Transport *transport, const char *foundation,
@@ -125,7 +126,12 @@ void cc_colibri2_transport_write(xmpp_stanza_t *parent, const CcColibri2Transpor
 
 /* Appends <sources><media-source>... for `sources` (CcColibri2Source*). */
 void cc_colibri2_sources_write(xmpp_stanza_t *parent, GPtrArray *sources);
+CcColibri2Source *cc_colibri2_source_new(const char *type, const char *id);
+/* Adds an ssrc-group of a copy of `ssrcs` (guint32). */
+void cc_colibri2_source_add_group(CcColibri2Source *source, const char *semantics, GArray *ssrcs);
+CcColibri2Source *cc_colibri2_source_copy(const CcColibri2Source *source);
 void cc_colibri2_source_free(CcColibri2Source *source);
+void cc_colibri2_ssrc_group_free(CcColibri2SsrcGroup *group);
 
 /* Appends <error xmlns='jitsi:colibri2' reason='...'/> to a stanza error element. */
 void cc_colibri2_error_reason(xmpp_stanza_t *error, const char *reason);

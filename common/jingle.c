@@ -6,8 +6,8 @@
 #include "cc-autoptr.h"
 #include "cc-error.h"
 #include "stanza.h"
+#include "xml-read.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +56,7 @@ cc_jingle_action_parse(const char *name, CcJingleAction *action)
 
 /* An element `name` whose namespace is `ns`. A stanza built in memory carries a namespace
  * only where one was set explicitly, so an element without one counts as inheriting its
- * parent's: callers pass `ns` for children in their parent's namespace and use is_ns() for
+ * parent's: callers pass `ns` for children in their parent's namespace and use cc_xml_is() for
  * those that must declare their own. */
 static gboolean
 is_name(xmpp_stanza_t *s, const char *name, const char *ns)
@@ -65,23 +65,6 @@ is_name(xmpp_stanza_t *s, const char *name, const char *ns)
     const char *x = xmpp_stanza_get_ns(s);
     return xmpp_stanza_is_tag(s) && n != NULL && strcmp(n, name) == 0 &&
            (x == NULL || strcmp(x, ns) == 0);
-}
-
-/* An element `name` that declares namespace `ns`. */
-static gboolean
-is_ns(xmpp_stanza_t *s, const char *name, const char *ns)
-{
-    const char *n = xmpp_stanza_get_name(s);
-    const char *x = xmpp_stanza_get_ns(s);
-    return xmpp_stanza_is_tag(s) && n != NULL && strcmp(n, name) == 0 && x != NULL &&
-           strcmp(x, ns) == 0;
-}
-
-static gboolean
-invalid(GError **error, const char *message)
-{
-    g_set_error_literal(error, CC_ERROR, CC_ERROR_INVALID, message);
-    return FALSE;
 }
 
 /* An optional string: absent, or at most CC_JINGLE_MAX_STRING bytes. */
@@ -105,22 +88,6 @@ valid_choice(const char *s, const char *const *choices)
 }
 
 /* A decimal number without sign or spaces, at most `max`. */
-static gboolean
-parse_u64(const char *s, guint64 max, guint64 *out)
-{
-    if (s == NULL || *s == '\0' || strlen(s) > 20)
-        return FALSE;
-    for (const char *p = s; *p; p++) {
-        if (!g_ascii_isdigit(*p))
-            return FALSE;
-    }
-    errno = 0;
-    guint64 v = g_ascii_strtoull(s, NULL, 10);
-    if (errno != 0 || v > max)
-        return FALSE;
-    *out = v;
-    return TRUE;
-}
 
 /* An optional number attribute: absent reads as 0. */
 static gboolean
@@ -130,17 +97,7 @@ parse_optional_u64(const char *s, guint64 max, guint64 *out)
         *out = 0;
         return TRUE;
     }
-    return parse_u64(s, max, out);
-}
-
-static gboolean
-read_ssrc(xmpp_stanza_t *s, guint32 *out)
-{
-    guint64 v;
-    if (!parse_u64(xmpp_stanza_get_attribute(s, "ssrc"), G_MAXUINT32, &v) || v == 0)
-        return FALSE;
-    *out = (guint32)v;
-    return TRUE;
+    return cc_xml_parse_u64(s, max, out);
 }
 
 /* The text of an element, or NULL when it has none. */
@@ -199,14 +156,6 @@ source_free(CcJingleSource *s)
 }
 
 static void
-group_free(CcColibri2SsrcGroup *g)
-{
-    g_free(g->semantics);
-    g_array_unref(g->ssrcs);
-    g_free(g);
-}
-
-static void
 content_free(CcJingleContent *c)
 {
     g_free(c->name);
@@ -230,7 +179,7 @@ content_new(const char *name, const char *media)
     c->payload_types = g_ptr_array_new_with_free_func((GDestroyNotify)payload_type_free);
     c->hdrexts = g_ptr_array_new_with_free_func((GDestroyNotify)hdrext_free);
     c->sources = g_ptr_array_new_with_free_func((GDestroyNotify)source_free);
-    c->groups = g_ptr_array_new_with_free_func((GDestroyNotify)group_free);
+    c->groups = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_ssrc_group_free);
     return c;
 }
 
@@ -363,21 +312,21 @@ parse_payload_type(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
 {
     const char *name = xmpp_stanza_get_attribute(e, "name");
     guint64 id, clockrate, channels;
-    if (!parse_u64(xmpp_stanza_get_attribute(e, "id"), 127, &id))
-        return invalid(error, "payload-type: bad id");
+    if (!cc_xml_parse_u64(xmpp_stanza_get_attribute(e, "id"), 127, &id))
+        return cc_xml_invalid(error, "payload-type: bad id");
     if (!valid_optional(name))
-        return invalid(error, "payload-type: bad name");
+        return cc_xml_invalid(error, "payload-type: bad name");
     if (!parse_optional_u64(xmpp_stanza_get_attribute(e, "clockrate"), 1000000, &clockrate))
-        return invalid(error, "payload-type: bad clockrate");
+        return cc_xml_invalid(error, "payload-type: bad clockrate");
     if (!parse_optional_u64(xmpp_stanza_get_attribute(e, "channels"), 8, &channels))
-        return invalid(error, "payload-type: bad channels");
+        return cc_xml_invalid(error, "payload-type: bad channels");
     for (guint i = 0; i < content->payload_types->len; i++) {
         const CcJinglePayloadType *other = g_ptr_array_index(content->payload_types, i);
         if (other->id == id)
-            return invalid(error, "payload-type: repeated id");
+            return cc_xml_invalid(error, "payload-type: repeated id");
     }
     if (content->payload_types->len >= CC_JINGLE_MAX_PAYLOAD_TYPES)
-        return invalid(error, "description: too many payload-type elements");
+        return cc_xml_invalid(error, "description: too many payload-type elements");
     CcJinglePayloadType *pt = cc_jingle_content_add_payload_type(content, (guint8)id, name,
                                                                  (guint)clockrate, (guint)channels);
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
@@ -385,17 +334,17 @@ parse_payload_type(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
             const char *pname = xmpp_stanza_get_attribute(c, "name");
             const char *value = xmpp_stanza_get_attribute(c, "value");
             if (!valid_required(pname) || !valid_optional(value))
-                return invalid(error, "parameter: bad name or value");
+                return cc_xml_invalid(error, "parameter: bad name or value");
             if (pt->parameters->len >= CC_JINGLE_MAX_PARAMETERS)
-                return invalid(error, "payload-type: too many parameter elements");
+                return cc_xml_invalid(error, "payload-type: too many parameter elements");
             cc_jingle_payload_type_add_parameter(pt, pname, value);
-        } else if (is_ns(c, "rtcp-fb", CC_NS_RTCP_FB)) {
+        } else if (cc_xml_is(c, "rtcp-fb", CC_NS_RTCP_FB)) {
             const char *type = xmpp_stanza_get_attribute(c, "type");
             const char *subtype = xmpp_stanza_get_attribute(c, "subtype");
             if (!valid_required(type) || !valid_optional(subtype))
-                return invalid(error, "rtcp-fb: bad type or subtype");
+                return cc_xml_invalid(error, "rtcp-fb: bad type or subtype");
             if (pt->feedback->len >= CC_JINGLE_MAX_FEEDBACK)
-                return invalid(error, "payload-type: too many rtcp-fb elements");
+                return cc_xml_invalid(error, "payload-type: too many rtcp-fb elements");
             cc_jingle_payload_type_add_feedback(pt, type, subtype);
         }
     }
@@ -407,17 +356,17 @@ parse_hdrext(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
 {
     const char *uri = xmpp_stanza_get_attribute(e, "uri");
     guint64 id;
-    if (!parse_u64(xmpp_stanza_get_attribute(e, "id"), 255, &id) || id == 0)
-        return invalid(error, "rtp-hdrext: bad id");
+    if (!cc_xml_parse_u64(xmpp_stanza_get_attribute(e, "id"), 255, &id) || id == 0)
+        return cc_xml_invalid(error, "rtp-hdrext: bad id");
     if (!valid_required(uri))
-        return invalid(error, "rtp-hdrext: bad uri");
+        return cc_xml_invalid(error, "rtp-hdrext: bad uri");
     for (guint i = 0; i < content->hdrexts->len; i++) {
         const CcJingleHdrExt *other = g_ptr_array_index(content->hdrexts, i);
         if (other->id == id)
-            return invalid(error, "rtp-hdrext: repeated id");
+            return cc_xml_invalid(error, "rtp-hdrext: repeated id");
     }
     if (content->hdrexts->len >= CC_JINGLE_MAX_HDREXTS)
-        return invalid(error, "description: too many rtp-hdrext elements");
+        return cc_xml_invalid(error, "description: too many rtp-hdrext elements");
     cc_jingle_content_add_hdrext(content, (guint)id, uri);
     return TRUE;
 }
@@ -427,14 +376,14 @@ parse_source(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
 {
     const char *name = xmpp_stanza_get_attribute(e, "name");
     guint32 ssrc;
-    if (!read_ssrc(e, &ssrc))
-        return invalid(error, "source: bad ssrc");
+    if (!cc_xml_read_ssrc(e, &ssrc))
+        return cc_xml_invalid(error, "source: bad ssrc");
     if (!valid_optional(name))
-        return invalid(error, "source: bad name");
+        return cc_xml_invalid(error, "source: bad name");
     if (find_source(content, ssrc) != NULL)
-        return invalid(error, "source: repeated ssrc");
+        return cc_xml_invalid(error, "source: repeated ssrc");
     if (content->sources->len >= CC_JINGLE_MAX_SOURCES)
-        return invalid(error, "description: too many source elements");
+        return cc_xml_invalid(error, "description: too many source elements");
     CcJingleSource *src = cc_jingle_content_add_source(content, ssrc, name, NULL);
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
         if (is_name(c, "parameter", CC_NS_SSMA)) {
@@ -443,12 +392,12 @@ parse_source(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
             if (pname == NULL || strcmp(pname, "msid") != 0)
                 continue; /* cname, mslabel, label: not kept */
             if (src->msid != NULL || !valid_required(value))
-                return invalid(error, "source: bad or repeated msid");
+                return cc_xml_invalid(error, "source: bad or repeated msid");
             src->msid = g_strdup(value);
-        } else if (is_ns(c, "ssrc-info", CC_NS_JITSI_MEET)) {
+        } else if (cc_xml_is(c, "ssrc-info", CC_NS_JITSI_MEET)) {
             const char *owner = xmpp_stanza_get_attribute(c, "owner");
             if (src->owner != NULL || !valid_required(owner))
-                return invalid(error, "ssrc-info: bad or repeated owner");
+                return cc_xml_invalid(error, "ssrc-info: bad or repeated owner");
             src->owner = g_strdup(owner);
         }
     }
@@ -461,29 +410,29 @@ parse_group(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
     const char *sem = xmpp_stanza_get_attribute(e, "semantics");
     gboolean fid = sem != NULL && strcmp(sem, "FID") == 0;
     if (sem == NULL || (!fid && strcmp(sem, "SIM") != 0))
-        return invalid(error, "ssrc-group: bad semantics");
+        return cc_xml_invalid(error, "ssrc-group: bad semantics");
     if (content->groups->len >= CC_JINGLE_MAX_GROUPS)
-        return invalid(error, "description: too many ssrc-group elements");
+        return cc_xml_invalid(error, "description: too many ssrc-group elements");
     guint32 ssrcs[3];
     guint n = 0;
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
         guint32 ssrc;
         if (!is_name(c, "source", CC_NS_SSMA))
             continue;
-        if (!read_ssrc(c, &ssrc))
-            return invalid(error, "ssrc-group: bad ssrc");
+        if (!cc_xml_read_ssrc(c, &ssrc))
+            return cc_xml_invalid(error, "ssrc-group: bad ssrc");
         if (find_source(content, ssrc) == NULL)
-            return invalid(error, "ssrc-group: ssrc not listed as a source");
+            return cc_xml_invalid(error, "ssrc-group: ssrc not listed as a source");
         for (guint i = 0; i < n; i++) {
             if (ssrcs[i] == ssrc)
-                return invalid(error, "ssrc-group: repeated ssrc");
+                return cc_xml_invalid(error, "ssrc-group: repeated ssrc");
         }
         if (n >= (fid ? 2 : 3))
-            return invalid(error, "ssrc-group: too many ssrcs");
+            return cc_xml_invalid(error, "ssrc-group: too many ssrcs");
         ssrcs[n++] = ssrc;
     }
     if (n < 2)
-        return invalid(error, "ssrc-group: too few ssrcs");
+        return cc_xml_invalid(error, "ssrc-group: too few ssrcs");
     cc_jingle_content_add_group(content, sem, ssrcs, n);
     return TRUE;
 }
@@ -494,24 +443,24 @@ parse_description(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
     static const char *const medias[] = {"audio", "video", NULL};
     const char *media = xmpp_stanza_get_attribute(e, "media");
     if (media == NULL || !g_strv_contains(medias, media))
-        return invalid(error, "description: bad media");
+        return cc_xml_invalid(error, "description: bad media");
     content->media = g_strdup(media);
     /* sources first, so that groups can be checked against them */
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
         gboolean ok = TRUE;
         if (is_name(c, "payload-type", CC_NS_JINGLE_RTP))
             ok = parse_payload_type(c, content, error);
-        else if (is_ns(c, "rtp-hdrext", CC_NS_RTP_HDREXT))
+        else if (cc_xml_is(c, "rtp-hdrext", CC_NS_RTP_HDREXT))
             ok = parse_hdrext(c, content, error);
         else if (is_name(c, "rtcp-mux", CC_NS_JINGLE_RTP))
             content->rtcp_mux = TRUE;
-        else if (is_ns(c, "source", CC_NS_SSMA))
+        else if (cc_xml_is(c, "source", CC_NS_SSMA))
             ok = parse_source(c, content, error);
         if (!ok)
             return FALSE;
     }
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
-        if (is_ns(c, "ssrc-group", CC_NS_SSMA) && !parse_group(c, content, error))
+        if (cc_xml_is(c, "ssrc-group", CC_NS_SSMA) && !parse_group(c, content, error))
             return FALSE;
     }
     return TRUE;
@@ -528,15 +477,15 @@ parse_content(xmpp_stanza_t *e, GError **error)
     const char *creator = xmpp_stanza_get_attribute(e, "creator");
     const char *sending = xmpp_stanza_get_attribute(e, "senders");
     if (!valid_required(name)) {
-        invalid(error, "content: bad name");
+        cc_xml_invalid(error, "content: bad name");
         return NULL;
     }
     if (!valid_choice(creator, creators)) {
-        invalid(error, "content: bad creator");
+        cc_xml_invalid(error, "content: bad creator");
         return NULL;
     }
     if (!valid_choice(sending, senders)) {
-        invalid(error, "content: bad senders");
+        cc_xml_invalid(error, "content: bad senders");
         return NULL;
     }
     g_autoptr(CcJingleContent) content = content_new(name, NULL);
@@ -544,17 +493,17 @@ parse_content(xmpp_stanza_t *e, GError **error)
     content->senders = g_strdup(sending);
     gboolean described = FALSE;
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
-        if (is_ns(c, "description", CC_NS_JINGLE_RTP)) {
+        if (cc_xml_is(c, "description", CC_NS_JINGLE_RTP)) {
             if (described) {
-                invalid(error, "content: repeated description");
+                cc_xml_invalid(error, "content: repeated description");
                 return NULL;
             }
             described = TRUE;
             if (!parse_description(c, content, error))
                 return NULL;
-        } else if (is_ns(c, "transport", CC_NS_ICE_UDP)) {
+        } else if (cc_xml_is(c, "transport", CC_NS_ICE_UDP)) {
             if (content->transport != NULL) {
-                invalid(error, "content: repeated transport");
+                cc_xml_invalid(error, "content: repeated transport");
                 return NULL;
             }
             content->transport = cc_colibri2_transport_parse(c, error);
@@ -569,7 +518,7 @@ static gboolean
 parse_reason(xmpp_stanza_t *e, CcJingle *j, GError **error)
 {
     if (j->reason != NULL)
-        return invalid(error, "reason: repeated");
+        return cc_xml_invalid(error, "reason: repeated");
     xmpp_stanza_t *condition = NULL;
     xmpp_stanza_t *text = NULL;
     /* the condition and the text are in the Jingle namespace; others are extensions */
@@ -586,11 +535,11 @@ parse_reason(xmpp_stanza_t *e, CcJingle *j, GError **error)
     }
     const char *name = condition ? xmpp_stanza_get_name(condition) : NULL;
     if (!valid_required(name))
-        return invalid(error, "reason: bad or missing condition");
+        return cc_xml_invalid(error, "reason: bad or missing condition");
     char *body = text ? element_text(text) : NULL;
     if (!valid_optional(body)) {
         xmpp_free(xmpp_stanza_get_context(e), body);
-        return invalid(error, "reason: text too long");
+        return cc_xml_invalid(error, "reason: text too long");
     }
     j->reason = g_strdup(name);
     j->reason_text = g_strdup(body);
@@ -603,23 +552,23 @@ CcJingle *
 cc_jingle_parse(xmpp_stanza_t *e, GError **error)
 {
     CcJingleAction action;
-    if (e == NULL || !is_ns(e, "jingle", CC_NS_JINGLE)) {
-        invalid(error, "not a jingle element");
+    if (e == NULL || !cc_xml_is(e, "jingle", CC_NS_JINGLE)) {
+        cc_xml_invalid(error, "not a jingle element");
         return NULL;
     }
     if (!cc_jingle_action_parse(xmpp_stanza_get_attribute(e, "action"), &action)) {
-        invalid(error, "jingle: missing or unknown action");
+        cc_xml_invalid(error, "jingle: missing or unknown action");
         return NULL;
     }
     const char *sid = xmpp_stanza_get_attribute(e, "sid");
     const char *initiator = xmpp_stanza_get_attribute(e, "initiator");
     const char *responder = xmpp_stanza_get_attribute(e, "responder");
     if (!valid_required(sid)) {
-        invalid(error, "jingle: missing or bad sid");
+        cc_xml_invalid(error, "jingle: missing or bad sid");
         return NULL;
     }
     if (!valid_optional(initiator) || !valid_optional(responder)) {
-        invalid(error, "jingle: bad initiator or responder");
+        cc_xml_invalid(error, "jingle: bad initiator or responder");
         return NULL;
     }
     g_autoptr(CcJingle) j = cc_jingle_new(action, sid);
@@ -628,7 +577,7 @@ cc_jingle_parse(xmpp_stanza_t *e, GError **error)
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
         if (is_name(c, "content", CC_NS_JINGLE)) {
             if (j->contents->len >= CC_JINGLE_MAX_CONTENTS) {
-                invalid(error, "jingle: too many content elements");
+                cc_xml_invalid(error, "jingle: too many content elements");
                 return NULL;
             }
             CcJingleContent *content = parse_content(c, error);
@@ -636,11 +585,11 @@ cc_jingle_parse(xmpp_stanza_t *e, GError **error)
                 return NULL;
             if (cc_jingle_find_content(j, content->name) != NULL) {
                 content_free(content);
-                invalid(error, "content: repeated name");
+                cc_xml_invalid(error, "content: repeated name");
                 return NULL;
             }
             g_ptr_array_add(j->contents, content);
-        } else if (is_ns(c, "group", CC_NS_JINGLE_GROUP)) {
+        } else if (cc_xml_is(c, "group", CC_NS_JINGLE_GROUP)) {
             const char *sem = xmpp_stanza_get_attribute(c, "semantics");
             if (sem != NULL && strcmp(sem, "BUNDLE") == 0)
                 j->bundle = TRUE;

@@ -302,7 +302,7 @@ focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
     g_autoptr(CcColibri2Modify) m = modify_new(conf);
     CcColibri2Endpoint *ep = cc_colibri2_modify_add_endpoint(m, p->endpoint);
     if (transport != NULL)
-        ep->transport = focus_offer_transport_copy(transport);
+        ep->transport = cc_colibri2_transport_copy(transport);
     if (transport != NULL && transport->fingerprint != NULL && p->has_payload_types) {
         ep->has_payload_types = TRUE;
         ep->audio = p->audio_pts;
@@ -311,7 +311,7 @@ focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
     if (with_sources) {
         ep->sources = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_source_free);
         for (guint i = 0; i < p->sources->len; i++)
-            g_ptr_array_add(ep->sources, focus_offer_source_copy(g_ptr_array_index(p->sources, i)));
+            g_ptr_array_add(ep->sources, cc_colibri2_source_copy(g_ptr_array_index(p->sources, i)));
     }
     FocusRequest *request = focus_request_new(conf->media, conf, p->jid);
     request->payload = g_strdup(p->endpoint);

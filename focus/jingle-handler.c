@@ -212,7 +212,7 @@ session_accept(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     g_ptr_array_set_size(p->sources, 0);
     g_ptr_array_extend_and_steal(p->sources, g_steal_pointer(&sources));
     focus_participant_set_state(p, PART_ACTIVE);
-    g_autoptr(CcColibri2Transport) full = focus_offer_transport_copy(transport);
+    g_autoptr(CcColibri2Transport) full = cc_colibri2_transport_copy(transport);
     if (p->trickled != NULL && g_strcmp0(p->trickled->ufrag, full->ufrag) == 0)
         for (guint i = 0;
              i < p->trickled->candidates->len && full->candidates->len < CC_COLIBRI2_MAX_CANDIDATES;

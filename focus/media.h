@@ -158,8 +158,6 @@ void focus_offer_add_source(CcJingle *jingle, const CcColibri2Source *source, co
  * when they have no acceptable name. FALSE (with `error`) if malformed or over limits. */
 GPtrArray *focus_offer_sources_from_jingle(const CcJingle *jingle, const char *endpoint,
                                            GError **error);
-CcColibri2Source *focus_offer_source_copy(const CcColibri2Source *source);
-CcColibri2Transport *focus_offer_transport_copy(const CcColibri2Transport *transport);
 guint focus_offer_count_ssrcs(GPtrArray *sources);
 gboolean focus_offer_has_ssrc(GPtrArray *sources, guint32 ssrc);
 

@@ -63,7 +63,7 @@ focus_offer_write(CcJingle *jingle, const CcColibri2Transport *bridge)
         c->creator = g_strdup("initiator");
         c->senders = g_strdup("both");
         c->rtcp_mux = TRUE;
-        c->transport = focus_offer_transport_copy(bridge);
+        c->transport = cc_colibri2_transport_copy(bridge);
         c->transport->rtcp_mux = TRUE;
     }
     jingle->bundle = TRUE;
@@ -85,65 +85,7 @@ focus_offer_add_source(CcJingle *jingle, const CcColibri2Source *source, const c
     }
 }
 
-/* --- copies ------------------------------------------------------------------------------ */
-
-static void
-ssrc_group_free(CcColibri2SsrcGroup *g)
-{
-    g_free(g->semantics);
-    g_array_unref(g->ssrcs);
-    g_free(g);
-}
-
-static CcColibri2Source *
-source_new(const char *type, const char *id)
-{
-    CcColibri2Source *s = g_new0(CcColibri2Source, 1);
-    s->type = g_strdup(type);
-    s->id = g_strdup(id);
-    s->ssrcs = g_array_new(FALSE, FALSE, sizeof(guint32));
-    s->groups = g_ptr_array_new_with_free_func((GDestroyNotify)ssrc_group_free);
-    return s;
-}
-
-static void
-source_add_group(CcColibri2Source *s, const char *semantics, GArray *ssrcs)
-{
-    CcColibri2SsrcGroup *g = g_new0(CcColibri2SsrcGroup, 1);
-    g->semantics = g_strdup(semantics);
-    g->ssrcs = g_array_copy(ssrcs);
-    g_ptr_array_add(s->groups, g);
-}
-
-CcColibri2Source *
-focus_offer_source_copy(const CcColibri2Source *source)
-{
-    CcColibri2Source *s = source_new(source->type, source->id);
-    g_array_append_vals(s->ssrcs, source->ssrcs->data, source->ssrcs->len);
-    for (guint i = 0; i < source->groups->len; i++) {
-        const CcColibri2SsrcGroup *g = g_ptr_array_index(source->groups, i);
-        source_add_group(s, g->semantics, g->ssrcs);
-    }
-    return s;
-}
-
-CcColibri2Transport *
-focus_offer_transport_copy(const CcColibri2Transport *t)
-{
-    CcColibri2Transport *copy = cc_colibri2_transport_new();
-    copy->ufrag = g_strdup(t->ufrag);
-    copy->pwd = g_strdup(t->pwd);
-    copy->fp_hash = g_strdup(t->fp_hash);
-    copy->fp_setup = g_strdup(t->fp_setup);
-    copy->fingerprint = g_strdup(t->fingerprint);
-    copy->rtcp_mux = t->rtcp_mux;
-    for (guint i = 0; i < t->candidates->len; i++) {
-        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
-        cc_colibri2_transport_add_candidate(copy, c->foundation, c->component, c->priority, c->ip,
-                                            c->port, c->type);
-    }
-    return copy;
-}
+/* --- counting ----------------------------------------------------------------------- */
 
 guint
 focus_offer_count_ssrcs(GPtrArray *sources)
@@ -242,7 +184,7 @@ content_sources(const CcJingleContent *c, const char *endpoint, GPtrArray *out, 
                 g_free(name);
                 name = g_strdup_printf("%.40s-%s%u", endpoint, letter, k);
             }
-            s = by_root[root] = source_new(c->media, name);
+            s = by_root[root] = cc_colibri2_source_new(c->media, name);
             g_ptr_array_add(out, s);
         }
         if (s->ssrcs->len >= CC_COLIBRI2_MAX_SSRCS) {
@@ -254,7 +196,7 @@ content_sources(const CcJingleContent *c, const char *endpoint, GPtrArray *out, 
     for (guint g = 0; g < c->groups->len; g++) {
         const CcColibri2SsrcGroup *grp = g_ptr_array_index(c->groups, g);
         guint root = find_set(parent, source_index(c, g_array_index(grp->ssrcs, guint32, 0)));
-        source_add_group(by_root[root], grp->semantics, grp->ssrcs);
+        cc_colibri2_source_add_group(by_root[root], grp->semantics, grp->ssrcs);
     }
     return TRUE;
 }

@@ -93,7 +93,7 @@ focus_participant_wanted_sources(FocusParticipant *p)
             const CcColibri2Source *s = g_ptr_array_index(q->sources, j);
             FocusToldSource *t = g_new0(FocusToldSource, 1);
             t->owner = focus_conference_owner(conf, q);
-            t->source = focus_offer_source_copy(s);
+            t->source = cc_colibri2_source_copy(s);
             g_hash_table_insert(wanted, g_strconcat(q->endpoint, "/", s->id, NULL), t);
         }
     }

@@ -118,7 +118,7 @@ START_TEST(test_sources_grouped)
     ck_assert(focus_offer_has_ssrc(sources, 33));
     ck_assert(!focus_offer_has_ssrc(sources, 34));
     /* Copies are deep and equal. */
-    CcColibri2Source *copy = focus_offer_source_copy(camera);
+    CcColibri2Source *copy = cc_colibri2_source_copy(camera);
     ck_assert_uint_eq(copy->ssrcs->len, 6);
     ck_assert_uint_eq(copy->groups->len, 4);
     ck_assert_str_eq(copy->id, camera->id);
