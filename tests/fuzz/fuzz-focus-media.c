@@ -12,6 +12,7 @@
  * source a participant was told of belongs to another participant's accepted session; no
  * conference stays on a bridge without endpoints. */
 #include "conference.h"
+#include "focus-fixture.h"
 #include "media.h"
 #include "stanza.h"
 
@@ -22,7 +23,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const auth_domains[] = {"a.example", NULL};
 static const char *const bridge_jids[] = {"b1.example", "b2.example", NULL};
 
 typedef struct {
@@ -31,17 +31,6 @@ typedef struct {
     gboolean fail_next;   /* the next Colibri2 answer says graceful_shutdown */
     gboolean refuse_next; /* the next Colibri2 answer says bad_request */
 } World;
-
-static void
-quiet(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-}
-
-static GLogWriterOutput
-quiet_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
-{
-    return G_LOG_WRITER_HANDLED;
-}
 
 static void
 on_send(xmpp_stanza_t *stanza, gpointer data)
@@ -251,41 +240,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 64 * 1024)
         return 0;
-    static gboolean once;
-    if (!once) {
-        g_log_set_default_handler(quiet, NULL);
-        if (g_getenv("FUZZ_VERBOSE") == NULL)
-            g_log_set_writer_func(quiet_writer, NULL, NULL);
-        once = TRUE;
-    }
-    CcMetrics *metrics = cc_metrics_new();
-    CcXmppSettings settings = {
-        .server = "127.0.0.1", .port = 1, .domain = "muc.example", .secret = "s"};
-    CcXmppComponent *xmpp = cc_xmpp_component_new(&settings, metrics);
+    FocusFixture f;
+    focus_fixture_init(&f, NULL, 100000, 8);
+    CcXmppComponent *xmpp = f.xmpp;
     World world = {.ctx = cc_xmpp_component_ctx(xmpp), .outbox = g_queue_new()};
     cc_xmpp_component_set_outbox(xmpp, on_send, &world);
-    FocusPolicySettings ps = {.jid_failures = 3,
-                              .room_failures = 5,
-                              .window_s = 60,
-                              .lockout_s = 60,
-                              .lockout_max_s = 600,
-                              .stanzas_per_second = 100000};
-    FocusPolicy *policy = focus_policy_new(auth_domains, NULL, &ps);
-    guint8 raw_key[CC_KEY_LEN] = {1};
-    GBytes *key = g_bytes_new(raw_key, sizeof raw_key);
-    FocusMucLimits limits = {
-        .max_rooms = 8, .max_occupants = 8, .max_nick_length = 16, .max_room_name_length = 32};
-    FocusMuc *muc = focus_muc_new(xmpp, policy, key, &limits, metrics);
+    FocusMuc *muc = f.muc;
+    CcMetrics *metrics = f.metrics;
     FocusBridges *bridges = focus_bridges_new(xmpp, bridge_jids, 3600, 1000, metrics);
     FocusMediaSettings ms = {.max_ssrcs = 6, .client_timeout_ms = 1000, .bridge_timeout_ms = 1000};
     FocusMedia *media = focus_media_new(xmpp, muc, bridges, &ms, metrics);
     focus_bridges_check_all(bridges);
     run_world(&world, xmpp);
 
-    GString *text = g_string_new("<w xmlns='jabber:component:accept'>");
-    g_string_append_len(text, (const char *)data, (gssize)size);
-    g_string_append(text, "</w>");
-    xmpp_stanza_t *wrapper = xmpp_stanza_new_from_string(world.ctx, text->str);
+    xmpp_stanza_t *wrapper = focus_fixture_wrap(&f, data, size);
     if (wrapper != NULL) {
         for (xmpp_stanza_t *s = xmpp_stanza_get_children(wrapper); s != NULL;
              s = xmpp_stanza_get_next(s)) {
@@ -313,16 +281,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         xmpp_stanza_release(wrapper);
     }
-    g_string_free(text, TRUE);
     focus_media_free(media);
     focus_bridges_free(bridges);
-    focus_muc_free(muc);
-    g_bytes_unref(key);
-    focus_policy_free(policy);
-    cc_xmpp_component_free(xmpp);
+    /* The copies belong to the component's libstrophe context: released before it goes. */
     while (!g_queue_is_empty(world.outbox))
         xmpp_stanza_release(g_queue_pop_head(world.outbox));
     g_queue_free(world.outbox);
-    cc_metrics_free(metrics);
+    focus_fixture_clear(&f);
     return 0;
 }
