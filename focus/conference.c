@@ -415,8 +415,9 @@ focus_conference_move(FocusConference *conf, const char *why)
 void
 focus_conference_sync_sources(FocusConference *conf)
 {
+    g_autoptr(GHashTable) active = focus_conference_active_sources(conf);
     for (guint i = 0; i < conf->participants->len; i++)
-        focus_participant_sync(g_ptr_array_index(conf->participants, i));
+        focus_participant_sync(g_ptr_array_index(conf->participants, i), active);
 }
 
 /* --- the MUC's hooks ------------------------------------------------------------------------ */

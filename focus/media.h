@@ -44,6 +44,7 @@ typedef struct {
 typedef struct {
     char *owner; /* room@service/nick of the participant that sends it */
     CcColibri2Source *source;
+    FocusParticipant *from; /* only in a table of focus_conference_active_sources() */
 } FocusToldSource;
 
 struct _FocusConference {
@@ -138,9 +139,12 @@ void focus_participant_initiate(FocusParticipant *p, const CcColibri2Transport *
  * sources forgotten (others are told at the next sync). The state is the caller's to set. */
 void focus_participant_end_session(FocusParticipant *p, const char *reason, const char *text,
                                    gboolean expire);
-/* Sources of the other participants that `p` should know, keyed like p->told. */
-GHashTable *focus_participant_wanted_sources(FocusParticipant *p);
-void focus_participant_sync(FocusParticipant *p);
+/* The sources of every participant with an accepted session, keyed like p->told: built
+ * once per change, then each participant is compared with it. */
+GHashTable *focus_conference_active_sources(FocusConference *conf);
+/* Sends `p` the source-remove and source-add that make what it was told equal to the
+ * sources in `active` that are not its own. */
+void focus_participant_sync(FocusParticipant *p, GHashTable *active);
 void focus_participant_set_state(FocusParticipant *p, FocusPartState state);
 
 /* jingle-handler.c */

@@ -81,23 +81,33 @@ source_equal(const CcColibri2Source *a, const CcColibri2Source *b)
 }
 
 GHashTable *
-focus_participant_wanted_sources(FocusParticipant *p)
+focus_conference_active_sources(FocusConference *conf)
 {
-    GHashTable *wanted = told_table();
-    FocusConference *conf = p->conf;
+    GHashTable *active = told_table();
     for (guint i = 0; i < conf->participants->len; i++) {
         FocusParticipant *q = g_ptr_array_index(conf->participants, i);
-        if (q == p || q->state != PART_ACTIVE)
+        if (q->state != PART_ACTIVE)
             continue;
         for (guint j = 0; j < q->sources->len; j++) {
             const CcColibri2Source *s = g_ptr_array_index(q->sources, j);
             FocusToldSource *t = g_new0(FocusToldSource, 1);
             t->owner = focus_conference_owner(conf, q);
             t->source = cc_colibri2_source_copy(s);
-            g_hash_table_insert(wanted, g_strconcat(q->endpoint, "/", s->id, NULL), t);
+            t->from = q;
+            g_hash_table_insert(active, g_strconcat(q->endpoint, "/", s->id, NULL), t);
         }
     }
-    return wanted;
+    return active;
+}
+
+/* Records in p->told that `p` was told of `t` (a copy: `active` is shared). */
+static void
+remember(FocusParticipant *p, const char *key, const FocusToldSource *t)
+{
+    FocusToldSource *copy = g_new0(FocusToldSource, 1);
+    copy->owner = g_strdup(t->owner);
+    copy->source = cc_colibri2_source_copy(t->source);
+    g_hash_table_insert(p->told, g_strdup(key), copy);
 }
 
 static CcJingle *
@@ -115,16 +125,17 @@ focus_participant_initiate(FocusParticipant *p, const CcColibri2Transport *bridg
     j->responder = g_strdup(p->jid);
     focus_offer_write(j, bridge);
     g_hash_table_remove_all(p->told);
-    GHashTable *wanted = focus_participant_wanted_sources(p);
+    g_autoptr(GHashTable) active = focus_conference_active_sources(p->conf);
     GHashTableIter it;
     gpointer key, value;
-    g_hash_table_iter_init(&it, wanted);
+    g_hash_table_iter_init(&it, active);
     while (g_hash_table_iter_next(&it, &key, &value)) {
         FocusToldSource *t = value;
+        if (t->from == p)
+            continue;
         focus_offer_add_source(j, t->source, t->owner);
+        remember(p, key, t);
     }
-    g_hash_table_unref(p->told);
-    p->told = wanted;
     focus_participant_set_state(p, PART_INITIATED);
     focus_jingle_send(p, j);
 }
@@ -148,31 +159,29 @@ focus_participant_end_session(FocusParticipant *p, const char *reason, const cha
 }
 
 void
-focus_participant_sync(FocusParticipant *p)
+focus_participant_sync(FocusParticipant *p, GHashTable *active)
 {
     if (p->state != PART_ACTIVE)
         return; /* an initiated session learns the rest once accepted */
-    g_autoptr(GHashTable) wanted = focus_participant_wanted_sources(p);
     g_autoptr(CcJingle) add = jingle_new(p, CC_JINGLE_SOURCE_ADD);
     g_autoptr(CcJingle) remove = jingle_new(p, CC_JINGLE_SOURCE_REMOVE);
     GHashTableIter it;
     gpointer key, value;
     g_hash_table_iter_init(&it, p->told);
     while (g_hash_table_iter_next(&it, &key, &value)) {
-        FocusToldSource *told = value, *want = g_hash_table_lookup(wanted, key);
-        if (want == NULL || !source_equal(told->source, want->source)) {
+        FocusToldSource *told = value, *want = g_hash_table_lookup(active, key);
+        if (want == NULL || want->from == p || !source_equal(told->source, want->source)) {
             focus_offer_add_source(remove, told->source, told->owner);
             g_hash_table_iter_remove(&it);
         }
     }
-    g_hash_table_iter_init(&it, wanted);
+    g_hash_table_iter_init(&it, active);
     while (g_hash_table_iter_next(&it, &key, &value)) {
-        if (g_hash_table_contains(p->told, key))
-            continue;
         FocusToldSource *want = value;
+        if (want->from == p || g_hash_table_contains(p->told, key))
+            continue;
         focus_offer_add_source(add, want->source, want->owner);
-        g_hash_table_iter_steal(&it);
-        g_hash_table_insert(p->told, key, want);
+        remember(p, key, want);
     }
     if (remove->contents->len > 0)
         focus_jingle_send(p, remove);
