@@ -82,6 +82,7 @@ cc_colibri2_transport_free(CcColibri2Transport *t)
     g_free(t->fp_hash);
     g_free(t->fp_setup);
     g_free(t->fingerprint);
+    g_free(t->websocket_url);
     g_ptr_array_unref(t->candidates);
     g_free(t);
 }
@@ -112,12 +113,27 @@ cc_colibri2_transport_copy(const CcColibri2Transport *t)
     copy->fp_setup = g_strdup(t->fp_setup);
     copy->fingerprint = g_strdup(t->fingerprint);
     copy->rtcp_mux = t->rtcp_mux;
+    copy->websocket_url = g_strdup(t->websocket_url);
+    copy->skipped_candidates = t->skipped_candidates;
     for (guint i = 0; i < t->candidates->len; i++) {
         const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
         cc_colibri2_transport_add_candidate(copy, c->foundation, c->component, c->priority, c->ip,
                                             c->port, c->type);
     }
     return copy;
+}
+
+static gboolean
+valid_websocket_url(const char *url)
+{
+    if (url == NULL || strlen(url) > CC_COLIBRI2_MAX_URL_LEN)
+        return FALSE;
+    if (!g_str_has_prefix(url, "wss://") && !g_str_has_prefix(url, "ws://"))
+        return FALSE;
+    for (const char *p = url; *p != '\0'; p++)
+        if ((guchar)*p <= 0x20 || (guchar)*p >= 0x7f)
+            return FALSE;
+    return TRUE;
 }
 
 static gboolean
@@ -140,10 +156,14 @@ parse_candidate(xmpp_stanza_t *s, CcColibri2Transport *t, GError **error)
         return cc_xml_invalid(error, "candidate: bad port");
     if (!valid_ip(ip))
         return cc_xml_invalid(error, "candidate: bad ip");
-    if (protocol == NULL || g_ascii_strcasecmp(protocol, "udp") != 0)
-        return cc_xml_invalid(error, "candidate: unsupported protocol");
-    if (type == NULL || !g_strv_contains(types, type))
-        return cc_xml_invalid(error, "candidate: bad type");
+    if (protocol == NULL || type == NULL || strlen(protocol) > 16 || strlen(type) > 16)
+        return cc_xml_invalid(error, "candidate: bad protocol or type");
+    /* Browsers add TCP candidates (tcptype active) beside UDP ones: leave out what we
+     * cannot use and keep the rest. */
+    if (g_ascii_strcasecmp(protocol, "udp") != 0 || !g_strv_contains(types, type)) {
+        t->skipped_candidates++;
+        return TRUE;
+    }
     if (t->candidates->len >= CC_COLIBRI2_MAX_CANDIDATES)
         return cc_xml_invalid(error, "transport: too many candidates");
     cc_colibri2_transport_add_candidate(t, foundation, (guint)component, (guint32)priority, ip,
@@ -186,6 +206,13 @@ cc_colibri2_transport_parse(xmpp_stanza_t *ice, GError **error)
             t->fingerprint = g_strdup(text);
         } else if (cc_xml_is(c, "rtcp-mux", NULL)) {
             t->rtcp_mux = TRUE;
+        } else if (cc_xml_is(c, "web-socket", CC_NS_COLIBRI_STAT)) {
+            const char *url = xmpp_stanza_get_attribute(c, "url");
+            if (t->websocket_url != NULL || !valid_websocket_url(url)) {
+                cc_xml_invalid(error, "transport: bad web-socket");
+                return NULL;
+            }
+            t->websocket_url = g_strdup(url);
         }
     }
     return g_steal_pointer(&t);

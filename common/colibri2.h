@@ -25,6 +25,7 @@ G_BEGIN_DECLS
 #define CC_COLIBRI2_MAX_SOURCES    16 /* media-source per endpoint */
 #define CC_COLIBRI2_MAX_SSRCS      8  /* per media-source */
 #define CC_COLIBRI2_MAX_ID_LEN     64
+#define CC_COLIBRI2_MAX_URL_LEN    512
 
 typedef struct {
     char *foundation;
@@ -46,6 +47,12 @@ typedef struct {
     char *fingerprint;
     GPtrArray *candidates; /* CcColibri2Candidate* */
     gboolean rtcp_mux;
+    /* <web-socket xmlns='http://jitsi.org/protocol/colibri' url/>: the endpoint's bridge
+     * channel (schemas/bridge-channel.md), or NULL. */
+    char *websocket_url;
+    /* Well-formed candidates that were left out because Conclave cannot use them (TCP,
+     * unknown types): the parser skips them rather than refusing the whole transport. */
+    guint skipped_candidates;
 } CcColibri2Transport;
 
 typedef struct {

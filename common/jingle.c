@@ -640,6 +640,10 @@ cc_jingle_transport_write(xmpp_stanza_t *parent, const CcColibri2Transport *t)
     }
     if (t->rtcp_mux)
         cc_stanza_add_child(ice, "rtcp-mux", NULL);
+    if (t->websocket_url != NULL) {
+        xmpp_stanza_t *ws = cc_stanza_add_child(ice, "web-socket", CC_NS_COLIBRI_STAT);
+        xmpp_stanza_set_attribute(ws, "url", t->websocket_url);
+    }
     for (guint i = 0; i < t->candidates->len; i++) {
         const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
         xmpp_stanza_t *e = cc_stanza_add_child(ice, "candidate", NULL);

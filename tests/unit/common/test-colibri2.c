@@ -270,6 +270,49 @@ assert_refused(const char *inner)
 #define SRC  "<sources><media-source type='video' id='v'>"
 #define SSMA " xmlns='urn:xmpp:jingle:apps:rtp:ssma:0'"
 
+/* Candidates Conclave cannot use (TCP, unknown types) are skipped and counted; the rest of
+ * the transport, and the bridge channel's URL, are kept and written back. */
+START_TEST(test_transport_skips_unusable_candidates)
+{
+    const char *xml =
+        "<iq><conference-modify xmlns='jitsi:colibri2' meeting-id='m'><endpoint id='x'>" ICE
+        "ufrag='abcd' pwd='0123456789abcdefghijkl'>"
+        "<candidate port='9' ip='1.2.3.4' protocol='tcp' tcptype='active' type='host' "
+        "component='1' priority='1' foundation='t'/>"
+        "<candidate port='5' ip='1.2.3.4' protocol='udp' type='host' component='1' "
+        "priority='2' foundation='u'/>"
+        "<candidate port='6' ip='1.2.3.4' protocol='udp' type='weird' component='1' "
+        "priority='3' foundation='w'/>"
+        "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://b.example/c/x?pwd=p'/>"
+        "</transport></transport></endpoint></conference-modify></iq>";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) m = parse_modify(xml, &error);
+    ck_assert_msg(m != NULL, "%s", error ? error->message : "");
+    CcColibri2Endpoint *ep = g_ptr_array_index(m->endpoints, 0);
+    ck_assert_uint_eq(ep->transport->candidates->len, 1);
+    ck_assert_uint_eq(ep->transport->skipped_candidates, 2);
+    CcColibri2Candidate *c = g_ptr_array_index(ep->transport->candidates, 0);
+    ck_assert_str_eq(c->foundation, "u");
+    ck_assert_str_eq(ep->transport->websocket_url, "wss://b.example/c/x?pwd=p");
+    g_autoptr(CcColibri2Transport) copy = cc_colibri2_transport_copy(ep->transport);
+    ck_assert_str_eq(copy->websocket_url, "wss://b.example/c/x?pwd=p");
+    g_autoptr(xmpp_stanza_t) parent = parse_xml("<endpoint/>");
+    cc_colibri2_transport_write(parent, copy);
+    xmpp_stanza_t *outer = xmpp_stanza_get_child_by_name(parent, "transport");
+    xmpp_stanza_t *ice = xmpp_stanza_get_child_by_ns(outer, CC_NS_ICE_UDP);
+    xmpp_stanza_t *ws = xmpp_stanza_get_child_by_name_and_ns(ice, "web-socket", CC_NS_COLIBRI_STAT);
+    ck_assert_ptr_nonnull(ws);
+    ck_assert_str_eq(xmpp_stanza_get_attribute(ws, "url"), "wss://b.example/c/x?pwd=p");
+    guint n = 0;
+    for (xmpp_stanza_t *e = xmpp_stanza_get_children(ice); e; e = xmpp_stanza_get_next(e))
+        if (g_strcmp0(xmpp_stanza_get_name(e), "candidate") == 0) {
+            ck_assert_str_eq(xmpp_stanza_get_attribute(e, "protocol"), "udp");
+            n++;
+        }
+    ck_assert_uint_eq(n, 1);
+}
+END_TEST
+
 START_TEST(test_refused)
 {
     assert_refused("<endpoint/>");
@@ -289,10 +332,8 @@ START_TEST(test_refused)
         "foundation='f'",
         "port='5' ip='not-an-ip' protocol='udp' type='host' component='1' priority='1' "
         "foundation='f'",
-        "port='5' ip='1.2.3.4' protocol='tcp' type='host' component='1' priority='1' "
-        "foundation='f'",
-        "port='5' ip='1.2.3.4' protocol='udp' type='weird' component='1' priority='1' "
-        "foundation='f'",
+        "port='5' ip='1.2.3.4' type='host' component='1' priority='1' foundation='f'",
+        "port='5' ip='1.2.3.4' protocol='udp' component='1' priority='1' foundation='f'",
         "port='5' ip='1.2.3.4' protocol='udp' type='host' component='0' priority='1' "
         "foundation='f'",
         "port='5' ip='1.2.3.4' protocol='udp' type='host' component='1' priority='4294967296' "
@@ -308,6 +349,27 @@ START_TEST(test_refused)
             cands[i]);
         assert_refused(inner);
     }
+    /* the bridge channel's URL: one, a ws:// or wss:// URL of printable ASCII, bounded */
+    assert_refused("<endpoint id='x'>" ICE "ufrag='abcd' pwd='0123456789abcdefghijkl'>"
+                   "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='http://a/b'/>"
+                   "</transport></transport></endpoint>");
+    assert_refused("<endpoint id='x'>" ICE "ufrag='abcd' pwd='0123456789abcdefghijkl'>"
+                   "<web-socket xmlns='http://jitsi.org/protocol/colibri'/>"
+                   "</transport></transport></endpoint>");
+    assert_refused("<endpoint id='x'>" ICE "ufrag='abcd' pwd='0123456789abcdefghijkl'>"
+                   "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://a/ b'/>"
+                   "</transport></transport></endpoint>");
+    assert_refused("<endpoint id='x'>" ICE "ufrag='abcd' pwd='0123456789abcdefghijkl'>"
+                   "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://a/1'/>"
+                   "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://a/2'/>"
+                   "</transport></transport></endpoint>");
+    g_autofree char *long_url = g_strnfill(CC_COLIBRI2_MAX_URL_LEN, 'u');
+    g_autofree char *too_long = g_strdup_printf(
+        "<endpoint id='x'>" ICE "ufrag='abcd' pwd='0123456789abcdefghijkl'>"
+        "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://%s'/>"
+        "</transport></transport></endpoint>",
+        long_url);
+    assert_refused(too_long);
     assert_refused("<endpoint id='x'>" SRC "<source" SSMA
                    " ssrc='0'/></media-source></sources></endpoint>");
     assert_refused("<endpoint id='x'>" SRC "<source" SSMA
@@ -360,6 +422,7 @@ colibri2_suite(void)
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_answer_parse);
     tcase_add_test(tc, test_request_write);
+    tcase_add_test(tc, test_transport_skips_unusable_candidates);
     tcase_add_test(tc, test_refused);
     suite_add_tcase(s, tc);
     return s;

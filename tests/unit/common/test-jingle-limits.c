@@ -184,8 +184,8 @@ START_TEST(test_refused_session)
                     "ufrag");
     refused_content("<content name='a'><transport" ICE "/></content>", "ufrag");
     refused_content("<content name='a'><transport" ICE " ufrag='" UFRAG "' pwd='" PWD
-                    "'><candidate component='1' foundation='f' priority='1' protocol='tcp' "
-                    "type='host' ip='10.0.0.1' port='1'/></transport></content>",
+                    "'><candidate component='1' foundation='f' priority='1' protocol='udp' "
+                    "type='host' ip='10.0.0.1' port='0'/></transport></content>",
                     "candidate");
 
     /* reasons */
