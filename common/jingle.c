@@ -114,8 +114,8 @@ element_text(xmpp_stanza_t *s)
 
 /* --- structures ---------------------------------------------------------------------- */
 
-static void
-parameter_free(CcJingleParameter *p)
+void
+cc_jingle_parameter_free(CcJingleParameter *p)
 {
     g_free(p->name);
     g_free(p->value);
@@ -150,7 +150,7 @@ static void
 source_free(CcJingleSource *s)
 {
     g_free(s->name);
-    g_free(s->msid);
+    g_ptr_array_unref(s->parameters);
     g_free(s->owner);
     g_free(s);
 }
@@ -226,7 +226,7 @@ cc_jingle_content_add_payload_type(CcJingleContent *c, guint8 id, const char *na
     pt->name = g_strdup(name);
     pt->clockrate = clockrate;
     pt->channels = channels;
-    pt->parameters = g_ptr_array_new_with_free_func((GDestroyNotify)parameter_free);
+    pt->parameters = g_ptr_array_new_with_free_func((GDestroyNotify)cc_jingle_parameter_free);
     pt->feedback = g_ptr_array_new_with_free_func((GDestroyNotify)feedback_free);
     g_ptr_array_add(c->payload_types, pt);
     return pt;
@@ -266,8 +266,40 @@ cc_jingle_content_add_source(CcJingleContent *c, guint32 ssrc, const char *name,
     s->ssrc = ssrc;
     s->name = g_strdup(name);
     s->owner = g_strdup(owner);
+    s->parameters = g_ptr_array_new_with_free_func((GDestroyNotify)cc_jingle_parameter_free);
     g_ptr_array_add(c->sources, s);
     return s;
+}
+
+static CcJingleParameter *
+find_source_parameter(const CcJingleSource *source, const char *name)
+{
+    for (guint i = 0; i < source->parameters->len; i++) {
+        CcJingleParameter *p = g_ptr_array_index(source->parameters, i);
+        if (g_str_equal(p->name, name))
+            return p;
+    }
+    return NULL;
+}
+
+const char *
+cc_jingle_source_parameter(const CcJingleSource *source, const char *name)
+{
+    const CcJingleParameter *p = find_source_parameter(source, name);
+    return p ? p->value : NULL;
+}
+
+void
+cc_jingle_source_set_parameter(CcJingleSource *source, const char *name, const char *value)
+{
+    CcJingleParameter *p = find_source_parameter(source, name);
+    if (p == NULL) {
+        p = g_new0(CcJingleParameter, 1);
+        p->name = g_strdup(name);
+        g_ptr_array_add(source->parameters, p);
+    }
+    g_free(p->value);
+    p->value = g_strdup(value);
 }
 
 void
@@ -387,13 +419,18 @@ parse_source(xmpp_stanza_t *e, CcJingleContent *content, GError **error)
     CcJingleSource *src = cc_jingle_content_add_source(content, ssrc, name, NULL);
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
         if (is_name(c, "parameter", CC_NS_SSMA)) {
+            /* Kept whole (msid, cname...): other clients build their a=ssrc lines from them. */
             const char *pname = xmpp_stanza_get_attribute(c, "name");
             const char *value = xmpp_stanza_get_attribute(c, "value");
-            if (pname == NULL || strcmp(pname, "msid") != 0)
-                continue; /* cname, mslabel, label: not kept */
-            if (src->msid != NULL || !valid_required(value))
-                return cc_xml_invalid(error, "source: bad or repeated msid");
-            src->msid = g_strdup(value);
+            if (!valid_required(pname) || strlen(pname) > 32 || !valid_optional(value))
+                return cc_xml_invalid(error, "source: bad parameter");
+            if (find_source_parameter(src, pname) != NULL)
+                return cc_xml_invalid(error, "source: repeated parameter");
+            if (g_str_equal(pname, "msid") && !valid_required(value))
+                return cc_xml_invalid(error, "source: empty msid");
+            if (src->parameters->len >= CC_JINGLE_MAX_SOURCE_PARAMS)
+                return cc_xml_invalid(error, "source: too many parameter elements");
+            cc_jingle_source_set_parameter(src, pname, value);
         } else if (cc_xml_is(c, "ssrc-info", CC_NS_JITSI_MEET)) {
             const char *owner = xmpp_stanza_get_attribute(c, "owner");
             if (src->owner != NULL || !valid_required(owner))
@@ -703,10 +740,11 @@ write_description(xmpp_stanza_t *content_el, const CcJingleContent *c)
         xmpp_stanza_t *e = cc_stanza_add_child(desc, "source", CC_NS_SSMA);
         set_uint(e, "ssrc", s->ssrc);
         set_optional(e, "name", s->name);
-        if (s->msid != NULL) {
+        for (guint k = 0; k < s->parameters->len; k++) {
+            const CcJingleParameter *param = g_ptr_array_index(s->parameters, k);
             xmpp_stanza_t *p = cc_stanza_add_child(e, "parameter", NULL);
-            xmpp_stanza_set_attribute(p, "name", "msid");
-            xmpp_stanza_set_attribute(p, "value", s->msid);
+            xmpp_stanza_set_attribute(p, "name", param->name);
+            set_optional(p, "value", param->value);
         }
         if (s->owner != NULL) {
             xmpp_stanza_t *info = cc_stanza_add_child(e, "ssrc-info", CC_NS_JITSI_MEET);

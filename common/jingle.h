@@ -32,6 +32,7 @@ G_BEGIN_DECLS
 #define CC_JINGLE_MAX_HDREXTS       16
 #define CC_JINGLE_MAX_SOURCES       64 /* per description */
 #define CC_JINGLE_MAX_GROUPS        32 /* per description */
+#define CC_JINGLE_MAX_SOURCE_PARAMS 8 /* <parameter>s per source (msid, cname...) */
 #define CC_JINGLE_MAX_STRING        256
 
 typedef enum {
@@ -77,12 +78,12 @@ typedef struct {
     char *uri;
 } CcJingleHdrExt;
 
-/* <source xmlns=ssma ssrc name>[<parameter name='msid' value/>][<ssrc-info owner/>] */
+/* <source xmlns=ssma ssrc name>[<parameter name value/>...][<ssrc-info owner/>] */
 typedef struct {
     guint32 ssrc;
-    char *name;  /* source name (Jitsi: ENDPOINT-a0, ENDPOINT-v1), or NULL */
-    char *msid;  /* the msid parameter, or NULL */
-    char *owner; /* <ssrc-info xmlns=jitmeet owner>: the occupant JID, or NULL */
+    char *name;            /* source name (Jitsi: ENDPOINT-a0, ENDPOINT-v1), or NULL */
+    GPtrArray *parameters; /* CcJingleParameter* in order given (msid, cname...); never NULL */
+    char *owner;           /* <ssrc-info xmlns=jitmeet owner>: the occupant JID, or NULL */
 } CcJingleSource;
 
 typedef struct {
@@ -132,6 +133,11 @@ void cc_jingle_payload_type_add_feedback(CcJinglePayloadType *pt, const char *ty
 void cc_jingle_content_add_hdrext(CcJingleContent *content, guint id, const char *uri);
 CcJingleSource *cc_jingle_content_add_source(CcJingleContent *content, guint32 ssrc,
                                              const char *name, const char *owner);
+void cc_jingle_parameter_free(CcJingleParameter *parameter);
+/* Adds (or replaces) a source's parameter; `value` may be NULL. */
+void cc_jingle_source_set_parameter(CcJingleSource *source, const char *name, const char *value);
+/* The value of a source's parameter `name`, or NULL. */
+const char *cc_jingle_source_parameter(const CcJingleSource *source, const char *name);
 /* Adds an ssrc-group; `ssrcs` are copied. */
 void cc_jingle_content_add_group(CcJingleContent *content, const char *semantics,
                                  const guint32 *ssrcs, guint n_ssrcs);

@@ -565,6 +565,11 @@ register_metrics(FocusMedia *media, CcMetrics *r)
                                      "Sessions restarted on the same bridge after their "
                                      "transport failed",
                                      NULL);
+    m->candidates_skipped =
+        cc_metrics_counter(r, "conclave_focus_ice_candidates_skipped_total",
+                           "Well-formed ICE candidates from clients left out because Conclave "
+                           "cannot use them (TCP, unknown types)",
+                           NULL);
     /* The Jingle condition when there is one, else the stanza error's. */
     static const char *const conditions[] = {
         "unknown-session", "out-of-order",     "unsupported-info",    "bad-request",

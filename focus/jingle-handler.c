@@ -211,6 +211,8 @@ session_accept(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     acknowledge(media, iq);
     g_ptr_array_set_size(p->sources, 0);
     g_ptr_array_extend_and_steal(p->sources, g_steal_pointer(&sources));
+    g_hash_table_remove_all(p->source_params);
+    focus_offer_keep_params(p->source_params, j);
     focus_participant_set_state(p, PART_ACTIVE);
     g_autoptr(CcColibri2Transport) full = cc_colibri2_transport_copy(transport);
     if (p->trickled != NULL && g_strcmp0(p->trickled->ufrag, full->ufrag) == 0)
@@ -237,6 +239,7 @@ source_add(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     rename_clashes(p, added);
     acknowledge(p->conf->media, iq);
     g_ptr_array_extend_and_steal(p->sources, g_steal_pointer(&added));
+    focus_offer_keep_params(p->source_params, j);
     focus_conference_update_endpoint(p->conf, p, NULL, TRUE);
 }
 
@@ -279,6 +282,7 @@ source_remove(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     for (guint k = p->sources->len; k > 0; k--)
         if (((CcColibri2Source *)g_ptr_array_index(p->sources, k - 1))->ssrcs->len == 0)
             g_ptr_array_remove_index(p->sources, k - 1);
+    focus_offer_prune_params(p->source_params, p->sources);
     focus_conference_update_endpoint(p->conf, p, NULL, TRUE);
 }
 
@@ -347,10 +351,23 @@ session_terminate(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     focus_conference_settle(conf);
 }
 
+/* Candidates a client offered that the bridge cannot use (browsers add TCP ones): left out
+ * by the parser, counted here. */
+static void
+count_skipped_candidates(FocusMedia *media, const CcJingle *j)
+{
+    for (guint i = 0; i < j->contents->len; i++) {
+        const CcColibri2Transport *t = ((CcJingleContent *)g_ptr_array_index(j->contents, i))->transport;
+        if (t != NULL && t->skipped_candidates > 0)
+            cc_metric_add(media->metrics.candidates_skipped, t->skipped_candidates);
+    }
+}
+
 static void
 dispatch(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
 {
     FocusMedia *media = p->conf->media;
+    count_skipped_candidates(media, j);
     gboolean accepted = p->state == PART_ACTIVE;
     switch (j->action) {
     case CC_JINGLE_SESSION_ACCEPT:

@@ -30,6 +30,9 @@ typedef struct {
     char *sid;          /* Jingle sid, fresh for every session */
     FocusPartState state;
     GPtrArray *sources; /* CcColibri2Source*: what it announced */
+    /* The <parameter>s (msid, cname...) it gave each of those SSRCs, relayed whole to the
+     * others: GUINT_TO_POINTER(ssrc) -> GPtrArray of CcJingleParameter*. */
+    GHashTable *source_params;
     char *remote_ufrag; /* its ICE ufrag, from session-accept */
     /* The payload types its session-accept kept, which the bridge forwards to it (none
      * listed: the bridge forwards everything). */
@@ -61,7 +64,7 @@ struct _FocusConference {
 
 typedef struct {
     CcMetric *sessions, *participants, *reinvites, *moves, *jingle_in, *colibri_errors, *text_only,
-        *restarts;
+        *restarts, *candidates_skipped;
     GHashTable *jingle_errors; /* condition -> CcMetric* */
 } FocusMediaMetrics;
 
@@ -156,8 +159,16 @@ void focus_jingle_send(FocusParticipant *p, CcJingle *jingle);
 /* Adds the audio and video contents of the focus's offer (codecs, rtcp-fb, header
  * extensions, rtcp-mux, the bridge's transport) to a session-initiate. */
 void focus_offer_write(CcJingle *jingle, const CcColibri2Transport *bridge);
-/* Adds `source` (owned by `owner`) to the content of its media type, creating it. */
-void focus_offer_add_source(CcJingle *jingle, const CcColibri2Source *source, const char *owner);
+/* Adds `source` (owned by `owner`) to the content of its media type, creating it, each SSRC
+ * with the parameters `params` (a participant's source_params; NULL for none) hold. */
+void focus_offer_add_source(CcJingle *jingle, const CcColibri2Source *source, const char *owner,
+                            GHashTable *params);
+/* Records in `params` the parameters of every source in `jingle`, replacing earlier ones of
+ * the same SSRC. */
+void focus_offer_keep_params(GHashTable *params, const CcJingle *jingle);
+/* Forgets the parameters of SSRCs no longer in `sources`. */
+void focus_offer_prune_params(GHashTable *params, GPtrArray *sources);
+GHashTable *focus_offer_params_new(void);
 /* Turns the sources a client announced into Colibri2 media-sources named for `endpoint`
  * when they have no acceptable name. FALSE (with `error`) if malformed or over limits. */
 GPtrArray *focus_offer_sources_from_jingle(const CcJingle *jingle, const char *endpoint,

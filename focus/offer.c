@@ -70,19 +70,67 @@ focus_offer_write(CcJingle *jingle, const CcColibri2Transport *bridge)
 }
 
 void
-focus_offer_add_source(CcJingle *jingle, const CcColibri2Source *source, const char *owner)
+focus_offer_add_source(CcJingle *jingle, const CcColibri2Source *source, const char *owner,
+                       GHashTable *params)
 {
     CcJingleContent *c = cc_jingle_find_content(jingle, source->type);
     if (c == NULL)
         c = cc_jingle_add_content(jingle, source->type, source->type);
-    for (guint i = 0; i < source->ssrcs->len; i++)
-        cc_jingle_content_add_source(c, g_array_index(source->ssrcs, guint32, i), source->id,
-                                     owner);
+    for (guint i = 0; i < source->ssrcs->len; i++) {
+        guint32 ssrc = g_array_index(source->ssrcs, guint32, i);
+        CcJingleSource *js = cc_jingle_content_add_source(c, ssrc, source->id, owner);
+        GPtrArray *given = params ? g_hash_table_lookup(params, GUINT_TO_POINTER(ssrc)) : NULL;
+        for (guint k = 0; given != NULL && k < given->len; k++) {
+            const CcJingleParameter *p = g_ptr_array_index(given, k);
+            cc_jingle_source_set_parameter(js, p->name, p->value);
+        }
+    }
     for (guint i = 0; i < source->groups->len; i++) {
         const CcColibri2SsrcGroup *g = g_ptr_array_index(source->groups, i);
         cc_jingle_content_add_group(c, g->semantics, (const guint32 *)g->ssrcs->data,
                                     g->ssrcs->len);
     }
+}
+
+/* --- source parameters ------------------------------------------------------------------ */
+
+GHashTable *
+focus_offer_params_new(void)
+{
+    return g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                 (GDestroyNotify)g_ptr_array_unref);
+}
+
+void
+focus_offer_keep_params(GHashTable *params, const CcJingle *jingle)
+{
+    for (guint i = 0; i < jingle->contents->len; i++) {
+        const CcJingleContent *c = g_ptr_array_index(jingle->contents, i);
+        for (guint k = 0; k < c->sources->len; k++) {
+            const CcJingleSource *s = g_ptr_array_index(c->sources, k);
+            GPtrArray *copy = g_ptr_array_new_with_free_func(
+                (GDestroyNotify)cc_jingle_parameter_free);
+            for (guint n = 0; n < s->parameters->len; n++) {
+                const CcJingleParameter *p = g_ptr_array_index(s->parameters, n);
+                CcJingleParameter *q = g_new0(CcJingleParameter, 1);
+                q->name = g_strdup(p->name);
+                q->value = g_strdup(p->value);
+                g_ptr_array_add(copy, q);
+            }
+            g_hash_table_replace(params, GUINT_TO_POINTER(s->ssrc), copy);
+        }
+    }
+}
+
+void
+focus_offer_prune_params(GHashTable *params, GPtrArray *sources)
+{
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, params);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        if (!focus_offer_has_ssrc(sources, GPOINTER_TO_UINT(key)))
+            g_hash_table_iter_remove(&it);
 }
 
 /* --- counting ----------------------------------------------------------------------- */

@@ -29,6 +29,7 @@ focus_participant_new(FocusConference *conf, FocusOccupant *occ)
     p->jid = g_strdup(occ->jid_text);
     p->state = PART_DISCOVERING;
     p->sources = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_source_free);
+    p->source_params = focus_offer_params_new();
     p->told = told_table();
     return p;
 }
@@ -41,6 +42,7 @@ focus_participant_free(FocusParticipant *p)
     g_free(p->endpoint);
     g_free(p->sid);
     g_ptr_array_unref(p->sources);
+    g_hash_table_unref(p->source_params);
     g_hash_table_unref(p->told);
     g_free(p->remote_ufrag);
     if (p->trickled != NULL)
@@ -133,7 +135,7 @@ focus_participant_initiate(FocusParticipant *p, const CcColibri2Transport *bridg
         FocusToldSource *t = value;
         if (t->from == p)
             continue;
-        focus_offer_add_source(j, t->source, t->owner);
+        focus_offer_add_source(j, t->source, t->owner, t->from->source_params);
         remember(p, key, t);
     }
     focus_participant_set_state(p, PART_INITIATED);
@@ -153,6 +155,7 @@ focus_participant_end_session(FocusParticipant *p, const char *reason, const cha
     if (expire && p->state >= PART_ALLOCATING && p->endpoint != NULL)
         focus_conference_expire_endpoint(p->conf, p->endpoint);
     g_ptr_array_set_size(p->sources, 0);
+    g_hash_table_remove_all(p->source_params);
     g_hash_table_remove_all(p->told);
     g_clear_pointer(&p->remote_ufrag, g_free);
     g_clear_pointer(&p->trickled, cc_colibri2_transport_free);
@@ -171,7 +174,7 @@ focus_participant_sync(FocusParticipant *p, GHashTable *active)
     while (g_hash_table_iter_next(&it, &key, &value)) {
         FocusToldSource *told = value, *want = g_hash_table_lookup(active, key);
         if (want == NULL || want->from == p || !source_equal(told->source, want->source)) {
-            focus_offer_add_source(remove, told->source, told->owner);
+            focus_offer_add_source(remove, told->source, told->owner, NULL);
             g_hash_table_iter_remove(&it);
         }
     }
@@ -180,7 +183,7 @@ focus_participant_sync(FocusParticipant *p, GHashTable *active)
         FocusToldSource *want = value;
         if (want->from == p || g_hash_table_contains(p->told, key))
             continue;
-        focus_offer_add_source(add, want->source, want->owner);
+        focus_offer_add_source(add, want->source, want->owner, want->from->source_params);
         remember(p, key, want);
     }
     if (remove->contents->len > 0)

@@ -85,9 +85,15 @@ content_eq(const CcJingleContent *a, const CcJingleContent *b)
     for (guint i = 0; i < a->sources->len; i++) {
         const CcJingleSource *x = g_ptr_array_index(a->sources, i);
         const CcJingleSource *y = g_ptr_array_index(b->sources, i);
-        if (x->ssrc != y->ssrc || !str_eq(x->name, y->name) || !str_eq(x->msid, y->msid) ||
-            !str_eq(x->owner, y->owner))
+        if (x->ssrc != y->ssrc || !str_eq(x->name, y->name) || !str_eq(x->owner, y->owner) ||
+            x->parameters->len != y->parameters->len)
             return FALSE;
+        for (guint k = 0; k < x->parameters->len; k++) {
+            const CcJingleParameter *px = g_ptr_array_index(x->parameters, k);
+            const CcJingleParameter *py = g_ptr_array_index(y->parameters, k);
+            if (!str_eq(px->name, py->name) || !str_eq(px->value, py->value))
+                return FALSE;
+        }
     }
     for (guint i = 0; i < a->groups->len; i++) {
         const CcColibri2SsrcGroup *x = g_ptr_array_index(a->groups, i);

@@ -255,7 +255,8 @@ static void
 add_source(CcJingleContent *c, guint32 ssrc, const char *name, const char *nick, const char *owner)
 {
     CcJingleSource *s = cc_jingle_content_add_source(c, ssrc, name, owner);
-    s->msid = g_strdup_printf("%s %s", nick, name);
+    g_autofree char *msid = g_strdup_printf("%s %s", nick, name);
+    cc_jingle_source_set_parameter(s, "msid", msid);
 }
 
 static void

@@ -77,6 +77,7 @@ G_GNUC_UNUSED static const char session_initiate[] =
     "<rtcp-mux/>"
     "<source" SSMA " ssrc='2405416051' name='a1b2c3d4-a0'>"
     "<parameter name='msid' value='a1b2c3d4-audio-1 a1b2c3d4-audio-1-track'/>"
+    "<parameter name='cname' value='a1b2c3d4-cname'/>"
     "<ssrc-info" JITMEET " owner='" OWNER "'/>"
     "</source>"
     "</description>" TRANSPORT "</content>"
@@ -243,7 +244,13 @@ assert_content_eq(const CcJingleContent *a, const CcJingleContent *b)
         const CcJingleSource *y = g_ptr_array_index(b->sources, i);
         ck_assert_uint_eq(x->ssrc, y->ssrc);
         ck_assert_pstr_eq(x->name, y->name);
-        ck_assert_pstr_eq(x->msid, y->msid);
+        ck_assert_uint_eq(x->parameters->len, y->parameters->len);
+        for (guint k = 0; k < x->parameters->len; k++) {
+            const CcJingleParameter *px = g_ptr_array_index(x->parameters, k);
+            const CcJingleParameter *py = g_ptr_array_index(y->parameters, k);
+            ck_assert_str_eq(px->name, py->name);
+            ck_assert_pstr_eq(px->value, py->value);
+        }
         ck_assert_pstr_eq(x->owner, y->owner);
     }
     ck_assert_uint_eq(a->groups->len, b->groups->len);
@@ -338,7 +345,8 @@ build_jitsi_offer(void)
     cc_jingle_content_add_hdrext(audio, 5, twcc);
     audio->rtcp_mux = TRUE;
     CcJingleSource *a0 = cc_jingle_content_add_source(audio, 2405416051u, "a1b2c3d4-a0", OWNER);
-    a0->msid = g_strdup("a1b2c3d4-audio-1 a1b2c3d4-audio-1-track");
+    cc_jingle_source_set_parameter(a0, "msid", "a1b2c3d4-audio-1 a1b2c3d4-audio-1-track");
+    cc_jingle_source_set_parameter(a0, "cname", "a1b2c3d4-cname");
     audio->transport = jitsi_transport();
 
     CcJingleContent *video = cc_jingle_add_content(j, "video", "video");
@@ -363,7 +371,9 @@ build_jitsi_offer(void)
     video->rtcp_mux = TRUE;
     for (guint32 ssrc = 1000; ssrc <= 1001; ssrc++) {
         CcJingleSource *v = cc_jingle_content_add_source(video, ssrc, "a1b2c3d4-v0", OWNER);
-        v->msid = g_strdup("a1b2c3d4-video-1 a1b2c3d4-video-1-track");
+        if (ssrc == 1000)
+            cc_jingle_source_set_parameter(v, "cname", "x9");
+        cc_jingle_source_set_parameter(v, "msid", "a1b2c3d4-video-1 a1b2c3d4-video-1-track");
     }
     const guint32 fid[] = {1000, 1001};
     cc_jingle_content_add_group(video, "FID", fid, 2);

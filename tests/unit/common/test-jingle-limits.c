@@ -285,11 +285,23 @@ START_TEST(test_refused_description)
                         "msid");
     refused_description("<source" SSMA " ssrc='1'><parameter name='msid' value='a'/>"
                         "<parameter name='msid' value='b'/></source>",
-                        "msid");
+                        "repeated parameter");
     x = g_strdup_printf("<source" SSMA " ssrc='1'><parameter name='msid' value='%s'/></source>",
                         s257);
-    refused_description(x, "msid");
+    refused_description(x, "bad parameter");
     g_clear_pointer(&x, g_free);
+    refused_description("<source" SSMA " ssrc='1'><parameter value='v'/></source>",
+                        "bad parameter");
+    x = g_strdup_printf("<source" SSMA " ssrc='1'><parameter name='%s' value='v'/></source>",
+                        "a-name-longer-than-thirty-two-bytes");
+    refused_description(x, "bad parameter");
+    g_clear_pointer(&x, g_free);
+    GString *many_params = g_string_new("<source" SSMA " ssrc='1'>");
+    for (int i = 0; i <= CC_JINGLE_MAX_SOURCE_PARAMS; i++)
+        g_string_append_printf(many_params, "<parameter name='p%d' value='v'/>", i);
+    g_string_append(many_params, "</source>");
+    refused_description(many_params->str, "too many parameter");
+    g_string_free(many_params, TRUE);
     refused_description("<source" SSMA " ssrc='1'><ssrc-info" JITMEET "/></source>", "owner");
     refused_description("<source" SSMA " ssrc='1'><ssrc-info" JITMEET
                         " owner='a'/><ssrc-info" JITMEET " owner='b'/></source>",

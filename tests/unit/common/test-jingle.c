@@ -46,7 +46,8 @@ START_TEST(test_session_initiate)
     CcJingleSource *a0 = g_ptr_array_index(audio->sources, 0);
     ck_assert_uint_eq(a0->ssrc, 2405416051u);
     ck_assert_str_eq(a0->name, "a1b2c3d4-a0");
-    ck_assert_str_eq(a0->msid, "a1b2c3d4-audio-1 a1b2c3d4-audio-1-track");
+    ck_assert_str_eq(cc_jingle_source_parameter(a0, "msid"),
+                     "a1b2c3d4-audio-1 a1b2c3d4-audio-1-track");
     ck_assert_str_eq(a0->owner, OWNER);
     ck_assert_uint_eq(audio->groups->len, 0);
     CcColibri2Transport *t = audio->transport;
@@ -91,7 +92,8 @@ START_TEST(test_session_initiate)
     ck_assert_uint_eq(video->sources->len, 2);
     CcJingleSource *rtx = g_ptr_array_index(video->sources, 1);
     ck_assert_uint_eq(rtx->ssrc, 1001);
-    ck_assert_str_eq(rtx->msid, "a1b2c3d4-video-1 a1b2c3d4-video-1-track");
+    ck_assert_str_eq(cc_jingle_source_parameter(rtx, "msid"),
+                     "a1b2c3d4-video-1 a1b2c3d4-video-1-track");
     ck_assert_uint_eq(video->groups->len, 1);
     CcColibri2SsrcGroup *fid = g_ptr_array_index(video->groups, 0);
     ck_assert_str_eq(fid->semantics, "FID");
@@ -182,7 +184,7 @@ START_TEST(test_source_add)
     ck_assert_uint_eq(video->sources->len, 6);
     CcJingleSource *first = g_ptr_array_index(video->sources, 0);
     ck_assert_str_eq(first->owner, "r@c/e1");
-    ck_assert_ptr_null(first->msid);
+    ck_assert_uint_eq(first->parameters->len, 0);
     CcJingleSource *last = g_ptr_array_index(video->sources, 5);
     ck_assert_uint_eq(last->ssrc, 4294967295u);
     ck_assert_ptr_null(last->owner);
@@ -365,7 +367,11 @@ START_TEST(test_ignored)
     ck_assert_uint_eq(c->sources->len, 1);
     CcJingleSource *s = g_ptr_array_index(c->sources, 0);
     ck_assert_uint_eq(s->ssrc, 5);
-    ck_assert_ptr_null(s->msid);
+    /* parameters are kept whole, in order, a missing value as NULL */
+    ck_assert_uint_eq(s->parameters->len, 2);
+    ck_assert_str_eq(cc_jingle_source_parameter(s, "cname"), "");
+    ck_assert_ptr_null(cc_jingle_source_parameter(s, "label"));
+    ck_assert_ptr_null(cc_jingle_source_parameter(s, "msid"));
     ck_assert_ptr_null(s->owner);
     ck_assert_uint_eq(c->groups->len, 0);
 }
