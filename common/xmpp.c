@@ -47,7 +47,7 @@ struct _CcXmppComponent {
     gpointer stop_done_data;
 
     GHashTable *iq_handlers; /* "ns name" -> Handler* */
-    Handler message_handler, presence_handler;
+    Handler message_handler, presence_handler, iq_router;
     GHashTable *pending; /* id -> PendingIq* */
 
     CcStateCallback state_callback;
@@ -361,6 +361,9 @@ on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *data)
     }
     if (g_str_equal(name, "iq")) {
         cc_metric_inc(comp->m_in);
+        if (comp->iq_router.handler != NULL &&
+            comp->iq_router.handler(comp, stanza, comp->iq_router.user_data))
+            return 1;
         if (type != NULL && (g_str_equal(type, "get") || g_str_equal(type, "set")))
             dispatch_iq_request(comp, stanza);
         else if (type != NULL && (g_str_equal(type, "result") || g_str_equal(type, "error")))
@@ -582,6 +585,14 @@ cc_xmpp_component_register_stanza(CcXmppComponent *comp, const char *name, CcSta
     Handler *h = g_str_equal(name, "message") ? &comp->message_handler : &comp->presence_handler;
     h->handler = handler;
     h->user_data = user_data;
+}
+
+void
+cc_xmpp_component_set_iq_router(CcXmppComponent *comp, CcStanzaHandler handler,
+                                gpointer user_data)
+{
+    comp->iq_router.handler = handler;
+    comp->iq_router.user_data = user_data;
 }
 
 void

@@ -60,6 +60,11 @@ void cc_xmpp_component_register_iq(CcXmppComponent *comp, const char *ns, const 
 void cc_xmpp_component_register_stanza(CcXmppComponent *comp, const char *name,
                                        CcStanzaHandler handler, gpointer user_data);
 
+/* Sees every IQ (request or response) before the dispatch above; when it returns TRUE the
+ * stanza was its to handle and goes no further (the MUC routes IQs between occupants so). */
+void cc_xmpp_component_set_iq_router(CcXmppComponent *comp, CcStanzaHandler handler,
+                                     gpointer user_data);
+
 /* Connects, and keeps reconnecting until cc_xmpp_component_stop(). */
 void cc_xmpp_component_start(CcXmppComponent *comp);
 /* Closes the stream cleanly; `done` runs once the connection is closed (at most after

@@ -257,6 +257,7 @@ focus_conference_pump(FocusConference *conf)
         focus_participant_set_state(p, PART_ALLOCATING);
     }
     send_modify(conf, m, on_allocated, focus_request_new(media, conf, NULL));
+    focus_occupant_update(conf);
     if (!conf->creating)
         focus_conference_pump(conf); /* more than one request's worth waiting */
 }
@@ -364,6 +365,7 @@ focus_conference_settle(FocusConference *conf)
     if (conf->bridge != NULL && !conf->creating && !has_endpoints(conf)) {
         release_bridge(conf);
         focus_conference_pump(conf); /* anyone still waiting starts afresh */
+        focus_occupant_update(conf);
     }
 }
 
@@ -446,6 +448,7 @@ conference_free(FocusConference *conf)
     g_hash_table_unref(conf->by_jid);
     g_ptr_array_unref(conf->participants);
     g_free(conf->bridge);
+    g_free(conf->properties);
     g_free(conf);
 }
 
@@ -469,6 +472,7 @@ focus_media_capable(FocusParticipant *p, gboolean wants_media)
     }
     focus_participant_set_state(p, PART_WAITING);
     focus_participant_renew(p);
+    focus_occupant_show(p);
     focus_conference_pump(p->conf);
 }
 

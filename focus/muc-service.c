@@ -34,6 +34,11 @@ register_metrics(FocusMuc *muc, CcMetrics *registry)
         cc_metrics_counter(registry, "conclave_muc_rooms_created_total", "Rooms created", NULL);
     m->rooms_destroyed = cc_metrics_counter(registry, "conclave_muc_rooms_destroyed_total",
                                             "Rooms destroyed (emptied or by an owner)", NULL);
+    m->iqs_routed = cc_metrics_counter(registry, "conclave_muc_iqs_routed_total",
+                                       "IQ requests routed between occupants", NULL);
+    m->iq_timeouts =
+        cc_metrics_counter(registry, "conclave_muc_iq_route_timeouts_total",
+                           "IQs routed between occupants that got no answer in time", NULL);
     m->refusals = g_hash_table_new(g_str_hash, g_str_equal);
     for (const char *const *r = refusal_reasons; *r != NULL; r++)
         g_hash_table_insert(m->refusals, (gpointer)*r,
@@ -65,6 +70,8 @@ focus_muc_new(CcXmppComponent *xmpp, FocusPolicy *policy, GBytes *room_key,
     cc_xmpp_component_register_stanza(xmpp, "presence", focus_muc_on_presence, muc);
     cc_xmpp_component_register_stanza(xmpp, "message", focus_muc_on_message, muc);
     focus_muc_disco_install(muc);
+    focus_muc_routes_init(muc);
+    cc_xmpp_component_set_iq_router(xmpp, focus_muc_route_iq, muc);
     muc->sweep_source = g_timeout_add_seconds(30, on_sweep, muc);
     return muc;
 }
@@ -75,6 +82,8 @@ focus_muc_free(FocusMuc *muc)
     if (muc == NULL)
         return;
     g_clear_handle_id(&muc->sweep_source, g_source_remove);
+    cc_xmpp_component_set_iq_router(muc->xmpp, NULL, NULL);
+    focus_muc_routes_free(muc);
     g_hash_table_unref(muc->rooms);
     g_hash_table_unref(muc->metrics.refusals);
     g_bytes_unref(muc->room_key);

@@ -4,6 +4,7 @@
  *
  *   muc-service.c   the service: routing by address, limits, metrics, room lifecycle
  *   muc-disco.c     disco#info / #items on the service and rooms, the Jitsi conference IQ
+ *   muc-iq-route.c  IQs between occupants (private IQs: Jingle between clients, vCards...)
  *   room.c          a room's data: occupants, affiliations, roles, occupant-ids, presences
  *   muc-presence.c  join, presence updates, nick changes, leaving
  *   muc-message.c   groupchat, private messages, subject
@@ -121,7 +122,8 @@ typedef struct {
 } FocusMucHooks;
 
 typedef struct {
-    CcMetric *rooms, *occupants, *joins, *messages, *lockouts, *rooms_created, *rooms_destroyed;
+    CcMetric *rooms, *occupants, *joins, *messages, *lockouts, *rooms_created, *rooms_destroyed,
+        *iqs_routed, *iq_timeouts;
     GHashTable *refusals; /* reason -> CcMetric* */
     CcMetrics *registry;
 } FocusMucMetrics;
@@ -136,6 +138,8 @@ struct _FocusMuc {
     FocusMucLimits limits;
     FocusMucMetrics metrics;
     FocusMucHooks hooks;
+    GHashTable *routed;           /* our id -> routed IQ waiting for its answer (muc-iq-route.c) */
+    GHashTable *routed_by_sender; /* sender's real JID -> GUINT_TO_POINTER(IQs in flight) */
 };
 
 /* muc-service.c */
@@ -188,6 +192,12 @@ char *focus_room_occupant_jid(FocusRoom *room, const char *nick);
  * occupant-ids (only the room may say those). */
 void focus_room_copy_payload(xmpp_stanza_t *dst, xmpp_stanza_t *src);
 void focus_room_add_occupant_id(xmpp_stanza_t *stanza, FocusOccupant *occ);
+
+/* muc-iq-route.c */
+void focus_muc_routes_init(FocusMuc *muc);
+void focus_muc_routes_free(FocusMuc *muc);
+/* The component's IQ router: IQs between occupants; FALSE for what is the service's. */
+gboolean focus_muc_route_iq(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data);
 
 /* muc-presence.c */
 gboolean focus_muc_on_presence(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data);

@@ -251,6 +251,38 @@ def build(server_class, label):
             carol.send(f"<message to='{r}/{na}' type='chat'><body>hi</body></message>")
             self.assertError(carol.wait_error(), 'modify', 'not-acceptable')
 
+        def test_private_iqs_are_routed(self):
+            # XEP-0045 private IQs: to room/nick, delivered to that occupant's client as if
+            # from the sender's occupant address; the answer comes back the same way.
+            alice, bob, carol = self.user('alice'), self.user('bob'), self.user('carol')
+            r, na, nb = room(label), nick('A'), nick('B')
+            alice.join(r, na)
+            bob.join(r, nb)
+            reply = alice.iq(f"<iq type='get' to='{r}/{nb}' id='route1'>"
+                             f"<ping xmlns='urn:xmpp:ping'/></iq>")
+            self.assertEqual(reply['type'], 'result')
+            self.assertEqual(str(reply['from']), f'{r}/{nb}')
+            self.assertEqual(reply['id'], 'route1')
+            reply = alice.iq(f"<iq type='get' to='{r}/{nb}'>"
+                             f"<query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+            self.assertEqual(reply['type'], 'result')
+            self.assertEqual(str(reply['from']), f'{r}/{nb}')
+            # The recipient's client answers what it does not know: the error comes back too.
+            reply = alice.iq(f"<iq type='get' to='{r}/{nb}'><unknown xmlns='urn:example:x'/>"
+                             f"</iq>")
+            self.assertEqual(reply['type'], 'error')
+            self.assertEqual(str(reply['from']), f'{r}/{nb}')
+            self.assertError(iq_error(alice.iq(
+                f"<iq type='get' to='{r}/nobody-here'><ping xmlns='urn:xmpp:ping'/></iq>")),
+                'cancel', 'item-not-found')
+            # Not in the room: refused, and nothing reaches the occupant.
+            self.assertError(iq_error(carol.iq(
+                f"<iq type='get' to='{r}/{na}'><ping xmlns='urn:xmpp:ping'/></iq>")),
+                'cancel', 'not-acceptable')
+            # The focus is the service's, never routed to a client.
+            reply = alice.iq(f"<iq type='get' to='{r}/focus'><ping xmlns='urn:xmpp:ping'/></iq>")
+            self.assertEqual(reply['type'], 'error')
+
         def test_subject(self):
             alice, bob, carol = self.user('alice'), self.user('bob'), self.user('carol')
             r, na, nb, nc = room(label), nick('A'), nick('B'), nick('C')

@@ -1,0 +1,84 @@
+/* The focus's own occupant in a room (room@service/focus), as Jitsi clients need to see it:
+ * they accept Jingle only from an occupant whose presence carries the focus's JID (the
+ * `focusjid` of the `conference` answer) in its muc#user item, and they read the
+ * conference's properties (<conference-properties>) from that presence.
+ *
+ * It is not a FocusOccupant of the room: it holds no seat (occupant limits, counts, disco
+ * items, admin lists and the room's lifetime ignore it) and only participants that want
+ * media are shown it, just before their first session-initiate, so plain text clients
+ * never see an occupant they did not expect. It never leaves while the room lives. */
+#include "media.h"
+
+#include "stanza.h"
+
+/* Values Jitsi clients read; a change is sent to everyone who was shown the focus. */
+static char *
+properties_text(FocusConference *conf)
+{
+    return g_strdup_printf("bridge-count=%u;support-terminate-restart=true",
+                           conf->bridge != NULL ? 1u : 0u);
+}
+
+static void
+add_property(xmpp_stanza_t *props, const char *key, const char *value)
+{
+    xmpp_stanza_t *p = cc_stanza_add_child(props, "property", NULL);
+    xmpp_stanza_set_attribute(p, "key", key);
+    xmpp_stanza_set_attribute(p, "value", value);
+}
+
+char *
+focus_occupant_real_jid(FocusMedia *media)
+{
+    return g_strconcat(cc_xmpp_component_domain(media->xmpp), "/" FOCUS_NICK, NULL);
+}
+
+xmpp_stanza_t *
+focus_occupant_presence(FocusConference *conf, const char *to)
+{
+    xmpp_stanza_t *p = xmpp_presence_new(cc_xmpp_component_ctx(conf->media->xmpp));
+    g_autofree char *from = focus_conference_focus_jid(conf);
+    xmpp_stanza_set_from(p, from);
+    xmpp_stanza_set_to(p, to);
+    xmpp_stanza_t *x = cc_stanza_add_child(p, "x", NS_MUC_USER);
+    xmpp_stanza_t *item = cc_stanza_add_child(x, "item", NULL);
+    /* Shown even in semi-anonymous rooms: it is the service, not a person. */
+    g_autofree char *jid = focus_occupant_real_jid(conf->media);
+    xmpp_stanza_set_attribute(item, "jid", jid);
+    xmpp_stanza_set_attribute(item, "affiliation", "owner");
+    xmpp_stanza_set_attribute(item, "role", "moderator");
+    xmpp_stanza_t *props = cc_stanza_add_child(p, "conference-properties", NS_JITSI_FOCUS);
+    add_property(props, "bridge-count", conf->bridge != NULL ? "1" : "0");
+    add_property(props, "support-terminate-restart", "true");
+    return p;
+}
+
+void
+focus_occupant_show(FocusParticipant *p)
+{
+    if (p->focus_shown)
+        return;
+    FocusConference *conf = p->conf;
+    if (conf->properties == NULL)
+        conf->properties = properties_text(conf);
+    g_autoptr(xmpp_stanza_t) presence = focus_occupant_presence(conf, p->jid);
+    focus_conference_send(conf, presence);
+    p->focus_shown = TRUE;
+}
+
+void
+focus_occupant_update(FocusConference *conf)
+{
+    g_autofree char *now = properties_text(conf);
+    if (g_strcmp0(now, conf->properties) == 0)
+        return;
+    g_free(conf->properties);
+    conf->properties = g_steal_pointer(&now);
+    for (guint i = 0; i < conf->participants->len; i++) {
+        FocusParticipant *p = g_ptr_array_index(conf->participants, i);
+        if (!p->focus_shown)
+            continue;
+        g_autoptr(xmpp_stanza_t) presence = focus_occupant_presence(conf, p->jid);
+        focus_conference_send(conf, presence);
+    }
+}
