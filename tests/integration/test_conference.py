@@ -199,10 +199,25 @@ class Conference(unittest.TestCase):
                                            f'{ROOM}/focus')) for n in ('alice', 'bob', 'carol')}
         self.assertEqual(asked, {'alice': 1, 'bob': 0, 'carol': 0})
         self.everyone_hears_everyone(['alice', 'bob', 'carol'])
-        # The sources others were told of carry their owner's occupant JID.
-        owners = {s['owner'] for ev in self.peers['carol'].seen('jingle')
-                  for s in ev['sources']}
-        self.assertEqual(owners, {f'{ROOM}/alice', f'{ROOM}/bob'})
+        # The sources others were told of carry their owner's occupant JID, and the msid
+        # parameter their owner gave (Jitsi clients build their a=ssrc lines from it).
+        relayed = [s for ev in self.peers['carol'].seen('jingle') for s in ev['sources']]
+        self.assertEqual({s['owner'] for s in relayed}, {f'{ROOM}/alice', f'{ROOM}/bob'})
+        for s in relayed:
+            self.assertEqual(s['msid'].split(' ')[0], s['owner'].split('/')[1], s)
+        # Every media participant saw the focus occupant (its JID in the item, the
+        # conference's properties) before its session-initiate; the text-only one did not.
+        for name in ('alice', 'bob', 'carol'):
+            history = self.peers[name].history
+            focus_at = [i for i, ev in enumerate(history) if ev.get('event') == 'presence'
+                        and ev.get('from') == f'{ROOM}/focus']
+            session_at = [i for i, ev in enumerate(history) if ev.get('event') == 'session']
+            self.assertTrue(focus_at and session_at, (name, history))
+            self.assertLess(focus_at[0], session_at[0], name)
+            last = history[focus_at[-1]]
+            self.assertEqual(last['item_jid'], f'{FOCUS}/focus', last)
+            self.assertEqual(last['properties'].get('bridge-count'), '1', last)
+            self.assertEqual(last['properties'].get('support-terminate-restart'), 'true', last)
         # The text-only occupant saw the others join and hears the room, and got no Jingle.
         seen = {'alice'}
         while len(seen) < 3:
@@ -214,6 +229,7 @@ class Conference(unittest.TestCase):
         msg = tom.next(predicate=lambda s: kind(s) == 'message' and s['body'] == 'hello')
         self.assertEqual(msg['from'].resource, 'alice')
         self.assertEqual(len(jingle_to_tom.clear()), 0)
+        tom.expect_none(lambda s: kind(s) == 'presence' and s['from'].resource == 'focus')
         self.assertGreaterEqual(metric(self.focus, 'conclave_focus_text_only_total'), 1)
 
     def test_2_a_fourth_joins_and_everyone_gets_it(self):

@@ -25,7 +25,7 @@
  *   {"cmd":"terminate","reason"?}     session-terminate (default reason success) to the focus;
  *                                     ends locally.
  * Events (each with "t_us"):
- *   {"event":"jingle","action","sid","from","sources":[{"ssrc","kind","owner","name"}],
+ *   {"event":"jingle","action","sid","from","sources":[{"ssrc","kind","owner","name","msid"}],
  *    "reason","error"} for every Jingle request received, before it is processed;
  *   {"event":"session","sid","focus"} once a session-initiate is processed;
  *   {"event":"accept-sent","sid","id","ufrag","pwd"};
@@ -65,6 +65,7 @@ sources_json(const CcJingle *j)
             json_object_set_string_member(o, "kind", peer_kind_name(source_kind(c, s->ssrc)));
             json_object_set_string_member(o, "owner", s->owner);
             json_object_set_string_member(o, "name", s->name);
+            json_object_set_string_member(o, "msid", cc_jingle_source_parameter(s, "msid"));
             json_array_add_object_element(a, o);
         }
     }

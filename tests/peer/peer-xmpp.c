@@ -17,7 +17,9 @@
  *   {"event":"xmpp-connected","jid"}      {"event":"xmpp-error","reason","connected"}
  *   {"event":"joined","room","nick","jid"} (our own presence from the room, status 110)
  *   {"event":"left","room"}                (our own unavailable presence from the room)
- *   {"event":"presence","from","type","codes":[N..],"condition"} (others, and errors)
+ *   {"event":"presence","from","type","codes":[N..],"condition","item_jid","properties"}
+ *                                          (others, and errors; the focus's shows its JID and
+ *                                           conference-properties)
  *   {"event":"message","from","type","body","condition"}
  *   {"event":"iq-reply","id","what","from","type","condition","jingle_condition"}
  *   {"event":"disco-info","from","node"} (a disco#info request we answered)
@@ -324,6 +326,18 @@ on_presence(PeerXmpp *x, xmpp_stanza_t *st)
     json_object_set_string_member(o, "from", from);
     json_object_set_string_member(o, "type", type ? type : "available");
     json_object_set_array_member(o, "codes", codes);
+    xmpp_stanza_t *item = mu ? xmpp_stanza_get_child_by_name(mu, "item") : NULL;
+    if (item != NULL && xmpp_stanza_get_attribute(item, "jid") != NULL)
+        json_object_set_string_member(o, "item_jid", xmpp_stanza_get_attribute(item, "jid"));
+    xmpp_stanza_t *props = child_ns(st, "conference-properties", "http://jitsi.org/protocol/focus");
+    if (props != NULL) {
+        JsonObject *po = json_object_new();
+        for (xmpp_stanza_t *c = xmpp_stanza_get_children(props); c; c = xmpp_stanza_get_next(c))
+            if (xmpp_stanza_is_tag(c) && xmpp_stanza_get_attribute(c, "key") != NULL)
+                json_object_set_string_member(po, xmpp_stanza_get_attribute(c, "key"),
+                                              xmpp_stanza_get_attribute(c, "value"));
+        json_object_set_object_member(o, "properties", po);
+    }
     if (g_strcmp0(type, "error") == 0)
         json_object_set_string_member(o, "condition", cc_stanza_error_condition(st));
     peer_emit_object(o);
