@@ -1,8 +1,9 @@
 /* libFuzzer target: the focus's MUC logic fed arbitrary stanzas. The input is the inside of
  * a wrapper element; each child element is handled as a stanza the XMPP server delivered,
  * in order, by one focus whose rooms persist across the stanzas of an input. Replies are
- * built and counted as dropped (no connection). Checks: no crash, no leak, and the room
- * and occupant gauges agree with the service's tables after each input. */
+ * built and counted as dropped (no connection). Checks: no crash, no leak, the room and
+ * occupant gauges agree with the service's tables after each input, and the table of IQs
+ * routed between occupants stays consistent and bounded. */
 #include "focus-fixture.h"
 
 #include <stddef.h>
@@ -42,6 +43,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (cc_metric_get(muc->metrics.rooms) != g_hash_table_size(muc->rooms) ||
         cc_metric_get(muc->metrics.occupants) != occupants)
+        abort();
+    /* IQs routed between occupants: the per-sender counts add up to the table, which is
+     * bounded, and every routed request is counted. */
+    guint in_flight = 0;
+    g_hash_table_iter_init(&iter, muc->routed_by_sender);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        in_flight += GPOINTER_TO_UINT(value);
+    if (in_flight != g_hash_table_size(muc->routed) || in_flight > 4096 ||
+        cc_metric_get(muc->metrics.iqs_routed) < in_flight)
         abort();
     focus_fixture_clear(&f);
     return 0;
