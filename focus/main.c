@@ -17,6 +17,8 @@ static const CcServiceIdentity focus_identity = {
     .features = focus_features,
 };
 
+static const char *const whois_choices[] = {"moderators", "anyone", NULL};
+
 static const CcConfigKey focus_keys[] = {
     {"focus", "bridges", CC_CONFIG_LIST, FALSE, ""},
     {"focus", "bridge_check_interval_s", CC_CONFIG_INT, FALSE, "10", 1, 3600},
@@ -36,6 +38,7 @@ static const CcConfigKey focus_keys[] = {
     {"muc", "max_nick_length", CC_CONFIG_INT, FALSE, "64", 1, 1023},
     {"muc", "max_room_name_length", CC_CONFIG_INT, FALSE, "256", 1, 1023},
     {"muc", "max_stanzas_per_second", CC_CONFIG_INT, FALSE, "50", 0, 100000},
+    {"muc", "default_whois", CC_CONFIG_CHOICE, FALSE, "moderators", 0, 0, whois_choices},
 };
 
 typedef struct {
@@ -150,6 +153,7 @@ focus_setup(CcDaemon *daemon, GError **error)
         .max_occupants = (guint)cc_config_get_int(config, "muc", "max_occupants"),
         .max_nick_length = (guint)cc_config_get_int(config, "muc", "max_nick_length"),
         .max_room_name_length = (guint)cc_config_get_int(config, "muc", "max_room_name_length"),
+        .whois_anyone = g_str_equal(cc_config_get_string(config, "muc", "default_whois"), "anyone"),
     };
     Focus *focus = g_new0(Focus, 1);
     focus->policy =

@@ -107,6 +107,7 @@ typedef struct {
     guint max_occupants;
     guint max_nick_length; /* in characters */
     guint max_room_name_length;
+    gboolean whois_anyone; /* new rooms are non-anonymous ([muc] default_whois = anyone) */
 } FocusMucLimits;
 
 /* What the media side (conference.c) hears from the MUC, so that the MUC needs to know

@@ -69,6 +69,7 @@ focus_room_new(FocusMuc *muc, const char *local)
     room->affiliations = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     room->config.allow_pm = TRUE;
     room->config.max_users = muc->limits.max_occupants;
+    room->config.whois_anyone = muc->limits.whois_anyone;
     /* Fresh secrets per room instance: a later room of the same name shares nothing. */
     if (!cc_random_bytes(room->occupant_key, sizeof room->occupant_key, NULL))
         g_error("no secure random source");
