@@ -1,8 +1,11 @@
 /* Colibri2 request handling (see colibri-server.h). A request is parsed and checked as a
  * whole before anything changes; then it is applied on the conference's worker, and the
- * answer (each created endpoint's ICE ufrag, pwd, candidates and DTLS fingerprint) is built
- * back on the control thread. Errors are stanza errors plus a colibri2 `reason`. */
+ * answer (each created endpoint's ICE ufrag, pwd, candidates, DTLS fingerprint and bridge
+ * channel URL) is built back on the control thread, which also keeps the bridge channel's
+ * table of endpoints in step. Errors are stanza errors plus a colibri2 `reason`. */
 #include "colibri-server.h"
+
+#include "channel.h"
 
 #include "cc-autoptr.h"
 #include "stanza.h"
@@ -13,6 +16,7 @@ struct _BridgeColibriServer {
     CcXmppComponent *xmpp;
     BridgeWorkerPool *pool;
     const BridgeMediaConfig *config;
+    BridgeChannels *channels; /* NULL: no bridge channel */
     char **trusted;
     GHashTable *conferences; /* meeting-id -> BridgeConference* */
     gboolean draining;
@@ -171,6 +175,8 @@ apply_on_worker(gpointer data)
             ep->accepted_pts.bits[0] = req->audio.bits[0] | req->video.bits[0];
             ep->accepted_pts.bits[1] = req->audio.bits[1] | req->video.bits[1];
         }
+        if (req->has_payload_types || req->audio_level_ext != 0)
+            ep->audio_level_ext = req->audio_level_ext;
     }
     if (sources_changed)
         bridge_conference_rebuild_ssrcs(a->conf);
@@ -208,6 +214,8 @@ send_lost(gpointer data)
     xmpp_stanza_set_attribute(e, "id", l->endpoint);
     xmpp_stanza_set_attribute(e, "reason", l->reason);
     cc_xmpp_component_send(l->srv->xmpp, msg);
+    if (l->srv->channels != NULL)
+        bridge_channels_remove_endpoint(l->srv->channels, l->meeting_id, l->endpoint);
     return G_SOURCE_REMOVE;
 }
 
@@ -221,6 +229,26 @@ on_endpoint_lost(BridgeConference *conf, const char *endpoint, const char *reaso
     l->endpoint = g_strdup(endpoint);
     l->reason = g_strdup(reason);
     g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_lost, l, lost_free);
+}
+
+/* A new dominant speaker: the bridge channel (control thread) tells the clients. */
+static gboolean
+send_speaker(gpointer data)
+{
+    Lost *l = data;
+    if (l->srv->channels != NULL)
+        bridge_channels_dominant_speaker(l->srv->channels, l->meeting_id, l->endpoint);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_speaker_changed(BridgeConference *conf, const char *endpoint, gpointer data)
+{
+    Lost *l = g_new0(Lost, 1);
+    l->srv = data;
+    l->meeting_id = g_strdup(conf->meeting_id);
+    l->endpoint = g_strdup(endpoint);
+    g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_speaker, l, lost_free);
 }
 
 static void
@@ -253,6 +281,30 @@ is_trusted(BridgeColibriServer *srv, const char *from)
             return TRUE;
     }
     return FALSE;
+}
+
+/* Keeps the bridge channel's endpoints in step with a request that was applied, and puts
+ * each created endpoint's channel URL in its answer. */
+static void
+update_channels(BridgeColibriServer *srv, const CcColibri2Modify *m, GPtrArray *answers)
+{
+    if (srv->channels == NULL)
+        return;
+    if (m->expire) {
+        bridge_channels_remove_conference(srv->channels, m->meeting_id);
+        return;
+    }
+    for (guint i = 0; i < m->endpoints->len; i++) {
+        const CcColibri2Endpoint *req = g_ptr_array_index(m->endpoints, i);
+        CcColibri2Transport *answer = g_ptr_array_index(answers, i);
+        if (req->expire)
+            bridge_channels_remove_endpoint(srv->channels, m->meeting_id, req->id);
+        else if (answer != NULL)
+            answer->websocket_url = bridge_channels_add_endpoint(srv->channels, m->meeting_id,
+                                                                 req->id, req->channel_id);
+        else if (req->channel_id != NULL)
+            bridge_channels_set_channel_id(srv->channels, m->meeting_id, req->id, req->channel_id);
+    }
 }
 
 static xmpp_stanza_t *
@@ -317,6 +369,8 @@ on_modify(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
         conf->owner = g_strdup(xmpp_stanza_get_from(stanza));
         conf->lost = on_endpoint_lost;
         conf->lost_data = srv;
+        conf->speaker_changed = on_speaker_changed;
+        conf->speaker_data = srv;
         g_hash_table_insert(srv->conferences, conf->meeting_id, conf);
         created = TRUE;
     }
@@ -329,6 +383,7 @@ on_modify(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
             g_hash_table_remove(srv->conferences, m->meeting_id);
         send_failure(xmpp, stanza, &a.failure);
     } else {
+        update_channels(srv, m, a.answers);
         g_autoptr(xmpp_stanza_t) reply = build_result(stanza, m, a.answers);
         if (m->expire)
             g_hash_table_remove(srv->conferences, m->meeting_id);
@@ -406,13 +461,14 @@ stress_permille(gpointer data)
 
 BridgeColibriServer *
 bridge_colibri_server_new(CcXmppComponent *xmpp, BridgeWorkerPool *pool,
-                          const BridgeMediaConfig *config, const char *const *trusted,
-                          guint capacity_pps, CcMetrics *metrics)
+                          const BridgeMediaConfig *config, BridgeChannels *channels,
+                          const char *const *trusted, guint capacity_pps, CcMetrics *metrics)
 {
     BridgeColibriServer *srv = g_new0(BridgeColibriServer, 1);
     srv->xmpp = xmpp;
     srv->pool = pool;
     srv->config = config;
+    srv->channels = channels;
     srv->trusted = g_strdupv((char **)trusted);
     srv->capacity_pps = MAX(capacity_pps, 1);
     srv->conferences = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, conference_destroy);

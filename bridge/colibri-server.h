@@ -4,6 +4,7 @@
  * on that conference's worker. */
 #pragma once
 
+#include "channel.h"
 #include "media.h"
 #include "xmpp.h"
 
@@ -11,11 +12,12 @@ G_BEGIN_DECLS
 
 typedef struct _BridgeColibriServer BridgeColibriServer;
 
-/* `trusted`: bare JIDs or domains allowed to send conference-modify; empty: nobody. */
+/* `trusted`: bare JIDs or domains allowed to send conference-modify; empty: nobody.
+ * `channels`: the bridge channel, kept in step with the endpoints (NULL: none). */
 BridgeColibriServer *bridge_colibri_server_new(CcXmppComponent *xmpp, BridgeWorkerPool *pool,
                                                const BridgeMediaConfig *config,
-                                               const char *const *trusted, guint capacity_pps,
-                                               CcMetrics *metrics);
+                                               BridgeChannels *channels, const char *const *trusted,
+                                               guint capacity_pps, CcMetrics *metrics);
 /* Stops accepting new conferences (graceful_shutdown); existing ones keep running. */
 void bridge_colibri_server_drain(BridgeColibriServer *server);
 guint bridge_colibri_server_conferences(BridgeColibriServer *server);

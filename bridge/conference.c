@@ -1,7 +1,8 @@
 /* A conference: the endpoints that forward to each other, the SSRC table the router checks
  * every packet against (rebuilt when sources are signalled, never on the packet path), and
- * a timer that drives DTLS retransmissions and expires endpoints whose ICE, DTLS or media
- * stopped. Created on the control thread, then only touched on its worker. */
+ * a timer that drives DTLS retransmissions, expires endpoints whose ICE, DTLS or media
+ * stopped, and runs the dominant speaker election (speaker.c) over the audio levels the
+ * router collected. Created on the control thread, then only touched on its worker. */
 #include "media.h"
 
 #define TICK_MS 100
@@ -82,6 +83,7 @@ bridge_conference_remove_endpoint(BridgeConference *conf, BridgeEndpoint *ep,
 {
     g_hash_table_remove(conf->endpoints, ep->id);
     g_ptr_array_remove(conf->list, ep);
+    bridge_speaker_election_forget(&conf->election, &ep->speaker);
     bridge_conference_rebuild_ssrcs(conf);
     count_expiry(conf->config->stats, reason);
     bridge_worker_add_endpoints(conf->worker, -1);
@@ -89,6 +91,27 @@ bridge_conference_remove_endpoint(BridgeConference *conf, BridgeEndpoint *ep,
     if (reason != BRIDGE_EXPIRE_SIGNALLED && conf->lost != NULL)
         conf->lost(conf, ep->id, expire_reason_name(reason), conf->lost_data);
     bridge_endpoint_free(ep);
+}
+
+/* One round of the dominant speaker election, once per tick. */
+static void
+elect_speaker(BridgeConference *conf)
+{
+    bridge_speaker_election_begin(&conf->election);
+    for (guint i = 0; i < conf->list->len; i++) {
+        BridgeEndpoint *ep = g_ptr_array_index(conf->list, i);
+        if (ep->audio_level_ext == 0)
+            continue;
+        bridge_speaker_level_tick(&ep->speaker);
+        bridge_speaker_election_consider(&conf->election, &ep->speaker);
+    }
+    if (!bridge_speaker_election_end(&conf->election) || conf->speaker_changed == NULL)
+        return;
+    for (guint i = 0; i < conf->list->len; i++) {
+        BridgeEndpoint *ep = g_ptr_array_index(conf->list, i);
+        if (&ep->speaker == conf->election.dominant)
+            conf->speaker_changed(conf, ep->id, conf->speaker_data);
+    }
 }
 
 static gboolean
@@ -102,6 +125,7 @@ on_tick(gpointer data)
         if (reason != BRIDGE_EXPIRE_NONE)
             bridge_conference_remove_endpoint(conf, ep, reason);
     }
+    elect_speaker(conf);
     return G_SOURCE_CONTINUE;
 }
 

@@ -1,11 +1,15 @@
 /* conclave-bridge: the Selective Forwarding Unit. This file describes the daemon to the
  * shared skeleton (its configuration keys and life cycle) and wires the media plane (worker
- * pool, DTLS identity, counters) to the Colibri2 server; the media plane itself lives in
- * the other files of this folder. */
+ * pool, DTLS identity, counters) and the bridge channel to the Colibri2 server; the media
+ * plane itself lives in the other files of this folder. */
+#include "channel.h"
 #include "colibri-server.h"
 #include "daemon.h"
 
 #include "cc-error.h"
+
+#include <conclave-version.h>
+#include <string.h>
 
 static const char *const bridge_features[] = {CC_NS_COLIBRI2, CC_NS_HEALTHCHECK, NULL};
 
@@ -29,12 +33,18 @@ static const CcConfigKey bridge_keys[] = {
     {"media", "capacity_pps", CC_CONFIG_INT, FALSE, "200000", 1, G_MAXINT32},
     {"media", "drain_timeout", CC_CONFIG_INT, FALSE, "0", 0, 86400},
     {"colibri", "trusted", CC_CONFIG_LIST, FALSE, ""},
+    {"http", "channel_base_url", CC_CONFIG_STRING, FALSE, ""},
+    {"http", "channel_max_messages_per_second", CC_CONFIG_INT, FALSE, "50", 1, 10000},
 };
+
+/* Room for "/<meeting-id>/<endpoint-id>?pwd=<password>" within a Colibri2 URL. */
+#define MAX_BASE_URL_LEN 300
 
 typedef struct {
     BridgeMediaConfig media;
     BridgeStats stats;
     BridgeWorkerPool *pool;
+    BridgeChannels *channels;
     BridgeColibriServer *colibri;
 } Bridge;
 
@@ -57,9 +67,42 @@ bridge_drained(CcDaemon *daemon)
     return b == NULL || b->colibri == NULL || bridge_colibri_server_conferences(b->colibri) == 0;
 }
 
+/* ws:// or wss://, a host, a path at most; no query, fragment, user or trailing slash. */
+static gboolean
+check_channel_base_url(const CcConfig *config, GError **error)
+{
+    const char *url = cc_config_get_string(config, "http", "channel_base_url");
+    if (*url == '\0')
+        return TRUE;
+    if (*cc_config_get_string(config, "http", "listen") == '\0') {
+        cc_config_set_error(config, "http", "channel_base_url", error,
+                            "the bridge channel is served on [http] listen, which is empty");
+        return FALSE;
+    }
+    g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
+    gboolean printable = strlen(url) <= MAX_BASE_URL_LEN;
+    for (const char *p = url; *p != '\0'; p++)
+        printable = printable && (guchar)*p > 0x20 && (guchar)*p < 0x7f;
+    if (!printable || uri == NULL ||
+        (g_strcmp0(g_uri_get_scheme(uri), "ws") != 0 &&
+         g_strcmp0(g_uri_get_scheme(uri), "wss") != 0) ||
+        g_uri_get_host(uri) == NULL || *g_uri_get_host(uri) == '\0' ||
+        g_uri_get_query(uri) != NULL || g_uri_get_fragment(uri) != NULL ||
+        g_uri_get_userinfo(uri) != NULL || g_str_has_suffix(url, "/")) {
+        cc_config_set_error(config, "http", "channel_base_url", error,
+                            "'%s' is not a ws:// or wss:// URL of at most %d characters, "
+                            "without query, fragment or trailing slash",
+                            url, MAX_BASE_URL_LEN);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 bridge_validate(const CcConfig *config, GError **error)
 {
+    if (!check_channel_base_url(config, error))
+        return FALSE;
     gint64 min = cc_config_get_int(config, "media", "port_min");
     gint64 max = cc_config_get_int(config, "media", "port_max");
     if ((min == 0) != (max == 0) || min > max) {
@@ -109,8 +152,15 @@ bridge_setup(CcDaemon *daemon, GError **error)
     if (workers == 0)
         workers = g_get_num_processors();
     b->pool = bridge_worker_pool_new(workers, metrics);
+    if (cc_daemon_http(daemon) != NULL)
+        b->channels = bridge_channels_new(
+            cc_daemon_http(daemon), cc_config_get_string(config, "http", "channel_base_url"),
+            (guint)cc_config_get_int(config, "http", "channel_max_messages_per_second"),
+            "conclave-" CONCLAVE_VERSION, metrics);
+    else
+        g_message("[http] listen is empty: no bridge channel (no dominant speaker events)");
     b->colibri = bridge_colibri_server_new(
-        cc_daemon_xmpp(daemon), b->pool, &b->media,
+        cc_daemon_xmpp(daemon), b->pool, &b->media, b->channels,
         cc_config_get_list(config, "colibri", "trusted"),
         (guint)cc_config_get_int(config, "media", "capacity_pps"), metrics);
     g_message("media plane: %u worker(s), ports %u-%u, DTLS fingerprint %s", workers,
@@ -131,6 +181,7 @@ bridge_teardown(CcDaemon *daemon)
         bridge_colibri_server_drain(b->colibri);
         g_clear_pointer(&b->colibri, bridge_colibri_server_free);
     }
+    g_clear_pointer(&b->channels, bridge_channels_free);
     g_clear_pointer(&b->pool, bridge_worker_pool_free);
     g_clear_pointer(&b->media.identity, bridge_dtls_identity_free);
     g_strfreev(b->media.addresses);

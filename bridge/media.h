@@ -5,6 +5,7 @@
 
 #include "colibri2.h"
 #include "dtls.h"
+#include "speaker.h"
 #include "srtp.h"
 #include "stats.h"
 #include "worker.h"
@@ -69,6 +70,10 @@ struct _BridgeEndpoint {
      * Until the focus says (Colibri2 <media>), everything is. */
     gboolean pt_filter;
     CcColibri2PayloadTypes accepted_pts;
+    /* The RFC 6464 audio level extension's id in its audio (Colibri2), 0: none; and the
+     * levels read from it, for the conference's dominant speaker election. */
+    guint8 audio_level_ext;
+    BridgeSpeakerLevel speaker;
     BridgeDtls *dtls;
     /* DTLS records that arrived before the focus gave us the client's transport, or before
      * our side of ICE could answer (the client's ICE checks and ClientHello can beat both):
@@ -103,12 +108,18 @@ struct _BridgeEndpoint {
  * DTLS failed, or media stopped. `reason` is ice_failed, dtls_failed or media_timeout. */
 typedef void (*BridgeEndpointLost)(BridgeConference *conference, const char *endpoint,
                                    const char *reason, gpointer data);
+/* Told (on the conference's worker) when the conference elects a new dominant speaker. */
+typedef void (*BridgeSpeakerChanged)(BridgeConference *conference, const char *endpoint,
+                                     gpointer data);
 
 struct _BridgeConference {
     char *meeting_id;
     char *owner; /* the JID that created it: the one told of endpoints lost */
     BridgeEndpointLost lost;
     gpointer lost_data;
+    BridgeSpeakerChanged speaker_changed;
+    gpointer speaker_data;
+    BridgeSpeakerElection election;
     BridgeWorker *worker;
     const BridgeMediaConfig *config;
     GHashTable *endpoints;  /* id -> BridgeEndpoint* (owned) */

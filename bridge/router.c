@@ -1,6 +1,7 @@
 /* The per-packet path: decrypt once, validate, check the SSRC against what was signalled
- * for the sender, store video for retransmission, then re-encrypt and send to every other
- * endpoint of the conference. RTCP: forward sender reports (without report blocks),
+ * for the sender, store video for retransmission, read the audio level of audio (for the
+ * dominant speaker election), then re-encrypt and send to every other endpoint of the
+ * conference. RTCP: forward sender reports (without report blocks),
  * terminate receiver reports, turn PLI/FIR into one rate-limited PLI to the sender, answer
  * generic NACKs from the sender's retransmission buffer. No allocation, lock or log here:
  * every failure is a counter. */
@@ -114,8 +115,14 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
     }
     cc_metric_inc(s->rtp_accepted);
     from->last_media_us = g_get_monotonic_time();
-    if (ssrc_is_video(from, h.ssrc))
+    if (ssrc_is_video(from, h.ssrc)) {
         rtx_store(from, h.ssrc, h.seq, buf, len);
+    } else if (from->audio_level_ext != 0) {
+        guint8 level;
+        gboolean voice;
+        if (bridge_speaker_read_level(buf, &h, from->audio_level_ext, &level, &voice) == 0)
+            bridge_speaker_level_add(&from->speaker, level);
+    }
     guint8 *out = conf->worker->out;
     for (guint i = 0; i < conf->list->len; i++) {
         BridgeEndpoint *to = g_ptr_array_index(conf->list, i);

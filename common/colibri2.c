@@ -410,14 +410,39 @@ static void
 endpoint_free(CcColibri2Endpoint *ep)
 {
     g_free(ep->id);
+    g_free(ep->channel_id);
     cc_colibri2_transport_free(ep->transport);
     if (ep->sources != NULL)
         g_ptr_array_unref(ep->sources);
     g_free(ep);
 }
 
-/* <media type='audio|video'><payload-type id='N' .../>...</media>: the ids only (names,
- * parameters and feedback are the clients' business). */
+static gboolean
+is_tag_named(xmpp_stanza_t *c, const char *name)
+{
+    return xmpp_stanza_is_tag(c) && g_strcmp0(xmpp_stanza_get_name(c), name) == 0;
+}
+
+/* <rtp-hdrext id uri/> in an audio <media>: only the audio level extension's id is kept;
+ * other extensions are the clients' business. */
+static gboolean
+parse_hdrext(xmpp_stanza_t *c, gboolean audio, CcColibri2Endpoint *ep, GError **error)
+{
+    guint64 id = 0;
+    if (!cc_xml_parse_u64(xmpp_stanza_get_attribute(c, "id"), 255, &id) || id == 0)
+        return cc_xml_invalid(error, "media: bad rtp-hdrext id");
+    if (audio && g_strcmp0(xmpp_stanza_get_attribute(c, "uri"), CC_URI_AUDIO_LEVEL) == 0) {
+        if (ep->audio_level_ext != 0)
+            return cc_xml_invalid(error, "media: audio level extension given twice");
+        ep->audio_level_ext = (guint8)id;
+    }
+    return TRUE;
+}
+
+/* <media type='audio|video'><payload-type id='N' .../>...<rtp-hdrext .../></media>: the
+ * payload type ids only (names, parameters and feedback are the clients' business), and
+ * the audio level extension's id. A <media> that holds header extensions and no payload
+ * type says nothing about payload types. */
 static gboolean
 parse_media(xmpp_stanza_t *e, CcColibri2Endpoint *ep, GError **error)
 {
@@ -427,9 +452,16 @@ parse_media(xmpp_stanza_t *e, CcColibri2Endpoint *ep, GError **error)
                                                                   : NULL;
     if (pts == NULL)
         return cc_xml_invalid(error, "media: type must be audio or video");
-    guint n = 0;
+    guint n = 0, n_ext = 0;
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
-        if (!xmpp_stanza_is_tag(c) || g_strcmp0(xmpp_stanza_get_name(c), "payload-type") != 0)
+        if (is_tag_named(c, "rtp-hdrext")) {
+            if (++n_ext > 16)
+                return cc_xml_invalid(error, "media: too many rtp-hdrext");
+            if (!parse_hdrext(c, pts == &ep->audio, ep, error))
+                return FALSE;
+            continue;
+        }
+        if (!is_tag_named(c, "payload-type"))
             continue;
         guint64 id = 0;
         if (!cc_xml_parse_u64(xmpp_stanza_get_attribute(c, "id"), 127, &id))
@@ -438,23 +470,45 @@ parse_media(xmpp_stanza_t *e, CcColibri2Endpoint *ep, GError **error)
             return cc_xml_invalid(error, "media: too many payload types");
         cc_colibri2_payload_type_add(pts, (guint8)id);
     }
-    ep->has_payload_types = TRUE;
+    if (n > 0 || n_ext == 0)
+        ep->has_payload_types = TRUE;
     return TRUE;
 }
 
 static void
-write_media(xmpp_stanza_t *e, const char *type, const CcColibri2PayloadTypes *pts)
+write_media(xmpp_stanza_t *e, const char *type, const CcColibri2PayloadTypes *pts,
+            guint8 audio_level_ext)
 {
     xmpp_stanza_t *m = cc_stanza_add_child(e, "media", NULL);
     xmpp_stanza_set_attribute(m, "type", type);
-    for (guint pt = 0; pt < 128; pt++) {
+    char id[8];
+    for (guint pt = 0; pts != NULL && pt < 128; pt++) {
         if (!cc_colibri2_payload_type_has(pts, (guint8)pt))
             continue;
-        xmpp_stanza_t *p = cc_stanza_add_child(m, "payload-type", "urn:xmpp:jingle:apps:rtp:1");
-        char id[8];
+        xmpp_stanza_t *p = cc_stanza_add_child(m, "payload-type", CC_NS_JINGLE_RTP);
         g_snprintf(id, sizeof id, "%u", pt);
         xmpp_stanza_set_attribute(p, "id", id);
     }
+    if (audio_level_ext != 0) {
+        xmpp_stanza_t *x = cc_stanza_add_child(m, "rtp-hdrext", CC_NS_RTP_HDREXT);
+        g_snprintf(id, sizeof id, "%u", audio_level_ext);
+        xmpp_stanza_set_attribute(x, "id", id);
+        xmpp_stanza_set_attribute(x, "uri", CC_URI_AUDIO_LEVEL);
+    }
+}
+
+/* A MUC nickname: UTF-8 without control characters, bounded. */
+static gboolean
+valid_channel_id(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > CC_COLIBRI2_MAX_CHANNEL_ID_LEN ||
+        !g_utf8_validate(s, -1, NULL))
+        return FALSE;
+    for (const char *p = s; *p != '\0'; p = g_utf8_next_char(p)) {
+        if (g_unichar_iscntrl(g_utf8_get_char(p)))
+            return FALSE;
+    }
+    return TRUE;
 }
 
 static CcColibri2Endpoint *
@@ -465,8 +519,14 @@ parse_endpoint(xmpp_stanza_t *e, GError **error)
         cc_xml_invalid(error, "endpoint: bad id");
         return NULL;
     }
+    const char *channel_id = xmpp_stanza_get_attribute(e, "channel-id");
+    if (channel_id != NULL && !valid_channel_id(channel_id)) {
+        cc_xml_invalid(error, "endpoint: bad channel-id");
+        return NULL;
+    }
     CcColibri2Endpoint *ep = g_new0(CcColibri2Endpoint, 1);
     ep->id = g_strdup(id);
+    ep->channel_id = g_strdup(channel_id);
     ep->create = parse_bool(xmpp_stanza_get_attribute(e, "create"));
     ep->expire = parse_bool(xmpp_stanza_get_attribute(e, "expire"));
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
@@ -614,13 +674,17 @@ cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *m)
         const CcColibri2Endpoint *ep = g_ptr_array_index(m->endpoints, i);
         xmpp_stanza_t *e = cc_stanza_add_child(cm, "endpoint", NULL);
         xmpp_stanza_set_attribute(e, "id", ep->id);
+        if (ep->channel_id != NULL)
+            xmpp_stanza_set_attribute(e, "channel-id", ep->channel_id);
         if (ep->create)
             xmpp_stanza_set_attribute(e, "create", "true");
         if (ep->expire)
             xmpp_stanza_set_attribute(e, "expire", "true");
         if (ep->has_payload_types) {
-            write_media(e, "audio", &ep->audio);
-            write_media(e, "video", &ep->video);
+            write_media(e, "audio", &ep->audio, ep->audio_level_ext);
+            write_media(e, "video", &ep->video, 0);
+        } else if (ep->audio_level_ext != 0) {
+            write_media(e, "audio", NULL, ep->audio_level_ext);
         }
         if (ep->transport != NULL)
             cc_colibri2_transport_write(e, ep->transport);

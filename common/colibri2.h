@@ -26,6 +26,9 @@ G_BEGIN_DECLS
 #define CC_COLIBRI2_MAX_SSRCS      8  /* per media-source */
 #define CC_COLIBRI2_MAX_ID_LEN     64
 #define CC_COLIBRI2_MAX_URL_LEN    512
+/* <endpoint channel-id>: bytes of UTF-8 (a MUC nickname). */
+#define CC_COLIBRI2_MAX_CHANNEL_ID_LEN 256
+#define CC_URI_AUDIO_LEVEL             "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
 typedef struct {
     char *foundation;
@@ -94,6 +97,15 @@ typedef struct {
      * `has_payload_types`; `audio` and `video` hold each type's list. */
     gboolean has_payload_types;
     CcColibri2PayloadTypes audio, video;
+    /* <media type='audio'><rtp-hdrext id='N' uri='urn:ietf:params:rtp-hdrext:ssrc-audio-level'/>:
+     * the RFC 6464 audio level header extension's id in the endpoint's audio (1-255), 0 for
+     * none. The bridge reads it for dominant speaker detection. */
+    guint8 audio_level_ext;
+    /* <endpoint channel-id>: the id by which other clients know this endpoint on the bridge
+     * channel (schemas/bridge-channel.md), e.g. the occupant's MUC nick; NULL: the endpoint
+     * id. UTF-8, at most CC_COLIBRI2_MAX_CHANNEL_ID_LEN bytes, no control characters. It is
+     * a nickname: never log it. */
+    char *channel_id;
     GPtrArray *sources; /* CcColibri2Source*; NULL when <sources> is absent */
 } CcColibri2Endpoint;
 

@@ -147,8 +147,7 @@ start(CcDaemon *daemon, GError **error)
     };
     daemon->xmpp = cc_xmpp_component_new(&settings, daemon->metrics);
     cc_xmpp_service_install(daemon->xmpp, daemon->spec->identity);
-    if (daemon->spec->setup != NULL && !daemon->spec->setup(daemon, error))
-        return FALSE;
+    /* Before setup, so that the daemon can add its own paths (the bridge's channel). */
     const char *listen = cc_config_get_string(config, "http", "listen");
     if (*listen != '\0') {
         daemon->http = cc_http_server_new(listen, daemon->metrics, health, daemon, error);
@@ -157,6 +156,8 @@ start(CcDaemon *daemon, GError **error)
             return FALSE;
         }
     }
+    if (daemon->spec->setup != NULL && !daemon->spec->setup(daemon, error))
+        return FALSE;
     cc_xmpp_component_start(daemon->xmpp);
     return TRUE;
 }
@@ -273,6 +274,12 @@ CcMetrics *
 cc_daemon_metrics(CcDaemon *daemon)
 {
     return daemon->metrics;
+}
+
+CcHttpServer *
+cc_daemon_http(CcDaemon *daemon)
+{
+    return daemon->http;
 }
 
 void

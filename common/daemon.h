@@ -48,6 +48,8 @@ int cc_daemon_main(const CcDaemonSpec *spec, int argc, char **argv);
 CcConfig *cc_daemon_config(CcDaemon *daemon);
 CcXmppComponent *cc_daemon_xmpp(CcDaemon *daemon);
 CcMetrics *cc_daemon_metrics(CcDaemon *daemon);
+/* The HTTP server ([http] listen), or NULL when it is disabled. Exists when setup runs. */
+CcHttpServer *cc_daemon_http(CcDaemon *daemon);
 void cc_daemon_set_data(CcDaemon *daemon, gpointer data);
 gpointer cc_daemon_get_data(CcDaemon *daemon);
 

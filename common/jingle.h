@@ -32,7 +32,7 @@ G_BEGIN_DECLS
 #define CC_JINGLE_MAX_HDREXTS       16
 #define CC_JINGLE_MAX_SOURCES       64 /* per description */
 #define CC_JINGLE_MAX_GROUPS        32 /* per description */
-#define CC_JINGLE_MAX_SOURCE_PARAMS 8 /* <parameter>s per source (msid, cname...) */
+#define CC_JINGLE_MAX_SOURCE_PARAMS 8  /* <parameter>s per source (msid, cname...) */
 #define CC_JINGLE_MAX_STRING        256
 
 typedef enum {

@@ -588,8 +588,7 @@ cc_xmpp_component_register_stanza(CcXmppComponent *comp, const char *name, CcSta
 }
 
 void
-cc_xmpp_component_set_iq_router(CcXmppComponent *comp, CcStanzaHandler handler,
-                                gpointer user_data)
+cc_xmpp_component_set_iq_router(CcXmppComponent *comp, CcStanzaHandler handler, gpointer user_data)
 {
     comp->iq_router.handler = handler;
     comp->iq_router.user_data = user_data;

@@ -17,6 +17,8 @@ if [[ "${1:-}" == "--tests" ]]; then
     packages+=(
         # XMPP test clients run on Debian's python, never the first python3 on PATH
         python3 python3-slixmpp
+        # the bridge channel test's WebSocket client
+        python3-websockets
         # the second XMPP server the MUC suite runs against
         ejabberd
         # style check, and libFuzzer (clang with its runtime)

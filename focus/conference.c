@@ -5,6 +5,8 @@
  * tag, the HMAC that logs use, never the room's name. */
 #include "media.h"
 
+#include <string.h>
+
 #include "cc-error.h"
 
 /* --- requests --------------------------------------------------------------------------- */
@@ -253,7 +255,13 @@ focus_conference_pump(FocusConference *conf)
     }
     for (guint i = 0; i < waiting->len; i++) {
         FocusParticipant *p = g_ptr_array_index(waiting, i);
-        cc_colibri2_modify_add_endpoint(m, p->endpoint)->create = TRUE;
+        CcColibri2Endpoint *ep = cc_colibri2_modify_add_endpoint(m, p->endpoint);
+        ep->create = TRUE;
+        /* Jitsi clients know each other by nickname on the bridge channel (a longer one
+         * than Colibri2 carries leaves the endpoint id there). */
+        if (strlen(p->occ->nick) <= CC_COLIBRI2_MAX_CHANNEL_ID_LEN)
+            ep->channel_id = g_strdup(p->occ->nick);
+        ep->audio_level_ext = FOCUS_AUDIO_LEVEL_EXT;
         focus_participant_set_state(p, PART_ALLOCATING);
     }
     send_modify(conf, m, on_allocated, focus_request_new(media, conf, NULL));
@@ -308,6 +316,7 @@ focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
         ep->has_payload_types = TRUE;
         ep->audio = p->audio_pts;
         ep->video = p->video_pts;
+        ep->audio_level_ext = p->audio_level_ext;
     }
     if (with_sources) {
         ep->sources = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_source_free);

@@ -171,6 +171,7 @@ static void
 accepted_payload_types(FocusParticipant *p, const CcJingle *j)
 {
     p->has_payload_types = FALSE;
+    p->audio_level_ext = 0;
     memset(&p->audio_pts, 0, sizeof p->audio_pts);
     memset(&p->video_pts, 0, sizeof p->video_pts);
     for (guint i = 0; i < j->contents->len; i++) {
@@ -179,6 +180,11 @@ accepted_payload_types(FocusParticipant *p, const CcJingle *j)
             continue;
         CcColibri2PayloadTypes *pts =
             g_str_equal(c->media, "audio") ? &p->audio_pts : &p->video_pts;
+        for (guint k = 0; g_str_equal(c->media, "audio") && k < c->hdrexts->len; k++) {
+            const CcJingleHdrExt *h = g_ptr_array_index(c->hdrexts, k);
+            if (g_str_equal(h->uri, CC_URI_AUDIO_LEVEL) && h->id <= G_MAXUINT8)
+                p->audio_level_ext = (guint8)h->id;
+        }
         for (guint k = 0; k < c->payload_types->len; k++) {
             cc_colibri2_payload_type_add(
                 pts, ((CcJinglePayloadType *)g_ptr_array_index(c->payload_types, k))->id);
@@ -357,7 +363,8 @@ static void
 count_skipped_candidates(FocusMedia *media, const CcJingle *j)
 {
     for (guint i = 0; i < j->contents->len; i++) {
-        const CcColibri2Transport *t = ((CcJingleContent *)g_ptr_array_index(j->contents, i))->transport;
+        const CcColibri2Transport *t =
+            ((CcJingleContent *)g_ptr_array_index(j->contents, i))->transport;
         if (t != NULL && t->skipped_candidates > 0)
             cc_metric_add(media->metrics.candidates_skipped, t->skipped_candidates);
     }

@@ -38,6 +38,7 @@ typedef struct {
      * listed: the bridge forwards everything). */
     gboolean has_payload_types;
     CcColibri2PayloadTypes audio_pts, video_pts;
+    guint8 audio_level_ext;        /* the RFC 6464 extension's id its answer kept; 0: none */
     gint64 restart_window_us;      /* start of the current minute of restarts */
     guint restarts;                /* restarts in that minute */
     CcColibri2Transport *trickled; /* candidates trickled before session-accept */
@@ -158,6 +159,9 @@ void focus_jingle_install(FocusMedia *media);
 void focus_jingle_send(FocusParticipant *p, CcJingle *jingle);
 
 /* offer.c */
+/* The id the offer gives the RFC 6464 audio level header extension (the bridge reads it to
+ * find the dominant speaker). */
+#define FOCUS_AUDIO_LEVEL_EXT 1
 /* Adds the audio and video contents of the focus's offer (codecs, rtcp-fb, header
  * extensions, rtcp-mux, the bridge's transport) to a session-initiate. */
 void focus_offer_write(CcJingle *jingle, const CcColibri2Transport *bridge);

@@ -72,8 +72,8 @@ on_timeout(gpointer data)
     g_autoptr(xmpp_stanza_t) request = xmpp_iq_new(focus_muc_ctx(r->muc), "get", r->request_id);
     xmpp_stanza_set_from(request, r->sender);
     xmpp_stanza_set_to(request, r->target_addr);
-    g_autoptr(xmpp_stanza_t) reply = cc_stanza_error_reply(
-        request, "wait", "remote-server-timeout", "The occupant did not answer");
+    g_autoptr(xmpp_stanza_t) reply = cc_stanza_error_reply(request, "wait", "remote-server-timeout",
+                                                           "The occupant did not answer");
     focus_muc_send(r->muc, reply);
     cc_metric_inc(r->muc->metrics.iq_timeouts);
     forget(r->muc, r);

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#define URI_AUDIO_LEVEL   "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+#define URI_AUDIO_LEVEL   CC_URI_AUDIO_LEVEL
 #define URI_ABS_SEND_TIME "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 #define URI_TRANSPORT_CC  "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 #define URI_VIDEO_ORIENT  "urn:3gpp:video-orientation"
@@ -45,7 +45,7 @@ focus_offer_write(CcJingle *jingle, const CcColibri2Transport *bridge)
     cc_jingle_payload_type_add_parameter(opus, "minptime", "10");
     cc_jingle_payload_type_add_parameter(opus, "useinbandfec", "1");
     cc_jingle_payload_type_add_feedback(opus, "transport-cc", NULL);
-    cc_jingle_content_add_hdrext(audio, 1, URI_AUDIO_LEVEL);
+    cc_jingle_content_add_hdrext(audio, FOCUS_AUDIO_LEVEL_EXT, URI_AUDIO_LEVEL);
     cc_jingle_content_add_hdrext(audio, 5, URI_TRANSPORT_CC);
 
     CcJingleContent *video = cc_jingle_add_content(jingle, "video", "video");
@@ -108,8 +108,8 @@ focus_offer_keep_params(GHashTable *params, const CcJingle *jingle)
         const CcJingleContent *c = g_ptr_array_index(jingle->contents, i);
         for (guint k = 0; k < c->sources->len; k++) {
             const CcJingleSource *s = g_ptr_array_index(c->sources, k);
-            GPtrArray *copy = g_ptr_array_new_with_free_func(
-                (GDestroyNotify)cc_jingle_parameter_free);
+            GPtrArray *copy =
+                g_ptr_array_new_with_free_func((GDestroyNotify)cc_jingle_parameter_free);
             for (guint n = 0; n < s->parameters->len; n++) {
                 const CcJingleParameter *p = g_ptr_array_index(s->parameters, n);
                 CcJingleParameter *q = g_new0(CcJingleParameter, 1);

@@ -1,6 +1,7 @@
 /* libFuzzer target: the Colibri2 parsers (conference-modify from the XMPP network on the
  * bridge, conference-modified on the focus). Beyond "no crash": what they accept, written
- * back as a request by our own writer, parses again. */
+ * back as a request by our own writer, parses again to the same payload types, audio
+ * level extension and channel id. */
 #include "cc-autoptr.h"
 #include "colibri2.h"
 
@@ -31,6 +32,9 @@ rewrite_and_reparse(const CcColibri2Modify *m)
         if (a->has_payload_types != b->has_payload_types ||
             memcmp(&a->audio, &b->audio, sizeof a->audio) != 0 ||
             memcmp(&a->video, &b->video, sizeof a->video) != 0)
+            abort();
+        /* and so do the audio level extension and the channel id */
+        if (a->audio_level_ext != b->audio_level_ext || g_strcmp0(a->channel_id, b->channel_id))
             abort();
     }
 }

@@ -151,7 +151,7 @@ static void
 send_stream(Peer *p, PeerKind kind, guint32 ssrc, guint64 *counter)
 {
     guint8 buf[1600 + BRIDGE_SRTP_MAX_TRAILER];
-    gsize n = peer_stream_build(kind, ssrc, (guint32)*counter, buf);
+    gsize n = peer_stream_build_level(kind, ssrc, (guint32)*counter, p->audio_level, buf);
     if (protect_and_send(p, buf, n, FALSE) == 0)
         (*counter)++;
 }

@@ -10,6 +10,7 @@
  *   {"cmd":"expect","sources":[{"ssrc":N,"kind":"audio|video|rtx|foreign|bench"}]}
  *       (an SSRC already expected, e.g. one offered over Jingle, takes the new kind)
  *   {"cmd":"send","seconds":S}      {"cmd":"pli","ssrc":N}
+ *   {"cmd":"audio-level","level":N} (RFC 6464 level 0..127 in audio from now on; -1: none)
  *   {"cmd":"hostile","what":"malformed|unsignalled","count":N}
  *   {"cmd":"report"}                {"cmd":"reset-rx"}        {"cmd":"quit"}
  *
@@ -364,6 +365,9 @@ run_command(Peer *p, const char *line)
     else if (g_str_equal(cmd, "hostile") && p->srtp_out != NULL)
         peer_media_send_hostile(p, json_object_get_string_member_with_default(o, "what", ""),
                                 (guint)json_object_get_int_member_with_default(o, "count", 1));
+    else if (g_str_equal(cmd, "audio-level"))
+        p->audio_level =
+            (int)CLAMP(json_object_get_int_member_with_default(o, "level", -1), -1, 127);
     else if (g_str_equal(cmd, "report"))
         peer_media_report(p);
     else if (g_str_equal(cmd, "reset-rx"))
@@ -396,6 +400,7 @@ int
 main(int argc, char **argv)
 {
     gint audio = 0, video = 0, rtx = 0, drop_every = 0, bench_rate = 0, xmpp_port = 5222;
+    gint audio_level = -1;
     gboolean dtls_server = FALSE, no_jingle = FALSE, jingle_from_anyone = FALSE;
     gboolean xmpp_debug = FALSE;
     double send_on_connect = 0;
@@ -405,6 +410,8 @@ main(int argc, char **argv)
         {"audio-ssrc", 0, 0, G_OPTION_ARG_INT, &audio, "SSRC of the audio stream", "N"},
         {"video-ssrc", 0, 0, G_OPTION_ARG_INT, &video, "SSRC of the video stream", "N"},
         {"rtx-ssrc", 0, 0, G_OPTION_ARG_INT, &rtx, "SSRC of the video RTX stream", "N"},
+        {"audio-level", 0, 0, G_OPTION_ARG_INT, &audio_level,
+         "Audio carries this RFC 6464 audio level (0..127 -dBov) with header extension id 1", "N"},
         {"drop-every", 0, 0, G_OPTION_ARG_INT, &drop_every,
          "Drop every Nth received video packet and NACK it", "N"},
         {"address", 0, 0, G_OPTION_ARG_STRING, &address, "Local address (127.0.0.1)", "IP"},
@@ -447,6 +454,7 @@ main(int argc, char **argv)
     p->video_ssrc = (guint32)video;
     p->rtx_ssrc = (guint32)rtx;
     p->drop_every = (guint)drop_every;
+    p->audio_level = CLAMP(audio_level, -1, 127);
     p->dtls_server = dtls_server;
     p->address = g_strdup(address ? address : "127.0.0.1");
     p->send_on_connect = send_on_connect;

@@ -51,6 +51,7 @@ typedef struct {
     GMainLoop *loop;
     /* what we send */
     guint32 audio_ssrc, video_ssrc, rtx_ssrc;
+    int audio_level; /* RFC 6464 level (0..127 -dBov) audio carries; -1: none */
     guint64 sent_audio, sent_video, sent_rtx;
     PeerExtraSource extra[PEER_MAX_EXTRA]; /* more video streams, sent with the others */
     guint n_extra;

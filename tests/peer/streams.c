@@ -26,6 +26,12 @@ peer_stream_first_seq(guint32 ssrc)
 gsize
 peer_stream_build(PeerKind kind, guint32 ssrc, guint32 k, guint8 *buf)
 {
+    return peer_stream_build_level(kind, ssrc, k, -1, buf);
+}
+
+gsize
+peer_stream_build_level(PeerKind kind, guint32 ssrc, guint32 k, int level, guint8 *buf)
+{
     k &= 0xffff;
     guint32 h = mix(ssrc, k);
     guint16 seq = (guint16)(peer_stream_first_seq(ssrc) + k);
@@ -55,15 +61,24 @@ peer_stream_build(PeerKind kind, guint32 ssrc, guint32 k, guint8 *buf)
         break;
     }
     gsize off = bridge_rtp_write_header(buf, pt, marker, seq, ts, ssrc);
+    gboolean with_level = kind == PEER_AUDIO && level >= 0;
     buf[0] |= 0x10; /* one header extension word: id 1, two bytes, then padding */
     buf[off++] = 0xBE;
     buf[off++] = 0xDE;
     buf[off++] = 0;
-    buf[off++] = 1;
-    buf[off++] = 0x11;
+    buf[off++] = with_level ? 2 : 1;
+    if (with_level) { /* RFC 6464: id 1, one byte: V and the level */
+        buf[off++] = 0x10;
+        buf[off++] = (guint8)(0x80 | (level & 0x7f));
+    }
+    buf[off++] = with_level ? 0x21 : 0x11;
     buf[off++] = (guint8)h;
     buf[off++] = (guint8)(h >> 8);
     buf[off++] = 0;
+    if (with_level) {
+        buf[off++] = 0;
+        buf[off++] = 0;
+    }
     guint32 x = h | 1;
     for (gsize i = 0; i < payload; i++) {
         x ^= x << 13;
@@ -85,8 +100,11 @@ peer_stream_check(PeerKind kind, const guint8 *buf, gsize len, guint32 *k)
     if (bridge_rtp_parse(buf, len, &h) != 0)
         return FALSE;
     *k = (guint16)(h.seq - peer_stream_first_seq(h.ssrc));
+    int level = -1;
+    if (kind == PEER_AUDIO && h.ext_len == 8 && buf[h.ext_offset] == 0x10)
+        level = buf[h.ext_offset + 1] & 0x7f;
     guint8 expected[1600];
-    gsize n = peer_stream_build(kind, h.ssrc, *k, expected);
+    gsize n = peer_stream_build_level(kind, h.ssrc, *k, level, expected);
     return n == len && memcmp(expected, buf, len) == 0;
 }
 

@@ -96,6 +96,9 @@ START_TEST(test_examples)
     CcColibri2Endpoint *ep = g_ptr_array_index(create->endpoints, 1);
     ck_assert_str_eq(ep->id, "d4e5f6");
     ck_assert(ep->create && !ep->expire && ep->transport == NULL && ep->sources == NULL);
+    ck_assert_ptr_null(ep->channel_id);
+    ck_assert_str_eq(((CcColibri2Endpoint *)g_ptr_array_index(create->endpoints, 0))->channel_id,
+                     "Alice");
 
     /* the bridge's answer: the transport the focus reads */
     g_autoptr(xmpp_stanza_t) answer = parse_xml(g_ptr_array_index(examples, 1));
@@ -111,6 +114,8 @@ START_TEST(test_examples)
     CcColibri2Candidate *c = g_ptr_array_index(t->candidates, 1);
     ck_assert_str_eq(c->type, "srflx");
     ck_assert_uint_eq(c->port, 10000);
+    ck_assert(g_str_has_prefix(t->websocket_url, "wss://meet.example.org/colibri-ws/bridge1/"
+                                                 "7f3e2a10-c0de/a1b2c3?pwd="));
 
     g_autoptr(CcColibri2Modify) update = parse_modify(g_ptr_array_index(examples, 2), &error);
     ck_assert_msg(update != NULL, "%s", error ? error->message : "");
@@ -122,6 +127,7 @@ START_TEST(test_examples)
     ck_assert(!cc_colibri2_payload_type_has(&ep->audio, 100));
     ck_assert(cc_colibri2_payload_type_has(&ep->video, 100));
     ck_assert(!cc_colibri2_payload_type_has(&ep->video, 96));
+    ck_assert_uint_eq(ep->audio_level_ext, 1);
     ck_assert_uint_eq(ep->sources->len, 2);
     CcColibri2Source *video = g_ptr_array_index(ep->sources, 1);
     ck_assert_str_eq(video->type, "video");
@@ -313,8 +319,102 @@ START_TEST(test_transport_skips_unusable_candidates)
 }
 END_TEST
 
+static CcColibri2Endpoint *
+first_endpoint(CcColibri2Modify *m)
+{
+    ck_assert_uint_ge(m->endpoints->len, 1);
+    return g_ptr_array_index(m->endpoints, 0);
+}
+
+static CcColibri2Modify *
+parse_endpoint_xml(const char *inner)
+{
+    g_autofree char *xml = g_strdup_printf(
+        "<iq type='set'><conference-modify xmlns='jitsi:colibri2' meeting-id='m1'>%s"
+        "</conference-modify></iq>",
+        inner);
+    g_autoptr(GError) error = NULL;
+    CcColibri2Modify *m = parse_modify(xml, &error);
+    ck_assert_msg(m != NULL, "%s: %s", inner, error ? error->message : "");
+    return m;
+}
+
+/* channel-id and the audio level extension: written, read back, and what a <media> holding
+ * only header extensions means. */
+START_TEST(test_channel_fields)
+{
+    g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_new("m");
+    CcColibri2Endpoint *a = cc_colibri2_modify_add_endpoint(m, "a");
+    a->channel_id = g_strdup("Zoë \"the\" <speaker> & co");
+    a->audio_level_ext = 1;
+    CcColibri2Endpoint *b = cc_colibri2_modify_add_endpoint(m, "b");
+    b->has_payload_types = TRUE;
+    cc_colibri2_payload_type_add(&b->audio, 111);
+    b->audio_level_ext = 14;
+    g_autoptr(xmpp_stanza_t) iq = parse_xml("<iq type='set'/>");
+    cc_colibri2_modify_write(iq, m);
+    char *buf;
+    size_t len;
+    ck_assert_int_eq(xmpp_stanza_to_text(iq, &buf, &len), XMPP_EOK);
+    g_autofree char *xml = g_strndup(buf, len);
+    xmpp_free(ctx, buf);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) back = parse_modify(xml, &error);
+    ck_assert_msg(back != NULL, "%s: %s", xml, error ? error->message : "");
+    CcColibri2Endpoint *a2 = g_ptr_array_index(back->endpoints, 0);
+    CcColibri2Endpoint *b2 = g_ptr_array_index(back->endpoints, 1);
+    ck_assert_str_eq(a2->channel_id, a->channel_id);
+    ck_assert_uint_eq(a2->audio_level_ext, 1);
+    ck_assert(!a2->has_payload_types); /* only the extension: payload types unchanged */
+    ck_assert_ptr_null(b2->channel_id);
+    ck_assert_uint_eq(b2->audio_level_ext, 14);
+    ck_assert(b2->has_payload_types);
+    ck_assert(cc_colibri2_payload_type_has(&b2->audio, 111));
+
+    /* other extensions and video's are ignored; an empty <media> still means "none" */
+    g_autoptr(CcColibri2Modify) m3 = parse_endpoint_xml(
+        "<endpoint id='x'><media type='audio'><rtp-hdrext id='3' uri='urn:example:other'/>"
+        "</media><media type='video'><rtp-hdrext id='2' "
+        "uri='urn:ietf:params:rtp-hdrext:ssrc-audio-level'/></media></endpoint>");
+    ck_assert_uint_eq(first_endpoint(m3)->audio_level_ext, 0);
+    ck_assert(!first_endpoint(m3)->has_payload_types);
+    g_autoptr(CcColibri2Modify) m4 =
+        parse_endpoint_xml("<endpoint id='x' channel-id='名前'><media type='video'/></endpoint>");
+    ck_assert(first_endpoint(m4)->has_payload_types);
+    ck_assert_str_eq(first_endpoint(m4)->channel_id, "名前");
+    g_autofree char *longest = g_strnfill(CC_COLIBRI2_MAX_CHANNEL_ID_LEN, 'n');
+    g_autofree char *inner = g_strdup_printf("<endpoint id='x' channel-id='%s'/>", longest);
+    g_autoptr(CcColibri2Modify) m5 = parse_endpoint_xml(inner);
+    ck_assert_str_eq(first_endpoint(m5)->channel_id, longest);
+}
+END_TEST
+
 START_TEST(test_refused)
 {
+    /* channel-id: empty, control characters, too long */
+    assert_refused("<endpoint id='x' channel-id=''/>");
+    assert_refused("<endpoint id='x' channel-id='a&#9;b'/>");
+    assert_refused("<endpoint id='x' channel-id='a&#10;b'/>");
+    assert_refused("<endpoint id='x' channel-id='a&#x85;b'/>");
+    g_autofree char *long_nick = g_strnfill(CC_COLIBRI2_MAX_CHANNEL_ID_LEN + 1, 'n');
+    g_autofree char *long_inner = g_strdup_printf("<endpoint id='x' channel-id='%s'/>", long_nick);
+    assert_refused(long_inner);
+    /* the audio level extension: ids 1-255, once */
+    assert_refused("<endpoint id='x'><media type='audio'><rtp-hdrext id='0' "
+                   "uri='urn:ietf:params:rtp-hdrext:ssrc-audio-level'/></media></endpoint>");
+    assert_refused("<endpoint id='x'><media type='audio'><rtp-hdrext id='256' "
+                   "uri='urn:ietf:params:rtp-hdrext:ssrc-audio-level'/></media></endpoint>");
+    assert_refused("<endpoint id='x'><media type='audio'><rtp-hdrext "
+                   "uri='urn:ietf:params:rtp-hdrext:ssrc-audio-level'/></media></endpoint>");
+    assert_refused("<endpoint id='x'><media type='audio'><rtp-hdrext id='1' "
+                   "uri='urn:ietf:params:rtp-hdrext:ssrc-audio-level'/><rtp-hdrext id='2' "
+                   "uri='urn:ietf:params:rtp-hdrext:ssrc-audio-level'/></media></endpoint>");
+    GString *exts = g_string_new("<endpoint id='x'><media type='audio'>");
+    for (int i = 1; i <= 17; i++)
+        g_string_append_printf(exts, "<rtp-hdrext id='%d' uri='urn:x:%d'/>", i, i);
+    g_string_append(exts, "</media></endpoint>");
+    assert_refused(exts->str);
+    g_string_free(exts, TRUE);
     assert_refused("<endpoint/>");
     assert_refused("<endpoint id=''/>");
     assert_refused("<endpoint id='has space'/>");
@@ -364,11 +464,11 @@ START_TEST(test_refused)
                    "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://a/2'/>"
                    "</transport></transport></endpoint>");
     g_autofree char *long_url = g_strnfill(CC_COLIBRI2_MAX_URL_LEN, 'u');
-    g_autofree char *too_long = g_strdup_printf(
-        "<endpoint id='x'>" ICE "ufrag='abcd' pwd='0123456789abcdefghijkl'>"
-        "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://%s'/>"
-        "</transport></transport></endpoint>",
-        long_url);
+    g_autofree char *too_long =
+        g_strdup_printf("<endpoint id='x'>" ICE "ufrag='abcd' pwd='0123456789abcdefghijkl'>"
+                        "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://%s'/>"
+                        "</transport></transport></endpoint>",
+                        long_url);
     assert_refused(too_long);
     assert_refused("<endpoint id='x'>" SRC "<source" SSMA
                    " ssrc='0'/></media-source></sources></endpoint>");
@@ -423,6 +523,7 @@ colibri2_suite(void)
     tcase_add_test(tc, test_answer_parse);
     tcase_add_test(tc, test_request_write);
     tcase_add_test(tc, test_transport_skips_unusable_candidates);
+    tcase_add_test(tc, test_channel_fields);
     tcase_add_test(tc, test_refused);
     suite_add_tcase(s, tc);
     return s;
