@@ -23,6 +23,7 @@ component_port=${CONCLAVE_COMPONENT_PORT:-15347}
 pg_port=${CONCLAVE_PG_PORT:-15432}
 focus_http=${CONCLAVE_FOCUS_HTTP_PORT:-19471}
 bridge_http=${CONCLAVE_BRIDGE_HTTP_PORT:-19472}
+xmpp_http=${CONCLAVE_XMPP_HTTP_PORT:-15280} # Prosody's HTTP: XMPP over WebSocket for browsers
 
 domain=localhost
 guest_domain=guest.localhost
@@ -190,9 +191,12 @@ component_interfaces = { "127.0.0.1" }
 component_ports = { $component_port }
 s2s_ports = { }
 s2s_direct_tls_ports = { }
-http_ports = { }
+http_ports = { $xmpp_http }
+http_interfaces = { "127.0.0.1" }
 https_ports = { }
-modules_enabled = { "disco", "roster", "saslauth", "ping", "presence", "register" }
+modules_enabled = { "disco", "roster", "saslauth", "ping", "presence", "register", "websocket" }
+-- Browsers reach Prosody over plain ws:// on loopback only; behind a TLS proxy in production.
+consider_websocket_secure = true
 modules_disabled = { "s2s", "s2s_bidi", "s2s_auth_certs", "dialback", "tls", "posix" }
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
@@ -221,7 +225,11 @@ bridges = $bridge_domain
 [security]
 authenticated_domains = $domain
 guest_domains = $guest_domain
-room_key_file = $state/room.key"
+room_key_file = $state/room.key
+
+[muc]
+# Jitsi clients (lib-jitsi-meet) ignore occupants whose real JID they cannot see.
+default_whois = anyone"
     daemon_conf bridge "$bridge_domain" "$bridge_http" "[media]
 addresses = 127.0.0.1
 
@@ -242,7 +250,8 @@ preflight() {
             die "already running (./deploy/local/up.sh status; ./deploy/local/up.sh stop)"
         fi
     done
-    for port in "$c2s_port" "$component_port" "$pg_port" "$focus_http" "$bridge_http"; do
+    for port in "$c2s_port" "$component_port" "$pg_port" "$focus_http" "$bridge_http" \
+        "$xmpp_http"; do
         if port_open "$port"; then
             die "port $port is already in use (set CONCLAVE_*_PORT to move)"
         fi
@@ -278,6 +287,7 @@ print_summary() {
 Conclave is up (everything on 127.0.0.1; state and logs in $state)
 
   XMPP (c2s, plaintext on loopback)  127.0.0.1:$c2s_port
+  XMPP over WebSocket (browsers)     ws://127.0.0.1:$xmpp_http/xmpp-websocket
     users:
 $users
     guests (anonymous login)         $guest_domain

@@ -16,6 +16,23 @@ from conclave_harness.xmpp_client import Client
 from conclave_daemons import BINARIES
 from muc_client import MucUser, codes
 
+def websocket_stream_features(url):
+    """Opens an XMPP stream over WebSocket (RFC 7395) and says whether the server offered
+    SASL mechanisms: what a browser client needs first."""
+    import asyncio
+    import websockets
+
+    async def talk():
+        async with websockets.connect(url, subprotocols=['xmpp'], open_timeout=5) as ws:
+            await ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' "
+                          "version='1.0'/>")
+            seen = ''
+            while 'mechanisms' not in seen:
+                seen += await asyncio.wait_for(ws.recv(), 5)
+            return 'PLAIN' in seen or 'SCRAM' in seen
+    return asyncio.run(talk())
+
+
 SOURCE_ROOT = os.environ.get('CONCLAVE_SOURCE_ROOT', os.getcwd())
 UP = os.path.join(SOURCE_ROOT, 'deploy', 'local', 'up.sh')
 SERVICES = ('postgres', 'prosody', 'bridge', 'focus')
@@ -26,7 +43,7 @@ class LocalStack(unittest.TestCase):
     def setUpClass(cls):
         cls.state = make_tempdir(prefix='conclave-local-')
         ports = {name: procs.free_port() for name in
-                 ('C2S', 'COMPONENT', 'PG', 'FOCUS_HTTP', 'BRIDGE_HTTP')}
+                 ('C2S', 'COMPONENT', 'PG', 'FOCUS_HTTP', 'BRIDGE_HTTP', 'XMPP_HTTP')}
         cls.ports = ports
         cls.env = dict(os.environ, CONCLAVE_STATE_DIR=cls.state, CONCLAVE_SKIP_BUILD='1',
                        CONCLAVE_BUILD_DIR=os.path.dirname(os.path.dirname(BINARIES['focus'])),
@@ -52,6 +69,9 @@ class LocalStack(unittest.TestCase):
     def check_running_stack(self, out):
         self.assertIn(f'127.0.0.1:{self.ports["C2S"]}', out)
         self.assertIn(f'http://127.0.0.1:{self.ports["FOCUS_HTTP"]}/health', out)
+        ws = f'ws://127.0.0.1:{self.ports["XMPP_HTTP"]}/xmpp-websocket'
+        self.assertIn(ws, out)
+        self.assertEqual(websocket_stream_features(ws), True)
         users = re.findall(r'(\w+)@localhost\s+password (\S+)', out)
         self.assertEqual([u for u, _ in users], ['alice', 'bob'])
         # A real client logs in with what was printed, reaches both components, and can
