@@ -302,6 +302,14 @@ class Conference(unittest.TestCase):
         trickle = self.candidate(sent['ufrag'], sent['pwd'])
         self.assertEqual(alice.raw(self.jingle_iq(alice, 'transport-info', trickle))['type'],
                          'result')
+        # A browser's TCP candidate beside a UDP one: skipped and counted, the rest used.
+        tcp = ("<candidate foundation='7' component='1' protocol='tcp' tcptype='active' "
+               "priority='900' ip='127.0.0.1' port='9' type='host' generation='0' id='t2'/>")
+        skipped = metric(self.focus, 'conclave_focus_ice_candidates_skipped_total')
+        self.assertEqual(alice.raw(self.jingle_iq(alice, 'transport-info', trickle.replace(
+            '</transport>', tcp + '</transport>')))['type'], 'result')
+        self.assertEqual(metric(self.focus, 'conclave_focus_ice_candidates_skipped_total'),
+                         skipped + 1)
         self.assert_refused(alice.raw(self.jingle_iq(alice, 'transport-info', self.candidate(
             'zzzz', sent['pwd']))), 'bad-request')
         # The focus does not take sessions.
