@@ -27,7 +27,19 @@ if [[ "${1:-}" == "--tests" ]]; then
         gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
         gstreamer1.0-nice python3-gi python3-gst-1.0 gir1.2-gst-plugins-bad-1.0
         gir1.2-gst-plugins-base-1.0 gir1.2-nice-0.1
+        # headless Chromium for the lib-jitsi-meet client test (tests/jitsi/)
+        chromium
     )
+    # node and npm drive that test (tests/jitsi/setup.sh). Debian's are installed only
+    # where there is no node at all: a node from elsewhere (with its own npm) is never
+    # shadowed, and Debian's npm would pull Debian's nodejs over it.
+    if ! command -v node >/dev/null; then
+        packages+=(nodejs)
+        command -v npm >/dev/null || packages+=(npm)
+    elif ! command -v npm >/dev/null; then
+        echo "install-deps: $(command -v node) has no npm next to it; install npm for" \
+            "that node (Debian's npm package would replace it)" >&2
+    fi
 fi
 
 missing=()

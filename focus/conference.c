@@ -492,6 +492,7 @@ on_leaving(FocusRoom *room, FocusOccupant *occ, gboolean removed, gpointer data)
     FocusParticipant *p = conf ? g_hash_table_lookup(conf->by_jid, occ->jid_text) : NULL;
     if (p == NULL)
         return;
+    focus_p2p_forget(p);
     focus_participant_end_session(p, removed ? "gone" : NULL, NULL, TRUE);
     g_hash_table_remove(conf->by_jid, p->jid);
     g_ptr_array_remove(conf->participants, p);
@@ -613,6 +614,7 @@ focus_media_new(CcXmppComponent *xmpp, FocusMuc *muc, FocusBridges *bridges,
         .joined = on_joined,
         .leaving = on_leaving,
         .destroying = on_destroying,
+        .iq_routed = focus_p2p_on_routed,
         .service_message = on_service_message,
         .data = media,
     };

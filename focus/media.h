@@ -22,7 +22,7 @@ typedef enum {
 
 typedef struct _FocusConference FocusConference;
 
-typedef struct {
+typedef struct _FocusParticipant {
     FocusConference *conf;
     FocusOccupant *occ; /* borrowed from the room */
     char *jid;          /* real full JID: the Jingle peer */
@@ -44,6 +44,8 @@ typedef struct {
     CcColibri2Transport *trickled; /* candidates trickled before session-accept */
     GHashTable *told;              /* "endpoint/source" -> FocusToldSource*: what it was told */
     gboolean focus_shown;          /* it was sent the focus occupant's presence */
+    /* The participant it has a peer-to-peer session with (p2p.c), or NULL. */
+    struct _FocusParticipant *p2p_peer;
 } FocusParticipant;
 
 typedef struct {
@@ -193,6 +195,16 @@ xmpp_stanza_t *focus_occupant_presence(FocusConference *conf, const char *to);
 void focus_occupant_show(FocusParticipant *p);
 /* Sends the focus's presence again to those shown it when the properties changed. */
 void focus_occupant_update(FocusConference *conf);
+
+/* p2p.c */
+/* The MUC's iq_routed hook: pairs and unpairs participants by the Jingle they route. */
+void focus_p2p_on_routed(FocusRoom *room, FocusOccupant *from, FocusOccupant *to, xmpp_stanza_t *iq,
+                         gpointer data);
+/* Ends `p`'s pair, if any (it leaves). */
+void focus_p2p_forget(FocusParticipant *p);
+/* TRUE when `p` must not be told yet that `told` (no longer on the bridge) is gone: it
+ * belongs to p's peer-to-peer partner. */
+gboolean focus_p2p_holds_removal(FocusParticipant *p, const FocusToldSource *told);
 
 /* capabilities.c */
 /* Decides whether `p` wants media (from its caps if known, else by disco#info), then

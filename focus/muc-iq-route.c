@@ -103,6 +103,8 @@ forward_request(FocusMuc *muc, FocusRoom *room, FocusOccupant *sender, FocusOccu
     xmpp_stanza_set_id(copy, r->id);
     focus_muc_send(muc, copy);
     cc_metric_inc(muc->metrics.iqs_routed);
+    if (muc->hooks.iq_routed != NULL)
+        muc->hooks.iq_routed(room, sender, target, iq, muc->hooks.data);
 }
 
 static void

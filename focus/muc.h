@@ -117,6 +117,9 @@ typedef struct {
     void (*joined)(FocusRoom *room, FocusOccupant *occ, xmpp_stanza_t *presence, gpointer data);
     void (*leaving)(FocusRoom *room, FocusOccupant *occ, gboolean removed, gpointer data);
     void (*destroying)(FocusRoom *room, gpointer data);
+    /* An IQ request routed from one occupant to another (muc-iq-route.c), as received. */
+    void (*iq_routed)(FocusRoom *room, FocusOccupant *from, FocusOccupant *to, xmpp_stanza_t *iq,
+                      gpointer data);
     /* A message to the service's own address (not a room); TRUE if it was for the hook. */
     gboolean (*service_message)(xmpp_stanza_t *message, gpointer data);
     gpointer data;

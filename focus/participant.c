@@ -38,6 +38,7 @@ void
 focus_participant_free(FocusParticipant *p)
 {
     focus_participant_set_state(p, PART_TEXT_ONLY);
+    focus_p2p_forget(p);
     g_free(p->jid);
     g_free(p->endpoint);
     g_free(p->sid);
@@ -74,12 +75,27 @@ focus_participant_renew(FocusParticipant *p)
 }
 
 static gboolean
+has_ssrc(GArray *ssrcs, guint32 ssrc)
+{
+    for (guint i = 0; i < ssrcs->len; i++)
+        if (g_array_index(ssrcs, guint32, i) == ssrc)
+            return TRUE;
+    return FALSE;
+}
+
+/* The same source whatever the order its SSRCs were listed in (a client that puts its
+ * sources back lists them as it likes): telling a client "removed, then added" for an
+ * unchanged source would leave two m-lines with one msid in a browser. */
+static gboolean
 source_equal(const CcColibri2Source *a, const CcColibri2Source *b)
 {
     if (!g_str_equal(a->type, b->type) || a->ssrcs->len != b->ssrcs->len ||
         a->groups->len != b->groups->len)
         return FALSE;
-    return memcmp(a->ssrcs->data, b->ssrcs->data, a->ssrcs->len * sizeof(guint32)) == 0;
+    for (guint i = 0; i < a->ssrcs->len; i++)
+        if (!has_ssrc(b->ssrcs, g_array_index(a->ssrcs, guint32, i)))
+            return FALSE;
+    return TRUE;
 }
 
 GHashTable *
@@ -173,6 +189,8 @@ focus_participant_sync(FocusParticipant *p, GHashTable *active)
     g_hash_table_iter_init(&it, p->told);
     while (g_hash_table_iter_next(&it, &key, &value)) {
         FocusToldSource *told = value, *want = g_hash_table_lookup(active, key);
+        if (want == NULL && focus_p2p_holds_removal(p, told))
+            continue;
         if (want == NULL || want->from == p || !source_equal(told->source, want->source)) {
             focus_offer_add_source(remove, told->source, told->owner, NULL);
             g_hash_table_iter_remove(&it);

@@ -1,8 +1,8 @@
 """A private Prosody (0.12) instance for integration tests.
 
 Plaintext c2s and component (XEP-0114) listeners on free loopback ports, no
-s2s, no HTTP, no TLS certificates; all state (config, data, logs) in a
-private folder owned by the `prosody` user.
+s2s, no TLS certificates, HTTP only for XMPP over WebSocket when asked; all
+state (config, data, logs) in a private folder owned by the `prosody` user.
 """
 
 import os
@@ -49,16 +49,22 @@ class Prosody:
     {'conference.localhost': 'secret1'}; pass {} for none).  `modules` are
     added to modules_enabled; `extra_global` is Lua text inserted before the
     hosts, `extra_host` after the main VirtualHost line (applies to it only).
+    With `websocket=True`, XMPP over WebSocket (RFC 7395, mod_websocket) is
+    served on a free loopback HTTP port too: `websocket_url`.
     """
 
     def __init__(self, domain='localhost', guest_domain='guest.localhost',
                  components=None, modules=(), extra_global='', extra_host='',
-                 log_level='debug', user='prosody', extra_domains=()):
+                 log_level='debug', user='prosody', extra_domains=(),
+                 websocket=False):
         self.domain = domain
         self.guest_domain = guest_domain
         self.components = dict(DEFAULT_COMPONENTS if components is None
                                else components)
         self.modules = list(modules)
+        self.websocket = websocket
+        if websocket and 'websocket' not in self.modules:
+            self.modules.append('websocket')
         # More password-authenticated hosts (e.g. a domain the service must refuse).
         self.extra_domains = list(extra_domains)
         self.extra_global = extra_global
@@ -70,6 +76,7 @@ class Prosody:
         self.dir = None
         self._c2s_port = None
         self._component_port = None
+        self._http_port = None
         self._proc = None
 
     # -- properties ---------------------------------------------------
@@ -82,6 +89,16 @@ class Prosody:
     def component_port(self):
         """None when no component is configured."""
         return self._component_port
+
+    @property
+    def http_port(self):
+        """None unless started with websocket=True."""
+        return self._http_port
+
+    @property
+    def websocket_url(self):
+        return ('ws://%s:%d/xmpp-websocket' % (HOST, self._http_port)
+                if self._http_port else None)
 
     def component_port_for(self, domain):
         """Prosody serves every component on the one component port."""
@@ -134,7 +151,8 @@ class Prosody:
                                           if self._component_port else []),
             's2s_ports = { }',
             's2s_direct_tls_ports = { }',
-            'http_ports = { }',
+            'http_ports = %s' % _lua([self._http_port]
+                                     if self._http_port else []),
             'https_ports = { }',
             'modules_enabled = %s' % _lua(modules),
             # s2s is auto-loaded even when not listed; keep it off.  No
@@ -145,6 +163,18 @@ class Prosody:
             'allow_unencrypted_plain_auth = true',
             'authentication = "internal_hashed"',
             'storage = "internal"',
+        ]
+        if self._http_port:
+            lines += [
+                'http_interfaces = { "127.0.0.1" }',
+                # Requests for 127.0.0.1:port go to the main host; the
+                # stream's `to` still picks the XMPP host (e.g. the anonymous
+                # one).
+                'http_default_host = %s' % _lua(self.domain),
+                # Plain ws:// on loopback: nothing to encrypt.
+                'consider_websocket_secure = true',
+            ]
+        lines += [
             self.extra_global,
             '',
             'VirtualHost %s' % _lua(self.domain),
@@ -205,6 +235,8 @@ class Prosody:
         wanted = {'c2s': self._c2s_port}
         if self._component_port:
             wanted['component'] = self._component_port
+        if self._http_port:
+            wanted['http'] = self._http_port
         up = {s: re.compile(r"Activated service '%s' on \[127\.0\.0\.1\]:%d\b"
                             % (s, p)) for s, p in wanted.items()}
         conflict = re.compile(r'Failed to open server port (%s)\b' % '|'.join(
@@ -241,19 +273,25 @@ class Prosody:
             self._prepare()
             if self._launch(timeout):
                 raise ProsodyError('a port is taken, cannot restart on '
-                                   'c2s %d / component %s' % (
-                                       self._c2s_port, self._component_port))
+                                   'c2s %d / component %s / http %s' % (
+                                       self._c2s_port, self._component_port,
+                                       self._http_port))
             return
         for attempt in range(5):
             self._c2s_port = procs.free_port()
             self._component_port = (procs.free_port() if self.components
                                     else None)
-            if self._component_port == self._c2s_port:
+            self._http_port = (procs.free_port() if self.websocket
+                               else None)
+            ports = [p for p in (self._c2s_port, self._component_port,
+                                 self._http_port) if p]
+            if len(set(ports)) != len(ports):
                 continue
             self._prepare()
             if not self._launch(timeout):
-                procs.log('prosody up: c2s %d, component %s, dir %s',
-                          self._c2s_port, self._component_port, self.dir)
+                procs.log('prosody up: c2s %d, component %s, http %s, dir %s',
+                          self._c2s_port, self._component_port,
+                          self._http_port, self.dir)
                 return
             procs.log('prosody: port conflict, retrying with other ports')
         raise ProsodyError('could not find free ports for prosody')
