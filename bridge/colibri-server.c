@@ -57,7 +57,7 @@ send_failure(CcXmppComponent *xmpp, xmpp_stanza_t *request, Failure *f)
 typedef struct {
     BridgeConference *conf;
     CcColibri2Modify *modify;
-    GPtrArray *answers;  /* CcColibri2Transport* or NULL, one per request endpoint */
+    GPtrArray *answers;  /* CcIceUdpTransport* or NULL, one per request endpoint */
     GHashTable *claimed; /* ssrc -> endpoint id, over the whole request */
     Failure failure;
 } Apply;
@@ -84,7 +84,7 @@ check_endpoint(Apply *a, const CcColibri2Endpoint *req)
     if (req->transport != NULL && ep != NULL && bridge_endpoint_is_trickle(ep, req->transport)) {
         /* more candidates for the same ICE session: nothing else to check */
     } else if (req->transport != NULL) {
-        const CcColibri2Transport *t = req->transport;
+        const CcIceUdpTransport *t = req->transport;
         if (t->fingerprint == NULL || g_ascii_strcasecmp(t->fp_hash, "sha-256") != 0 ||
             !bridge_dtls_fingerprint_valid(t->fingerprint)) {
             set_failure(&a->failure, "modify", "bad-request", "bad_request",
@@ -155,7 +155,7 @@ apply_on_worker(gpointer data)
                 continue;
             }
             bridge_conference_add_endpoint(a->conf, ep);
-            CcColibri2Transport *answer = cc_colibri2_transport_new();
+            CcIceUdpTransport *answer = cc_ice_udp_transport_new();
             bridge_endpoint_local_transport(ep, answer);
             g_ptr_array_index(a->answers, i) = answer;
         }
@@ -296,7 +296,7 @@ update_channels(BridgeColibriServer *srv, const CcColibri2Modify *m, GPtrArray *
     }
     for (guint i = 0; i < m->endpoints->len; i++) {
         const CcColibri2Endpoint *req = g_ptr_array_index(m->endpoints, i);
-        CcColibri2Transport *answer = g_ptr_array_index(answers, i);
+        CcIceUdpTransport *answer = g_ptr_array_index(answers, i);
         if (req->expire)
             bridge_channels_remove_endpoint(srv->channels, m->meeting_id, req->id);
         else if (answer != NULL)
@@ -319,7 +319,7 @@ build_result(xmpp_stanza_t *request, const CcColibri2Modify *m, GPtrArray *answe
         xmpp_stanza_set_attribute(e, "id", req->id);
         if (req->expire)
             xmpp_stanza_set_attribute(e, "expire", "true");
-        CcColibri2Transport *answer = g_ptr_array_index(answers, i);
+        CcIceUdpTransport *answer = g_ptr_array_index(answers, i);
         if (answer != NULL)
             cc_colibri2_transport_write(e, answer);
     }
@@ -375,7 +375,7 @@ on_modify(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
         created = TRUE;
     }
     Apply a = {.conf = conf, .modify = m};
-    a.answers = g_ptr_array_new_with_free_func((GDestroyNotify)cc_colibri2_transport_free);
+    a.answers = g_ptr_array_new_with_free_func((GDestroyNotify)cc_ice_udp_transport_free);
     g_ptr_array_set_size(a.answers, m->endpoints->len);
     bridge_worker_call(conf->worker, apply_on_worker, &a);
     if (a.failure.reason != NULL) {

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "channel.h"
-#include "media.h"
+#include "bridge-media.h"
 #include "xmpp.h"
 
 G_BEGIN_DECLS

@@ -3,7 +3,7 @@
  * a timer that drives DTLS retransmissions, expires endpoints whose ICE, DTLS or media
  * stopped, and runs the dominant speaker election (speaker.c) over the audio levels the
  * router collected. Created on the control thread, then only touched on its worker. */
-#include "media.h"
+#include "bridge-media.h"
 
 #define TICK_MS 100
 

@@ -4,7 +4,7 @@
  * demultiplexes them (RFC 7983) and hands RTP/RTCP to the router. Decides when it must
  * expire (ICE failure, DTLS failure or fingerprint mismatch, no media); the conference
  * removes it. Runs only on its conference's worker thread. */
-#include "media.h"
+#include "bridge-media.h"
 
 #include "cc-error.h"
 #include "rtp.h"
@@ -102,7 +102,7 @@ handle_dtls(BridgeEndpoint *ep, const guint8 *buf, gsize len)
         ep->expire = BRIDGE_EXPIRE_SIGNALLED;
 }
 
-/* Feeds DTLS records kept while DTLS or ICE was not ready (see media.h). */
+/* Feeds DTLS records kept while DTLS or ICE was not ready (see bridge-media.h). */
 static void
 replay_early_dtls(BridgeEndpoint *ep)
 {
@@ -269,7 +269,7 @@ bridge_endpoint_free(BridgeEndpoint *ep)
 }
 
 void
-bridge_endpoint_local_transport(BridgeEndpoint *ep, CcColibri2Transport *out)
+bridge_endpoint_local_transport(BridgeEndpoint *ep, CcIceUdpTransport *out)
 {
     gchar *ufrag = NULL, *pwd = NULL;
     nice_agent_get_local_credentials(ep->agent, ep->stream_id, &ufrag, &pwd);
@@ -286,13 +286,13 @@ bridge_endpoint_local_transport(BridgeEndpoint *ep, CcColibri2Transport *out)
         char ip[NICE_ADDRESS_STRING_LEN];
         nice_address_to_string(&c->addr, ip);
         guint port = nice_address_get_port(&c->addr);
-        cc_colibri2_transport_add_candidate(out, c->foundation, 1, c->priority, ip, (guint16)port,
-                                            "host");
+        cc_ice_udp_transport_add_candidate(out, c->foundation, 1, c->priority, ip, (guint16)port,
+                                           "host");
         if (ep->config->public_address != NULL) {
             char foundation[40];
             g_snprintf(foundation, sizeof foundation, "%sp", c->foundation);
-            cc_colibri2_transport_add_candidate(out, foundation, 1, c->priority - 1,
-                                                ep->config->public_address, (guint16)port, "srflx");
+            cc_ice_udp_transport_add_candidate(out, foundation, 1, c->priority - 1,
+                                               ep->config->public_address, (guint16)port, "srflx");
         }
     }
     g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
@@ -311,11 +311,11 @@ candidate_type(const char *type)
 }
 
 static void
-add_candidates(BridgeEndpoint *ep, const CcColibri2Transport *t)
+add_candidates(BridgeEndpoint *ep, const CcIceUdpTransport *t)
 {
     GSList *list = NULL;
     for (guint i = 0; i < t->candidates->len; i++) {
-        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
+        const CcIceUdpCandidate *c = g_ptr_array_index(t->candidates, i);
         if (c->component != 1)
             continue;
         NiceCandidate *nc = nice_candidate_new(candidate_type(c->type));
@@ -337,7 +337,7 @@ add_candidates(BridgeEndpoint *ep, const CcColibri2Transport *t)
 }
 
 gboolean
-bridge_endpoint_set_remote(BridgeEndpoint *ep, const CcColibri2Transport *t, GError **error)
+bridge_endpoint_set_remote(BridgeEndpoint *ep, const CcIceUdpTransport *t, GError **error)
 {
     if (ep->remote_set) {
         g_set_error(error, CC_ERROR, CC_ERROR_INVALID,
@@ -371,13 +371,13 @@ bridge_endpoint_set_remote(BridgeEndpoint *ep, const CcColibri2Transport *t, GEr
 }
 
 gboolean
-bridge_endpoint_is_trickle(const BridgeEndpoint *ep, const CcColibri2Transport *t)
+bridge_endpoint_is_trickle(const BridgeEndpoint *ep, const CcIceUdpTransport *t)
 {
     return ep->remote_set && g_strcmp0(ep->remote_ufrag, t->ufrag) == 0;
 }
 
 void
-bridge_endpoint_add_remote_candidates(BridgeEndpoint *ep, const CcColibri2Transport *t)
+bridge_endpoint_add_remote_candidates(BridgeEndpoint *ep, const CcIceUdpTransport *t)
 {
     add_candidates(ep, t);
 }

@@ -5,7 +5,7 @@
  * terminate receiver reports, turn PLI/FIR into one rate-limited PLI to the sender, answer
  * generic NACKs from the sender's retransmission buffer. No allocation, lock or log here:
  * every failure is a counter. */
-#include "media.h"
+#include "bridge-media.h"
 
 #include "rtcp.h"
 #include "rtp.h"

@@ -1,62 +1,34 @@
 /* The Colibri2 subset Conclave speaks between the focus and the bridge (namespace
  * jitsi:colibri2; schemas/colibri2.md is the contract): parsing and writing a
  * conference-modify request, parsing the conference-modified answer, and reading and
- * writing the ICE-UDP transport (ufrag, pwd, DTLS fingerprint, candidates)
- * and the sources (media-source, ssrc, ssrc-group) that travel in both directions.
+ * writing the sources (media-source, ssrc, ssrc-group) that travel in both directions.
+ * The ICE-UDP transport inside it is ice-udp.c's, shared with Jingle.
  *
  * Parsing is strict and bounded: unknown shapes, out-of-range numbers, over-long ids and
  * too many children are errors (CC_ERROR_INVALID) whose message says which element. */
 #pragma once
+
+#include "ice-udp.h"
 
 #include <glib.h>
 #include <strophe.h>
 
 G_BEGIN_DECLS
 
-#define CC_NS_COLIBRI2     "jitsi:colibri2"
-#define CC_NS_ICE_UDP      "urn:xmpp:jingle:transports:ice-udp:1"
-#define CC_NS_DTLS         "urn:xmpp:jingle:apps:dtls:0"
-#define CC_NS_SSMA         "urn:xmpp:jingle:apps:rtp:ssma:0"
-#define CC_NS_HEALTHCHECK  "http://jitsi.org/protocol/healthcheck"
-#define CC_NS_COLIBRI_STAT "http://jitsi.org/protocol/colibri"
+#define CC_NS_COLIBRI2 "jitsi:colibri2"
+/* Jingle's namespaces that Colibri2 <media> reuses (jingle.h includes this file). */
+#define CC_NS_JINGLE_RTP  "urn:xmpp:jingle:apps:rtp:1"
+#define CC_NS_RTP_HDREXT  "urn:xmpp:jingle:apps:rtp:rtp-hdrext:0"
+#define CC_NS_SSMA        "urn:xmpp:jingle:apps:rtp:ssma:0"
+#define CC_NS_HEALTHCHECK "http://jitsi.org/protocol/healthcheck"
 
-#define CC_COLIBRI2_MAX_ENDPOINTS  64
-#define CC_COLIBRI2_MAX_CANDIDATES 16
-#define CC_COLIBRI2_MAX_SOURCES    16 /* media-source per endpoint */
-#define CC_COLIBRI2_MAX_SSRCS      8  /* per media-source */
-#define CC_COLIBRI2_MAX_ID_LEN     64
-#define CC_COLIBRI2_MAX_URL_LEN    512
+#define CC_COLIBRI2_MAX_ENDPOINTS 64
+#define CC_COLIBRI2_MAX_SOURCES   16 /* media-source per endpoint */
+#define CC_COLIBRI2_MAX_SSRCS     8  /* per media-source */
+#define CC_COLIBRI2_MAX_ID_LEN    64
 /* <endpoint channel-id>: bytes of UTF-8 (a MUC nickname). */
 #define CC_COLIBRI2_MAX_CHANNEL_ID_LEN 256
 #define CC_URI_AUDIO_LEVEL             "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
-
-typedef struct {
-    char *foundation;
-    guint component;
-    char *protocol; /* "udp" */
-    guint32 priority;
-    char *ip;
-    guint16 port;
-    char *type; /* host, srflx, prflx, relay */
-    char *rel_addr;
-    guint16 rel_port;
-} CcColibri2Candidate;
-
-typedef struct {
-    char *ufrag;
-    char *pwd;
-    char *fp_hash;  /* "sha-256" */
-    char *fp_setup; /* actpass, active, passive */
-    char *fingerprint;
-    GPtrArray *candidates; /* CcColibri2Candidate* */
-    gboolean rtcp_mux;
-    /* <web-socket xmlns='http://jitsi.org/protocol/colibri' url/>: the endpoint's bridge
-     * channel (schemas/bridge-channel.md), or NULL. */
-    char *websocket_url;
-    /* Well-formed candidates that were left out because Conclave cannot use them (TCP,
-     * unknown types): the parser skips them rather than refusing the whole transport. */
-    guint skipped_candidates;
-} CcColibri2Transport;
 
 typedef struct {
     char *semantics; /* FID or SIM */
@@ -92,7 +64,7 @@ typedef struct {
     char *id;
     gboolean create;
     gboolean expire;
-    CcColibri2Transport *transport; /* NULL when absent */
+    CcIceUdpTransport *transport; /* NULL when absent */
     /* <media type='audio|video'> lists: what the client accepts. Written and read only when
      * `has_payload_types`; `audio` and `video` hold each type's list. */
     gboolean has_payload_types;
@@ -131,17 +103,8 @@ CcColibri2Modify *cc_colibri2_modify_new(const char *meeting_id);
 CcColibri2Endpoint *cc_colibri2_modify_add_endpoint(CcColibri2Modify *modify, const char *id);
 void cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *modify);
 
-/* <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'> and its children. */
-CcColibri2Transport *cc_colibri2_transport_parse(xmpp_stanza_t *ice_udp, GError **error);
-CcColibri2Transport *cc_colibri2_transport_new(void);
-CcColibri2Transport *cc_colibri2_transport_copy(const CcColibri2Transport *transport);
-void cc_colibri2_transport_free(CcColibri2Transport *transport);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcColibri2Transport, cc_colibri2_transport_free)
-void cc_colibri2_transport_add_candidate(CcColibri2Transport *transport, const char *foundation,
-                                         guint component, guint32 priority, const char *ip,
-                                         guint16 port, const char *type);
 /* Appends <transport xmlns=jitsi:colibri2><transport xmlns=ice-udp .../></transport>. */
-void cc_colibri2_transport_write(xmpp_stanza_t *parent, const CcColibri2Transport *transport);
+void cc_colibri2_transport_write(xmpp_stanza_t *parent, const CcIceUdpTransport *transport);
 
 /* Appends <sources><media-source>... for `sources` (CcColibri2Source*). */
 void cc_colibri2_sources_write(xmpp_stanza_t *parent, GPtrArray *sources);

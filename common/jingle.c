@@ -166,7 +166,7 @@ content_free(CcJingleContent *c)
     g_ptr_array_unref(c->hdrexts);
     g_ptr_array_unref(c->sources);
     g_ptr_array_unref(c->groups);
-    cc_colibri2_transport_free(c->transport);
+    cc_ice_udp_transport_free(c->transport);
     g_free(c);
 }
 
@@ -543,7 +543,7 @@ parse_content(xmpp_stanza_t *e, GError **error)
                 cc_xml_invalid(error, "content: repeated transport");
                 return NULL;
             }
-            content->transport = cc_colibri2_transport_parse(c, error);
+            content->transport = cc_ice_udp_transport_parse(c, error);
             if (content->transport == NULL)
                 return NULL;
         }
@@ -641,82 +641,26 @@ cc_jingle_parse(xmpp_stanza_t *e, GError **error)
 /* --- writing ------------------------------------------------------------------------- */
 
 static void
-set_uint(xmpp_stanza_t *e, const char *name, guint64 value)
-{
-    char num[24];
-    g_snprintf(num, sizeof num, "%" G_GUINT64_FORMAT, value);
-    xmpp_stanza_set_attribute(e, name, num);
-}
-
-static void
-set_optional(xmpp_stanza_t *e, const char *name, const char *value)
-{
-    if (value != NULL)
-        xmpp_stanza_set_attribute(e, name, value);
-}
-
-static void
-add_text(xmpp_stanza_t *parent, const char *text)
-{
-    g_autoptr(xmpp_stanza_t) t = xmpp_stanza_new(xmpp_stanza_get_context(parent));
-    xmpp_stanza_set_text(t, text);
-    xmpp_stanza_add_child(parent, t);
-}
-
-void
-cc_jingle_transport_write(xmpp_stanza_t *parent, const CcColibri2Transport *t)
-{
-    xmpp_stanza_t *ice = cc_stanza_add_child(parent, "transport", CC_NS_ICE_UDP);
-    set_optional(ice, "ufrag", t->ufrag);
-    set_optional(ice, "pwd", t->pwd);
-    if (t->fingerprint != NULL) {
-        xmpp_stanza_t *fp = cc_stanza_add_child(ice, "fingerprint", CC_NS_DTLS);
-        xmpp_stanza_set_attribute(fp, "hash", t->fp_hash ? t->fp_hash : "sha-256");
-        xmpp_stanza_set_attribute(fp, "setup", t->fp_setup ? t->fp_setup : "actpass");
-        add_text(fp, t->fingerprint);
-    }
-    if (t->rtcp_mux)
-        cc_stanza_add_child(ice, "rtcp-mux", NULL);
-    if (t->websocket_url != NULL) {
-        xmpp_stanza_t *ws = cc_stanza_add_child(ice, "web-socket", CC_NS_COLIBRI_STAT);
-        xmpp_stanza_set_attribute(ws, "url", t->websocket_url);
-    }
-    for (guint i = 0; i < t->candidates->len; i++) {
-        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
-        xmpp_stanza_t *e = cc_stanza_add_child(ice, "candidate", NULL);
-        xmpp_stanza_set_attribute(e, "foundation", c->foundation);
-        set_uint(e, "component", c->component);
-        xmpp_stanza_set_attribute(e, "protocol", c->protocol);
-        set_uint(e, "priority", c->priority);
-        xmpp_stanza_set_attribute(e, "ip", c->ip);
-        set_uint(e, "port", c->port);
-        xmpp_stanza_set_attribute(e, "type", c->type);
-        xmpp_stanza_set_attribute(e, "generation", "0");
-        set_uint(e, "id", i + 1);
-    }
-}
-
-static void
 write_payload_type(xmpp_stanza_t *desc, const CcJinglePayloadType *pt)
 {
     xmpp_stanza_t *e = cc_stanza_add_child(desc, "payload-type", NULL);
-    set_uint(e, "id", pt->id);
-    set_optional(e, "name", pt->name);
+    cc_stanza_set_uint(e, "id", pt->id);
+    cc_stanza_set_optional(e, "name", pt->name);
     if (pt->clockrate != 0)
-        set_uint(e, "clockrate", pt->clockrate);
+        cc_stanza_set_uint(e, "clockrate", pt->clockrate);
     if (pt->channels != 0)
-        set_uint(e, "channels", pt->channels);
+        cc_stanza_set_uint(e, "channels", pt->channels);
     for (guint i = 0; i < pt->parameters->len; i++) {
         const CcJingleParameter *p = g_ptr_array_index(pt->parameters, i);
         xmpp_stanza_t *pe = cc_stanza_add_child(e, "parameter", NULL);
         xmpp_stanza_set_attribute(pe, "name", p->name);
-        set_optional(pe, "value", p->value);
+        cc_stanza_set_optional(pe, "value", p->value);
     }
     for (guint i = 0; i < pt->feedback->len; i++) {
         const CcJingleFeedback *f = g_ptr_array_index(pt->feedback, i);
         xmpp_stanza_t *fe = cc_stanza_add_child(e, "rtcp-fb", CC_NS_RTCP_FB);
         xmpp_stanza_set_attribute(fe, "type", f->type);
-        set_optional(fe, "subtype", f->subtype);
+        cc_stanza_set_optional(fe, "subtype", f->subtype);
     }
 }
 
@@ -730,7 +674,7 @@ write_description(xmpp_stanza_t *content_el, const CcJingleContent *c)
     for (guint i = 0; i < c->hdrexts->len; i++) {
         const CcJingleHdrExt *h = g_ptr_array_index(c->hdrexts, i);
         xmpp_stanza_t *e = cc_stanza_add_child(desc, "rtp-hdrext", CC_NS_RTP_HDREXT);
-        set_uint(e, "id", h->id);
+        cc_stanza_set_uint(e, "id", h->id);
         xmpp_stanza_set_attribute(e, "uri", h->uri);
     }
     if (c->rtcp_mux)
@@ -738,13 +682,13 @@ write_description(xmpp_stanza_t *content_el, const CcJingleContent *c)
     for (guint i = 0; i < c->sources->len; i++) {
         const CcJingleSource *s = g_ptr_array_index(c->sources, i);
         xmpp_stanza_t *e = cc_stanza_add_child(desc, "source", CC_NS_SSMA);
-        set_uint(e, "ssrc", s->ssrc);
-        set_optional(e, "name", s->name);
+        cc_stanza_set_uint(e, "ssrc", s->ssrc);
+        cc_stanza_set_optional(e, "name", s->name);
         for (guint k = 0; k < s->parameters->len; k++) {
             const CcJingleParameter *param = g_ptr_array_index(s->parameters, k);
             xmpp_stanza_t *p = cc_stanza_add_child(e, "parameter", NULL);
             xmpp_stanza_set_attribute(p, "name", param->name);
-            set_optional(p, "value", param->value);
+            cc_stanza_set_optional(p, "value", param->value);
         }
         if (s->owner != NULL) {
             xmpp_stanza_t *info = cc_stanza_add_child(e, "ssrc-info", CC_NS_JITSI_MEET);
@@ -757,7 +701,7 @@ write_description(xmpp_stanza_t *content_el, const CcJingleContent *c)
         xmpp_stanza_set_attribute(e, "semantics", g->semantics);
         for (guint k = 0; k < g->ssrcs->len; k++) {
             xmpp_stanza_t *s = cc_stanza_add_child(e, "source", NULL);
-            set_uint(s, "ssrc", g_array_index(g->ssrcs, guint32, k));
+            cc_stanza_set_uint(s, "ssrc", g_array_index(g->ssrcs, guint32, k));
         }
     }
 }
@@ -770,18 +714,18 @@ cc_jingle_write(xmpp_stanza_t *iq, const CcJingle *j)
     xmpp_stanza_t *e = cc_stanza_add_child(iq, "jingle", CC_NS_JINGLE);
     xmpp_stanza_set_attribute(e, "action", action);
     xmpp_stanza_set_attribute(e, "sid", j->sid);
-    set_optional(e, "initiator", j->initiator);
-    set_optional(e, "responder", j->responder);
+    cc_stanza_set_optional(e, "initiator", j->initiator);
+    cc_stanza_set_optional(e, "responder", j->responder);
     for (guint i = 0; i < j->contents->len; i++) {
         const CcJingleContent *c = g_ptr_array_index(j->contents, i);
         xmpp_stanza_t *ce = cc_stanza_add_child(e, "content", NULL);
         xmpp_stanza_set_attribute(ce, "name", c->name);
-        set_optional(ce, "creator", c->creator);
-        set_optional(ce, "senders", c->senders);
+        cc_stanza_set_optional(ce, "creator", c->creator);
+        cc_stanza_set_optional(ce, "senders", c->senders);
         if (c->media != NULL)
             write_description(ce, c);
         if (c->transport != NULL)
-            cc_jingle_transport_write(ce, c->transport);
+            cc_ice_udp_transport_write(ce, c->transport);
     }
     if (j->bundle) {
         xmpp_stanza_t *g = cc_stanza_add_child(e, "group", CC_NS_JINGLE_GROUP);
@@ -796,7 +740,7 @@ cc_jingle_write(xmpp_stanza_t *iq, const CcJingle *j)
         xmpp_stanza_t *r = cc_stanza_add_child(e, "reason", NULL);
         cc_stanza_add_child(r, j->reason, NULL);
         if (j->reason_text != NULL)
-            add_text(cc_stanza_add_child(r, "text", NULL), j->reason_text);
+            cc_stanza_add_text(cc_stanza_add_child(r, "text", NULL), j->reason_text);
     }
 }
 

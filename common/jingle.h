@@ -1,7 +1,7 @@
 /* Jingle for RTP sessions (XEPs 0166, 0167, 0176, 0320, 0293, 0294, 0338, 0339), in the
  * shape Jitsi clients speak: one <content> per media (audio, video), each with an RTP
  * <description> (payload types with parameters and rtcp-fb, header extensions, sources and
- * ssrc-groups) and an ICE-UDP <transport> (the same structure Colibri2 carries), plus a
+ * ssrc-groups) and an ICE-UDP <transport> (ice-udp.c's, the one Colibri2 carries), plus a
  * BUNDLE group. Used by the focus (offers, answers, source-add/-remove) and by the test
  * peer (the client side).
  *
@@ -17,11 +17,9 @@ G_BEGIN_DECLS
 
 #define CC_NS_JINGLE        "urn:xmpp:jingle:1"
 #define CC_NS_JINGLE_ERRORS "urn:xmpp:jingle:errors:1"
-#define CC_NS_JINGLE_RTP    "urn:xmpp:jingle:apps:rtp:1"
 #define CC_NS_JINGLE_AUDIO  "urn:xmpp:jingle:apps:rtp:audio"
 #define CC_NS_JINGLE_VIDEO  "urn:xmpp:jingle:apps:rtp:video"
 #define CC_NS_RTCP_FB       "urn:xmpp:jingle:apps:rtp:rtcp-fb:0"
-#define CC_NS_RTP_HDREXT    "urn:xmpp:jingle:apps:rtp:rtp-hdrext:0"
 #define CC_NS_JINGLE_GROUP  "urn:xmpp:jingle:apps:grouping:0"
 #define CC_NS_JITSI_MEET    "http://jitsi.org/jitmeet"
 
@@ -92,13 +90,13 @@ typedef struct {
     char *senders; /* "both", "initiator", "responder", "none"; NULL when absent */
     /* <description xmlns=rtp>: present when `media` is not NULL. The arrays are never NULL
      * (empty when the description or its children are absent). */
-    char *media;                    /* "audio" or "video" */
-    GPtrArray *payload_types;       /* CcJinglePayloadType* */
-    GPtrArray *hdrexts;             /* CcJingleHdrExt* */
-    gboolean rtcp_mux;              /* <rtcp-mux/> in the description */
-    GPtrArray *sources;             /* CcJingleSource* */
-    GPtrArray *groups;              /* CcColibri2SsrcGroup* (FID, SIM), ssrcs listed in sources */
-    CcColibri2Transport *transport; /* <transport xmlns=ice-udp>, NULL when absent */
+    char *media;                  /* "audio" or "video" */
+    GPtrArray *payload_types;     /* CcJinglePayloadType* */
+    GPtrArray *hdrexts;           /* CcJingleHdrExt* */
+    gboolean rtcp_mux;            /* <rtcp-mux/> in the description */
+    GPtrArray *sources;           /* CcJingleSource* */
+    GPtrArray *groups;            /* CcColibri2SsrcGroup* (FID, SIM), ssrcs listed in sources */
+    CcIceUdpTransport *transport; /* <transport xmlns=ice-udp>, NULL when absent */
 } CcJingleContent;
 
 typedef struct {
@@ -149,9 +147,6 @@ CcJingleContent *cc_jingle_find_content(const CcJingle *jingle, const char *name
  * writes <description> only when `media` is set and <transport> only when `transport` is
  * set (source-add / -remove carry descriptions alone). */
 void cc_jingle_write(xmpp_stanza_t *iq, const CcJingle *jingle);
-
-/* Appends the bare <transport xmlns=ice-udp> element (no colibri2 wrapper) to `parent`. */
-void cc_jingle_transport_write(xmpp_stanza_t *parent, const CcColibri2Transport *transport);
 
 /* Appends a Jingle-specific error condition (e.g. "unknown-session", "out-of-order") in
  * urn:xmpp:jingle:errors:1 to a stanza's <error> element. */

@@ -95,3 +95,27 @@ cc_stanza_new_id(void)
         g_string_append_printf(id, "%02x", raw[i]);
     return g_string_free(id, FALSE);
 }
+
+void
+cc_stanza_set_uint(xmpp_stanza_t *stanza, const char *name, guint64 value)
+{
+    char num[24];
+    g_snprintf(num, sizeof num, "%" G_GUINT64_FORMAT, value);
+    xmpp_stanza_set_attribute(stanza, name, num);
+}
+
+void
+cc_stanza_set_optional(xmpp_stanza_t *stanza, const char *name, const char *value)
+{
+    if (value != NULL)
+        xmpp_stanza_set_attribute(stanza, name, value);
+}
+
+void
+cc_stanza_add_text(xmpp_stanza_t *parent, const char *text)
+{
+    xmpp_stanza_t *t = xmpp_stanza_new(xmpp_stanza_get_context(parent));
+    xmpp_stanza_set_text(t, text);
+    xmpp_stanza_add_child(parent, t);
+    xmpp_stanza_release(t);
+}

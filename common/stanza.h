@@ -16,6 +16,12 @@ G_BEGIN_DECLS
  * the returned pointer is owned by the parent. */
 xmpp_stanza_t *cc_stanza_add_child(xmpp_stanza_t *parent, const char *name, const char *ns);
 
+/* Writing attributes and text: an unsigned number; a string only when not NULL; a text
+ * child. */
+void cc_stanza_set_uint(xmpp_stanza_t *stanza, const char *name, guint64 value);
+void cc_stanza_set_optional(xmpp_stanza_t *stanza, const char *name, const char *value);
+void cc_stanza_add_text(xmpp_stanza_t *parent, const char *text);
+
 /* The first child that is an element (not text), or NULL. */
 xmpp_stanza_t *cc_stanza_first_element(xmpp_stanza_t *stanza);
 

@@ -2,7 +2,7 @@
  * looks for urn:xmpp:jingle:apps:rtp:1. A client that sends XEP-0115 caps is asked once per
  * distinct caps string: the answer is cached, but only when the hash the client claimed is
  * the hash of what it answered, so that one client cannot poison the cache for others. */
-#include "media.h"
+#include "focus-media.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * up to date, and moving everything to another bridge when one fails. A conference's id on
  * the bridge is a random meeting id per room instance; the name it is given is the room's
  * tag, the HMAC that logs use, never the room's name. */
-#include "media.h"
+#include "focus-media.h"
 
 #include <string.h>
 
@@ -306,12 +306,12 @@ on_updated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpo
 
 void
 focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
-                                 const CcColibri2Transport *transport, gboolean with_sources)
+                                 const CcIceUdpTransport *transport, gboolean with_sources)
 {
     g_autoptr(CcColibri2Modify) m = modify_new(conf);
     CcColibri2Endpoint *ep = cc_colibri2_modify_add_endpoint(m, p->endpoint);
     if (transport != NULL)
-        ep->transport = cc_colibri2_transport_copy(transport);
+        ep->transport = cc_ice_udp_transport_copy(transport);
     if (transport != NULL && transport->fingerprint != NULL && p->has_payload_types) {
         ep->has_payload_types = TRUE;
         ep->audio = p->audio_pts;

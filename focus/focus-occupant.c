@@ -7,7 +7,7 @@
  * items, admin lists and the room's lifetime ignore it) and only participants that want
  * media are shown it, just before their first session-initiate, so plain text clients
  * never see an occupant they did not expect. It never leaves while the room lives. */
-#include "media.h"
+#include "focus-media.h"
 
 #include "stanza.h"
 

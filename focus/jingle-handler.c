@@ -3,7 +3,7 @@
  * session-terminate) and the IQs the focus sends them. Every request is checked whole
  * before anything changes: the session must exist and be in the right state, and the
  * sources must be well formed, few enough, and not another participant's. */
-#include "media.h"
+#include "focus-media.h"
 
 #include "stanza.h"
 
@@ -202,7 +202,7 @@ session_accept(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
                "The session is not waiting for an answer");
         return;
     }
-    const CcColibri2Transport *transport = NULL;
+    const CcIceUdpTransport *transport = NULL;
     for (guint i = 0; i < j->contents->len && transport == NULL; i++)
         transport = ((CcJingleContent *)g_ptr_array_index(j->contents, i))->transport;
     if (transport == NULL || transport->fingerprint == NULL ||
@@ -220,16 +220,16 @@ session_accept(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
     g_hash_table_remove_all(p->source_params);
     focus_offer_keep_params(p->source_params, j);
     focus_participant_set_state(p, PART_ACTIVE);
-    g_autoptr(CcColibri2Transport) full = cc_colibri2_transport_copy(transport);
+    g_autoptr(CcIceUdpTransport) full = cc_ice_udp_transport_copy(transport);
     if (p->trickled != NULL && g_strcmp0(p->trickled->ufrag, full->ufrag) == 0)
         for (guint i = 0;
-             i < p->trickled->candidates->len && full->candidates->len < CC_COLIBRI2_MAX_CANDIDATES;
+             i < p->trickled->candidates->len && full->candidates->len < CC_ICE_UDP_MAX_CANDIDATES;
              i++) {
-            const CcColibri2Candidate *c = g_ptr_array_index(p->trickled->candidates, i);
-            cc_colibri2_transport_add_candidate(full, c->foundation, c->component, c->priority,
-                                                c->ip, c->port, c->type);
+            const CcIceUdpCandidate *c = g_ptr_array_index(p->trickled->candidates, i);
+            cc_ice_udp_transport_add_candidate(full, c->foundation, c->component, c->priority,
+                                               c->ip, c->port, c->type);
         }
-    g_clear_pointer(&p->trickled, cc_colibri2_transport_free);
+    g_clear_pointer(&p->trickled, cc_ice_udp_transport_free);
     p->remote_ufrag = g_strdup(full->ufrag);
     accepted_payload_types(p, j);
     /* This also tells it what changed since its offer, and the others of its sources. */
@@ -298,7 +298,7 @@ static void
 transport_info(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
 {
     FocusMedia *media = p->conf->media;
-    const CcColibri2Transport *t = NULL;
+    const CcIceUdpTransport *t = NULL;
     for (guint i = 0; i < j->contents->len && t == NULL; i++)
         t = ((CcJingleContent *)g_ptr_array_index(j->contents, i))->transport;
     if (t == NULL || t->candidates->len == 0) {
@@ -316,21 +316,21 @@ transport_info(FocusParticipant *p, xmpp_stanza_t *iq, const CcJingle *j)
         return;
     }
     if (p->trickled == NULL) {
-        p->trickled = cc_colibri2_transport_new();
+        p->trickled = cc_ice_udp_transport_new();
         p->trickled->ufrag = g_strdup(t->ufrag);
         p->trickled->pwd = g_strdup(t->pwd);
     }
     if (g_strcmp0(p->trickled->ufrag, t->ufrag) != 0 ||
-        p->trickled->candidates->len + t->candidates->len > CC_COLIBRI2_MAX_CANDIDATES) {
+        p->trickled->candidates->len + t->candidates->len > CC_ICE_UDP_MAX_CANDIDATES) {
         refuse(media, iq, "modify", "policy-violation", NULL,
                "At most 16 candidates of one ICE session before session-accept");
         return;
     }
     acknowledge(media, iq);
     for (guint i = 0; i < t->candidates->len; i++) {
-        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
-        cc_colibri2_transport_add_candidate(p->trickled, c->foundation, c->component, c->priority,
-                                            c->ip, c->port, c->type);
+        const CcIceUdpCandidate *c = g_ptr_array_index(t->candidates, i);
+        cc_ice_udp_transport_add_candidate(p->trickled, c->foundation, c->component, c->priority,
+                                           c->ip, c->port, c->type);
     }
 }
 
@@ -363,7 +363,7 @@ static void
 count_skipped_candidates(FocusMedia *media, const CcJingle *j)
 {
     for (guint i = 0; i < j->contents->len; i++) {
-        const CcColibri2Transport *t =
+        const CcIceUdpTransport *t =
             ((CcJingleContent *)g_ptr_array_index(j->contents, i))->transport;
         if (t != NULL && t->skipped_candidates > 0)
             cc_metric_add(media->metrics.candidates_skipped, t->skipped_candidates);

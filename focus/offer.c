@@ -1,7 +1,7 @@
 /* What the focus offers in every session (the same for everyone: the bridge forwards
  * payloads untouched, so all participants must agree on one set), and the translation of
  * the sources a client announces in Jingle into the media-sources Colibri2 carries. */
-#include "media.h"
+#include "focus-media.h"
 
 #include "cc-error.h"
 
@@ -38,7 +38,7 @@ add_video_codec(CcJingleContent *c, guint8 id, const char *name, guint8 rtx_id,
 }
 
 void
-focus_offer_write(CcJingle *jingle, const CcColibri2Transport *bridge)
+focus_offer_write(CcJingle *jingle, const CcIceUdpTransport *bridge)
 {
     CcJingleContent *audio = cc_jingle_add_content(jingle, "audio", "audio");
     CcJinglePayloadType *opus = cc_jingle_content_add_payload_type(audio, 111, "opus", 48000, 2);
@@ -63,7 +63,7 @@ focus_offer_write(CcJingle *jingle, const CcColibri2Transport *bridge)
         c->creator = g_strdup("initiator");
         c->senders = g_strdup("both");
         c->rtcp_mux = TRUE;
-        c->transport = cc_colibri2_transport_copy(bridge);
+        c->transport = cc_ice_udp_transport_copy(bridge);
         c->transport->rtcp_mux = TRUE;
     }
     jingle->bundle = TRUE;

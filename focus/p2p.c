@@ -10,7 +10,7 @@
  * not told a removal of its partner's sources while the pair lasts (also just after the
  * peer-to-peer session ended, when the sources come back): if they come back unchanged
  * there is nothing to tell, and if not, the usual difference is sent then. */
-#include "media.h"
+#include "focus-media.h"
 
 #include <string.h>
 

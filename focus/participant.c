@@ -1,8 +1,8 @@
-/* One participant's media session (see media.h): its state, starting and ending sessions,
+/* One participant's media session (see focus-media.h): its state, starting and ending sessions,
  * and keeping what it was told about others' sources equal to what they have on the bridge.
  * That last part is a difference between two sets (wanted, told), so every change anywhere
  * in the room ends the same way: compute, then send source-remove and source-add. */
-#include "media.h"
+#include "focus-media.h"
 
 #include "stanza.h"
 
@@ -47,7 +47,7 @@ focus_participant_free(FocusParticipant *p)
     g_hash_table_unref(p->told);
     g_free(p->remote_ufrag);
     if (p->trickled != NULL)
-        cc_colibri2_transport_free(p->trickled);
+        cc_ice_udp_transport_free(p->trickled);
     g_free(p);
 }
 
@@ -137,7 +137,7 @@ jingle_new(FocusParticipant *p, CcJingleAction action)
 }
 
 void
-focus_participant_initiate(FocusParticipant *p, const CcColibri2Transport *bridge)
+focus_participant_initiate(FocusParticipant *p, const CcIceUdpTransport *bridge)
 {
     g_autoptr(CcJingle) j = jingle_new(p, CC_JINGLE_SESSION_INITIATE);
     j->responder = g_strdup(p->jid);
@@ -174,7 +174,7 @@ focus_participant_end_session(FocusParticipant *p, const char *reason, const cha
     g_hash_table_remove_all(p->source_params);
     g_hash_table_remove_all(p->told);
     g_clear_pointer(&p->remote_ufrag, g_free);
-    g_clear_pointer(&p->trickled, cc_colibri2_transport_free);
+    g_clear_pointer(&p->trickled, cc_ice_udp_transport_free);
 }
 
 void

@@ -24,6 +24,7 @@ trap 'exit 130' INT TERM
 build() { # DIR [meson options...]
     local dir=$1
     shift
+    set -- -Dwerror=true "$@" # warnings are errors here, whatever the default
     if [[ -f $dir/build.ninja ]]; then
         meson setup --reconfigure "$dir" "$@" >"$CONCLAVE_TEST_TMP/setup-${dir}.log" 2>&1
     else

@@ -13,7 +13,7 @@
  * conference stays on a bridge without endpoints. */
 #include "conference.h"
 #include "focus-fixture.h"
-#include "media.h"
+#include "focus-media.h"
 #include "stanza.h"
 
 #include <stddef.h>
@@ -48,14 +48,14 @@ answer_to(xmpp_stanza_t *request)
 static void
 add_transport(xmpp_stanza_t *endpoint)
 {
-    g_autoptr(CcColibri2Transport) t = cc_colibri2_transport_new();
+    g_autoptr(CcIceUdpTransport) t = cc_ice_udp_transport_new();
     t->ufrag = g_strdup("ufrg");
     t->pwd = g_strdup("0123456789abcdefghijkl");
     t->fp_hash = g_strdup("sha-256");
     t->fp_setup = g_strdup("actpass");
     t->fingerprint = g_strdup("AA:BB:CC");
     t->rtcp_mux = TRUE;
-    cc_colibri2_transport_add_candidate(t, "1", 1, 2130706431, "127.0.0.1", 10000, "host");
+    cc_ice_udp_transport_add_candidate(t, "1", 1, 2130706431, "127.0.0.1", 10000, "host");
     cc_colibri2_transport_write(endpoint, t);
 }
 

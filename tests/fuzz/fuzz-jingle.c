@@ -21,7 +21,7 @@ str_eq(const char *a, const char *b)
 }
 
 static gboolean
-transport_eq(const CcColibri2Transport *a, const CcColibri2Transport *b)
+transport_eq(const CcIceUdpTransport *a, const CcIceUdpTransport *b)
 {
     if (a == NULL || b == NULL)
         return a == b;
@@ -30,8 +30,8 @@ transport_eq(const CcColibri2Transport *a, const CcColibri2Transport *b)
         a->rtcp_mux != b->rtcp_mux || a->candidates->len != b->candidates->len)
         return FALSE;
     for (guint i = 0; i < a->candidates->len; i++) {
-        const CcColibri2Candidate *x = g_ptr_array_index(a->candidates, i);
-        const CcColibri2Candidate *y = g_ptr_array_index(b->candidates, i);
+        const CcIceUdpCandidate *x = g_ptr_array_index(a->candidates, i);
+        const CcIceUdpCandidate *y = g_ptr_array_index(b->candidates, i);
         if (!str_eq(x->foundation, y->foundation) || x->component != y->component ||
             !str_eq(x->protocol, y->protocol) || x->priority != y->priority ||
             !str_eq(x->ip, y->ip) || x->port != y->port || !str_eq(x->type, y->type))

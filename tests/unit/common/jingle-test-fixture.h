@@ -175,7 +175,7 @@ round_trip(const CcJingle *j)
 }
 
 static inline void
-assert_transport_eq(const CcColibri2Transport *a, const CcColibri2Transport *b)
+assert_transport_eq(const CcIceUdpTransport *a, const CcIceUdpTransport *b)
 {
     if (a == NULL || b == NULL) {
         ck_assert_ptr_eq(a, b);
@@ -189,8 +189,8 @@ assert_transport_eq(const CcColibri2Transport *a, const CcColibri2Transport *b)
     ck_assert_int_eq(a->rtcp_mux, b->rtcp_mux);
     ck_assert_uint_eq(a->candidates->len, b->candidates->len);
     for (guint i = 0; i < a->candidates->len; i++) {
-        const CcColibri2Candidate *x = g_ptr_array_index(a->candidates, i);
-        const CcColibri2Candidate *y = g_ptr_array_index(b->candidates, i);
+        const CcIceUdpCandidate *x = g_ptr_array_index(a->candidates, i);
+        const CcIceUdpCandidate *y = g_ptr_array_index(b->candidates, i);
         ck_assert_str_eq(x->foundation, y->foundation);
         ck_assert_uint_eq(x->component, y->component);
         ck_assert_uint_eq(x->priority, y->priority);
@@ -299,17 +299,17 @@ param(const CcJinglePayloadType *pt, const char *name)
     return NULL;
 }
 
-static inline CcColibri2Transport *
+static inline CcIceUdpTransport *
 jitsi_transport(void)
 {
-    CcColibri2Transport *t = cc_colibri2_transport_new();
+    CcIceUdpTransport *t = cc_ice_udp_transport_new();
     t->ufrag = g_strdup(UFRAG);
     t->pwd = g_strdup(PWD);
     t->fp_hash = g_strdup("sha-256");
     t->fp_setup = g_strdup("actpass");
     t->fingerprint = g_strdup(FINGERPRINT);
-    cc_colibri2_transport_add_candidate(t, "1", 1, 2130706431, "10.0.0.5", 10000, "host");
-    cc_colibri2_transport_add_candidate(t, "2", 1, 1694498815, "203.0.113.7", 10000, "srflx");
+    cc_ice_udp_transport_add_candidate(t, "1", 1, 2130706431, "10.0.0.5", 10000, "host");
+    cc_ice_udp_transport_add_candidate(t, "2", 1, 1694498815, "203.0.113.7", 10000, "srflx");
     return t;
 }
 

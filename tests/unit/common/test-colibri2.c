@@ -105,13 +105,13 @@ START_TEST(test_examples)
     xmpp_stanza_t *mod =
         xmpp_stanza_get_child_by_name_and_ns(answer, "conference-modified", CC_NS_COLIBRI2);
     ck_assert_ptr_nonnull(mod);
-    g_autoptr(CcColibri2Transport) t = cc_colibri2_transport_parse(
+    g_autoptr(CcIceUdpTransport) t = cc_ice_udp_transport_parse(
         find_ice(xmpp_stanza_get_child_by_name(mod, "endpoint")), &error);
     ck_assert_ptr_nonnull(t);
     ck_assert_str_eq(t->ufrag, "8hhy");
     ck_assert_str_eq(t->fp_setup, "actpass");
     ck_assert_uint_eq(t->candidates->len, 2);
-    CcColibri2Candidate *c = g_ptr_array_index(t->candidates, 1);
+    CcIceUdpCandidate *c = g_ptr_array_index(t->candidates, 1);
     ck_assert_str_eq(c->type, "srflx");
     ck_assert_uint_eq(c->port, 10000);
     ck_assert(g_str_has_prefix(t->websocket_url, "wss://meet.example.org/colibri-ws/bridge1/"
@@ -147,27 +147,27 @@ END_TEST
 
 START_TEST(test_round_trip)
 {
-    g_autoptr(CcColibri2Transport) t = cc_colibri2_transport_new();
+    g_autoptr(CcIceUdpTransport) t = cc_ice_udp_transport_new();
     t->ufrag = g_strdup("abcd");
     t->pwd = g_strdup("0123456789abcdefghijkl");
     t->fp_hash = g_strdup("sha-256");
     t->fp_setup = g_strdup("passive");
     t->fingerprint = g_strdup("AA:BB");
-    cc_colibri2_transport_add_candidate(t, "f1", 1, 12345, "::1", 4000, "host");
-    cc_colibri2_transport_add_candidate(t, "f2", 1, 1, "10.0.0.1", 65535, "relay");
+    cc_ice_udp_transport_add_candidate(t, "f1", 1, 12345, "::1", 4000, "host");
+    cc_ice_udp_transport_add_candidate(t, "f2", 1, 1, "10.0.0.1", 65535, "relay");
     g_autoptr(xmpp_stanza_t) ep = xmpp_stanza_new(ctx);
     xmpp_stanza_set_name(ep, "endpoint");
     xmpp_stanza_set_ns(ep, CC_NS_COLIBRI2);
     xmpp_stanza_set_attribute(ep, "id", "e1");
     cc_colibri2_transport_write(ep, t);
     g_autoptr(GError) error = NULL;
-    g_autoptr(CcColibri2Transport) back = cc_colibri2_transport_parse(find_ice(ep), &error);
+    g_autoptr(CcIceUdpTransport) back = cc_ice_udp_transport_parse(find_ice(ep), &error);
     ck_assert_msg(back != NULL, "%s", error ? error->message : "");
     ck_assert_str_eq(back->pwd, t->pwd);
     ck_assert_str_eq(back->fp_setup, "passive");
     ck_assert_str_eq(back->fingerprint, "AA:BB");
     ck_assert_uint_eq(back->candidates->len, 2);
-    CcColibri2Candidate *c = g_ptr_array_index(back->candidates, 0);
+    CcIceUdpCandidate *c = g_ptr_array_index(back->candidates, 0);
     ck_assert_str_eq(c->ip, "::1");
     ck_assert_uint_eq(c->priority, 12345);
 
@@ -297,10 +297,10 @@ START_TEST(test_transport_skips_unusable_candidates)
     CcColibri2Endpoint *ep = g_ptr_array_index(m->endpoints, 0);
     ck_assert_uint_eq(ep->transport->candidates->len, 1);
     ck_assert_uint_eq(ep->transport->skipped_candidates, 2);
-    CcColibri2Candidate *c = g_ptr_array_index(ep->transport->candidates, 0);
+    CcIceUdpCandidate *c = g_ptr_array_index(ep->transport->candidates, 0);
     ck_assert_str_eq(c->foundation, "u");
     ck_assert_str_eq(ep->transport->websocket_url, "wss://b.example/c/x?pwd=p");
-    g_autoptr(CcColibri2Transport) copy = cc_colibri2_transport_copy(ep->transport);
+    g_autoptr(CcIceUdpTransport) copy = cc_ice_udp_transport_copy(ep->transport);
     ck_assert_str_eq(copy->websocket_url, "wss://b.example/c/x?pwd=p");
     g_autoptr(xmpp_stanza_t) parent = parse_xml("<endpoint/>");
     cc_colibri2_transport_write(parent, copy);
@@ -463,7 +463,7 @@ START_TEST(test_refused)
                    "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://a/1'/>"
                    "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://a/2'/>"
                    "</transport></transport></endpoint>");
-    g_autofree char *long_url = g_strnfill(CC_COLIBRI2_MAX_URL_LEN, 'u');
+    g_autofree char *long_url = g_strnfill(CC_ICE_UDP_MAX_URL_LEN, 'u');
     g_autofree char *too_long =
         g_strdup_printf("<endpoint id='x'>" ICE "ufrag='abcd' pwd='0123456789abcdefghijkl'>"
                         "<web-socket xmlns='http://jitsi.org/protocol/colibri' url='wss://%s'/>"

@@ -50,7 +50,7 @@ START_TEST(test_session_initiate)
                      "a1b2c3d4-audio-1 a1b2c3d4-audio-1-track");
     ck_assert_str_eq(a0->owner, OWNER);
     ck_assert_uint_eq(audio->groups->len, 0);
-    CcColibri2Transport *t = audio->transport;
+    CcIceUdpTransport *t = audio->transport;
     ck_assert_ptr_nonnull(t);
     ck_assert_str_eq(t->ufrag, UFRAG);
     ck_assert_str_eq(t->pwd, PWD);
@@ -58,7 +58,7 @@ START_TEST(test_session_initiate)
     ck_assert_str_eq(t->fp_setup, "actpass");
     ck_assert_str_eq(t->fingerprint, FINGERPRINT);
     ck_assert_uint_eq(t->candidates->len, 2);
-    CcColibri2Candidate *srflx = g_ptr_array_index(t->candidates, 1);
+    CcIceUdpCandidate *srflx = g_ptr_array_index(t->candidates, 1);
     ck_assert_str_eq(srflx->type, "srflx");
     ck_assert_str_eq(srflx->ip, "203.0.113.7");
     ck_assert_uint_eq(srflx->priority, 1694498815u);
@@ -276,7 +276,7 @@ START_TEST(test_transport_info)
     ck_assert_uint_eq(c->payload_types->len, 0);
     ck_assert_ptr_nonnull(c->transport);
     ck_assert_ptr_null(c->transport->fingerprint);
-    CcColibri2Candidate *cand = g_ptr_array_index(c->transport->candidates, 0);
+    CcIceUdpCandidate *cand = g_ptr_array_index(c->transport->candidates, 0);
     ck_assert_str_eq(cand->ip, "2001:db8::1");
     ck_assert_uint_eq(cand->port, 3478);
     g_autoptr(CcJingle) back = round_trip(j);

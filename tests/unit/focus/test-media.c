@@ -2,7 +2,7 @@
  * whether a caps answer may be cached (capabilities.c), and turning the sources a client
  * announces in Jingle into Colibri2 media-sources (offer.c). */
 #include "../check-main.h"
-#include "media.h"
+#include "focus-media.h"
 
 #include <string.h>
 
@@ -152,13 +152,13 @@ END_TEST
 
 START_TEST(test_offer)
 {
-    g_autoptr(CcColibri2Transport) t = cc_colibri2_transport_new();
+    g_autoptr(CcIceUdpTransport) t = cc_ice_udp_transport_new();
     t->ufrag = g_strdup("abcd");
     t->pwd = g_strdup("0123456789abcdef012345");
     t->fp_hash = g_strdup("sha-256");
     t->fp_setup = g_strdup("actpass");
     t->fingerprint = g_strdup("AA:BB");
-    cc_colibri2_transport_add_candidate(t, "1", 1, 100, "127.0.0.1", 10000, "host");
+    cc_ice_udp_transport_add_candidate(t, "1", 1, 100, "127.0.0.1", 10000, "host");
     g_autoptr(CcJingle) j = cc_jingle_new(CC_JINGLE_SESSION_INITIATE, "s");
     focus_offer_write(j, t);
     ck_assert(j->bundle);

@@ -132,14 +132,14 @@ struct _BridgeConference {
 BridgeEndpoint *bridge_endpoint_new(BridgeConference *conference, const char *id, GError **error);
 void bridge_endpoint_free(BridgeEndpoint *endpoint);
 /* Fills ufrag, pwd, candidates and our fingerprint. */
-void bridge_endpoint_local_transport(BridgeEndpoint *endpoint, CcColibri2Transport *out);
+void bridge_endpoint_local_transport(BridgeEndpoint *endpoint, CcIceUdpTransport *out);
 /* A transport for an endpoint whose transport is set, with the same ufrag: trickled
  * candidates, which bridge_endpoint_add_remote_candidates() adds. */
 gboolean bridge_endpoint_is_trickle(const BridgeEndpoint *endpoint,
-                                    const CcColibri2Transport *remote);
+                                    const CcIceUdpTransport *remote);
 void bridge_endpoint_add_remote_candidates(BridgeEndpoint *endpoint,
-                                           const CcColibri2Transport *remote);
-gboolean bridge_endpoint_set_remote(BridgeEndpoint *endpoint, const CcColibri2Transport *remote,
+                                           const CcIceUdpTransport *remote);
+gboolean bridge_endpoint_set_remote(BridgeEndpoint *endpoint, const CcIceUdpTransport *remote,
                                     GError **error);
 /* Replaces the endpoint's signalled SSRCs. Returns FALSE if there are too many. */
 gboolean bridge_endpoint_set_sources(BridgeEndpoint *endpoint, GPtrArray *sources);

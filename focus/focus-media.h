@@ -38,12 +38,12 @@ typedef struct _FocusParticipant {
      * listed: the bridge forwards everything). */
     gboolean has_payload_types;
     CcColibri2PayloadTypes audio_pts, video_pts;
-    guint8 audio_level_ext;        /* the RFC 6464 extension's id its answer kept; 0: none */
-    gint64 restart_window_us;      /* start of the current minute of restarts */
-    guint restarts;                /* restarts in that minute */
-    CcColibri2Transport *trickled; /* candidates trickled before session-accept */
-    GHashTable *told;              /* "endpoint/source" -> FocusToldSource*: what it was told */
-    gboolean focus_shown;          /* it was sent the focus occupant's presence */
+    guint8 audio_level_ext;      /* the RFC 6464 extension's id its answer kept; 0: none */
+    gint64 restart_window_us;    /* start of the current minute of restarts */
+    guint restarts;              /* restarts in that minute */
+    CcIceUdpTransport *trickled; /* candidates trickled before session-accept */
+    GHashTable *told;            /* "endpoint/source" -> FocusToldSource*: what it was told */
+    gboolean focus_shown;        /* it was sent the focus occupant's presence */
     /* The participant it has a peer-to-peer session with (p2p.c), or NULL. */
     struct _FocusParticipant *p2p_peer;
 } FocusParticipant;
@@ -113,7 +113,7 @@ void focus_conference_pump(FocusConference *conf);
 /* Sends a Colibri2 update of `p`'s endpoint: its transport (or trickled candidates) when
  * `transport` is not NULL, and its sources when `with_sources`. */
 void focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
-                                      const CcColibri2Transport *transport, gboolean with_sources);
+                                      const CcIceUdpTransport *transport, gboolean with_sources);
 /* Frees `p`'s endpoint on the bridge (answer ignored). */
 void focus_conference_expire_endpoint(FocusConference *conf, const char *endpoint);
 /* Gives `p` a fresh session on the conference's bridge after its transport failed (the
@@ -141,7 +141,7 @@ void focus_participant_free(FocusParticipant *p);
 /* Starts a new session (fresh endpoint id and sid), from PART_WAITING. */
 void focus_participant_renew(FocusParticipant *p);
 /* Sends session-initiate with the bridge's transport and the sources of everyone else. */
-void focus_participant_initiate(FocusParticipant *p, const CcColibri2Transport *bridge);
+void focus_participant_initiate(FocusParticipant *p, const CcIceUdpTransport *bridge);
 /* Ends `p`'s session: session-terminate with `reason` (a XEP-0166 condition; NULL sends
  * nothing) if one was initiated, its endpoint expired on the bridge when `expire`, its
  * sources forgotten (others are told at the next sync). The state is the caller's to set. */
@@ -166,7 +166,7 @@ void focus_jingle_send(FocusParticipant *p, CcJingle *jingle);
 #define FOCUS_AUDIO_LEVEL_EXT 1
 /* Adds the audio and video contents of the focus's offer (codecs, rtcp-fb, header
  * extensions, rtcp-mux, the bridge's transport) to a session-initiate. */
-void focus_offer_write(CcJingle *jingle, const CcColibri2Transport *bridge);
+void focus_offer_write(CcJingle *jingle, const CcIceUdpTransport *bridge);
 /* Adds `source` (owned by `owner`) to the content of its media type, creating it, each SSRC
  * with the parameters `params` (a participant's source_params; NULL for none) hold. */
 void focus_offer_add_source(CcJingle *jingle, const CcColibri2Source *source, const char *owner,
