@@ -93,11 +93,11 @@ emit_jingle(xmpp_stanza_t *iq, xmpp_stanza_t *el, const CcJingle *j, const GErro
 }
 
 static GSList *
-nice_candidates(const CcColibri2Transport *t)
+nice_candidates(const CcIceUdpTransport *t)
 {
     GSList *list = NULL;
     for (guint i = 0; t->candidates != NULL && i < t->candidates->len; i++) {
-        const CcColibri2Candidate *c = g_ptr_array_index(t->candidates, i);
+        const CcIceUdpCandidate *c = g_ptr_array_index(t->candidates, i);
         NiceCandidateType type;
         if (c->component != 1 || (c->protocol != NULL && g_ascii_strcasecmp(c->protocol, "udp")))
             continue;
@@ -150,7 +150,7 @@ remove_sources(Peer *p, const CcJingle *j)
     }
 }
 
-static const CcColibri2Transport *
+static const CcIceUdpTransport *
 bundle_transport(const CcJingle *j)
 {
     for (guint i = 0; i < j->contents->len; i++) {
@@ -200,7 +200,7 @@ static void
 on_initiate(PeerXmpp *x, xmpp_stanza_t *iq, CcJingle *j)
 {
     Peer *p = x->peer;
-    const CcColibri2Transport *t = bundle_transport(j);
+    const CcIceUdpTransport *t = bundle_transport(j);
     if (t == NULL || t->ufrag == NULL || t->pwd == NULL || t->fingerprint == NULL ||
         g_strcmp0(t->fp_hash, "sha-256") != 0 || !bridge_dtls_fingerprint_valid(t->fingerprint)) {
         peer_xmpp_answer_error(x, iq, "modify", "bad-request", NULL,
@@ -231,11 +231,11 @@ on_initiate(PeerXmpp *x, xmpp_stanza_t *iq, CcJingle *j)
     peer_emit_object(o);
 }
 
-static CcColibri2Transport *
+static CcIceUdpTransport *
 local_transport(PeerXmpp *x)
 {
     Peer *p = x->peer;
-    CcColibri2Transport *t = cc_colibri2_transport_new();
+    CcIceUdpTransport *t = cc_ice_udp_transport_new();
     GSList *cands = peer_session_local_candidates(p, &t->ufrag, &t->pwd);
     t->fp_hash = g_strdup("sha-256");
     t->fp_setup = g_strdup(p->dtls_server ? "passive" : "active");
@@ -245,8 +245,8 @@ local_transport(PeerXmpp *x)
         NiceCandidate *c = l->data;
         char ip[NICE_ADDRESS_STRING_LEN];
         nice_address_to_string(&c->addr, ip);
-        cc_colibri2_transport_add_candidate(t, c->foundation, 1, c->priority, ip,
-                                            (guint16)nice_address_get_port(&c->addr), "host");
+        cc_ice_udp_transport_add_candidate(t, c->foundation, 1, c->priority, ip,
+                                           (guint16)nice_address_get_port(&c->addr), "host");
     }
     g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
     return t;

@@ -57,13 +57,11 @@ static void
 groupchat(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ, xmpp_stanza_t *stanza)
 {
     if (occ == NULL) {
-        focus_muc_refuse(muc, "not_occupant");
-        focus_muc_error(muc, stanza, "modify", "not-acceptable", "You are not in this room");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_NOT_OCCUPANT);
         return;
     }
     if (occ->role < FOCUS_ROLE_PARTICIPANT) {
-        focus_muc_refuse(muc, "forbidden");
-        focus_muc_error(muc, stanza, "auth", "forbidden", "Visitors may not speak here");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_VISITOR_SPEAKS);
         return;
     }
     xmpp_stanza_t *subject = xmpp_stanza_get_child_by_name(stanza, "subject");
@@ -93,8 +91,7 @@ private_message(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ, const char *
         return;
     }
     if (occ == NULL) {
-        focus_muc_refuse(muc, "not_occupant");
-        focus_muc_error(muc, stanza, "modify", "not-acceptable", "You are not in this room");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_NOT_OCCUPANT);
         return;
     }
     FocusOccupant *target = focus_room_by_nick(room, nick);
@@ -134,8 +131,7 @@ focus_muc_on_message(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data
         muc->hooks.service_message(stanza, muc->hooks.data))
         return TRUE;
     if (!focus_policy_allow_stanza(muc->policy, from_text)) {
-        focus_muc_refuse(muc, "rate_limited");
-        focus_muc_error(muc, stanza, "wait", "resource-constraint", "Too many stanzas");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_RATE_LIMITED);
         return TRUE;
     }
     if (to->local == NULL) {
@@ -151,8 +147,7 @@ focus_muc_on_message(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data
     else if (g_str_equal(type, "groupchat"))
         groupchat(muc, room, occ, stanza);
     else if (occ == NULL) {
-        focus_muc_refuse(muc, "not_occupant");
-        focus_muc_error(muc, stanza, "modify", "not-acceptable", "You are not in this room");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_NOT_OCCUPANT);
     } else
         /* Mediated invitations and voice requests are not offered (see disco). */
         focus_muc_error(muc, stanza, "cancel", "feature-not-implemented", NULL);

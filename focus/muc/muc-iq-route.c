@@ -126,8 +126,7 @@ route_request(FocusMuc *muc, FocusRoom *room, FocusOccupant *sender, FocusOccupa
         return;
     }
     if (!focus_policy_allow_stanza(muc->policy, sender->jid_text)) {
-        focus_muc_refuse(muc, "rate_limited");
-        focus_muc_error(muc, iq, "wait", "resource-constraint", "Too many stanzas");
+        focus_muc_refuse_stanza(muc, iq, FOCUS_REFUSE_RATE_LIMITED);
         return;
     }
     guint mine = GPOINTER_TO_UINT(g_hash_table_lookup(muc->routed_by_sender, sender->jid_text));

@@ -104,8 +104,7 @@ rate_ok(FocusMuc *muc, xmpp_stanza_t *iq)
 {
     if (focus_policy_allow_stanza(muc->policy, xmpp_stanza_get_from(iq)))
         return TRUE;
-    focus_muc_refuse(muc, "rate_limited");
-    focus_muc_error(muc, iq, "wait", "resource-constraint", "Too many stanzas");
+    focus_muc_refuse_stanza(muc, iq, FOCUS_REFUSE_RATE_LIMITED);
     return FALSE;
 }
 
@@ -233,15 +232,11 @@ on_jitsi_conference(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data)
     }
     FocusDomainClass class = focus_policy_classify(muc->policy, from);
     if (class == FOCUS_DOMAIN_REFUSED) {
-        focus_muc_refuse(muc, "policy");
-        focus_muc_error(muc, iq, "auth", "forbidden",
-                        "This service does not accept users from your server");
+        focus_muc_refuse_stanza(muc, iq, FOCUS_REFUSE_POLICY);
         return TRUE;
     }
     if (class == FOCUS_DOMAIN_GUEST && focus_muc_find_room(muc, room_jid->local) == NULL) {
-        focus_muc_refuse(muc, "guest_create");
-        focus_muc_error(muc, iq, "cancel", "not-allowed",
-                        "This meeting has not started: a host must start it first");
+        focus_muc_refuse_stanza(muc, iq, FOCUS_REFUSE_GUEST_CREATE);
         return TRUE;
     }
     g_autoptr(xmpp_stanza_t) reply = cc_stanza_iq_result(iq);

@@ -46,6 +46,45 @@ register_metrics(FocusMuc *muc, CcMetrics *registry)
                                                "Requests refused, by reason", "reason", *r, NULL));
 }
 
+static const struct {
+    const char *reason; /* the metric label, one of refusal_reasons */
+    const char *type, *condition, *text;
+} refusals[] = {
+    [FOCUS_REFUSE_POLICY] = {"policy", "auth", "forbidden",
+                             "This service does not accept users from your server"},
+    [FOCUS_REFUSE_GUEST_CREATE] = {"guest_create", "cancel", "not-allowed",
+                                   "This meeting has not started: a host must start it first"},
+    [FOCUS_REFUSE_LOCKED_OUT] = {"locked_out", "auth", "not-authorized", NULL},
+    [FOCUS_REFUSE_PASSWORD] = {"password", "auth", "not-authorized", NULL},
+    [FOCUS_REFUSE_BANNED] = {"banned", "auth", "forbidden", NULL},
+    [FOCUS_REFUSE_MEMBERS_ONLY] = {"members_only", "auth", "registration-required", NULL},
+    [FOCUS_REFUSE_ROOM_FULL] = {"room_full", "wait", "service-unavailable",
+                                "The room has reached its maximum number of occupants"},
+    [FOCUS_REFUSE_MAX_ROOMS] = {"max_rooms", "wait", "resource-constraint",
+                                "Too many rooms on this service"},
+    [FOCUS_REFUSE_NICK_CONFLICT] = {"nick_conflict", "cancel", "conflict",
+                                    "That nickname is taken"},
+    [FOCUS_REFUSE_NICK_TOO_LONG] = {"nick_invalid", "modify", "not-acceptable",
+                                    "Nickname too long"},
+    [FOCUS_REFUSE_ROOM_NAME_TOO_LONG] = {"bad_request", "modify", "not-acceptable",
+                                         "Room name too long"},
+    [FOCUS_REFUSE_RATE_LIMITED] = {"rate_limited", "wait", "resource-constraint",
+                                   "Too many stanzas"},
+    [FOCUS_REFUSE_NOT_OCCUPANT] = {"not_occupant", "modify", "not-acceptable",
+                                   "You are not in this room"},
+    [FOCUS_REFUSE_VISITOR_SPEAKS] = {"forbidden", "auth", "forbidden",
+                                     "Visitors may not speak here"},
+};
+
+void
+focus_muc_refuse_stanza(FocusMuc *muc, xmpp_stanza_t *stanza, FocusRefusal refusal)
+{
+    g_return_if_fail((guint)refusal < G_N_ELEMENTS(refusals));
+    focus_muc_refuse(muc, refusals[refusal].reason);
+    focus_muc_error(muc, stanza, refusals[refusal].type, refusals[refusal].condition,
+                    refusals[refusal].text);
+}
+
 void
 focus_muc_refuse(FocusMuc *muc, const char *reason)
 {

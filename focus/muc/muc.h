@@ -85,6 +85,25 @@ typedef struct {
 
 typedef struct _FocusMuc FocusMuc;
 
+/* Every refusal the MUC answers the same way wherever it happens: one error (type,
+ * condition, text) and one metric label each (muc-service.c holds the table). */
+typedef enum {
+    FOCUS_REFUSE_POLICY,        /* the sender's domain is not served */
+    FOCUS_REFUSE_GUEST_CREATE,  /* a guest may not start a room */
+    FOCUS_REFUSE_LOCKED_OUT,    /* the same answer as a wrong password */
+    FOCUS_REFUSE_PASSWORD,      /* wrong or missing room password */
+    FOCUS_REFUSE_BANNED,        /* outcast */
+    FOCUS_REFUSE_MEMBERS_ONLY,  /* not a member of a members-only room */
+    FOCUS_REFUSE_ROOM_FULL,     /* at the occupant limit */
+    FOCUS_REFUSE_MAX_ROOMS,     /* at the service's room limit */
+    FOCUS_REFUSE_NICK_CONFLICT, /* the nickname is taken (or reserved: focus) */
+    FOCUS_REFUSE_NICK_TOO_LONG,
+    FOCUS_REFUSE_ROOM_NAME_TOO_LONG,
+    FOCUS_REFUSE_RATE_LIMITED,   /* over the per-session stanza rate */
+    FOCUS_REFUSE_NOT_OCCUPANT,   /* a message from outside the room */
+    FOCUS_REFUSE_VISITOR_SPEAKS, /* a visitor's groupchat message */
+} FocusRefusal;
+
 typedef struct {
     FocusMuc *muc;
     char *local;                /* the room's localpart, case-folded: the key in the service */
@@ -155,6 +174,8 @@ FocusRoom *focus_muc_find_room(FocusMuc *muc, const char *local);
 FocusRoom *focus_muc_create_room(FocusMuc *muc, const char *local);
 void focus_muc_destroy_room(FocusMuc *muc, FocusRoom *room);
 void focus_muc_refuse(FocusMuc *muc, const char *reason);
+/* Answers `stanza` with `refusal`'s error and counts it. */
+void focus_muc_refuse_stanza(FocusMuc *muc, xmpp_stanza_t *stanza, FocusRefusal refusal);
 void focus_muc_send(FocusMuc *muc, xmpp_stanza_t *stanza);
 /* Sends an error answering `request` and releases nothing the caller owns. */
 void focus_muc_error(FocusMuc *muc, xmpp_stanza_t *request, const char *type, const char *condition,

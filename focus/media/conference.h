@@ -10,6 +10,9 @@
  *   jingle-handler.c  Jingle IQs from clients (accept, source-add/-remove, terminate...)
  *   offer.c           the codec offer, and Jingle sources <-> Colibri2 media-sources
  *   capabilities.c    does this occupant want media? disco#info and a verified caps cache
+ *   focus-occupant.c  the focus's own occupant, as media participants are shown it
+ *   p2p.c             peer-to-peer pairs seen in the Jingle the MUC routes between occupants
+ *   bridges.c         the bridge pool (bridges.h): health checks, load, choice
  */
 #pragma once
 

@@ -62,12 +62,12 @@ static gboolean
 nick_acceptable(FocusMuc *muc, xmpp_stanza_t *stanza, const char *nick)
 {
     if (g_utf8_strlen(nick, -1) > (glong)muc->limits.max_nick_length) {
-        refuse(muc, stanza, "nick_invalid", "modify", "not-acceptable", "Nickname too long");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_NICK_TOO_LONG);
         return FALSE;
     }
     g_autofree char *folded = g_utf8_casefold(nick, -1);
     if (g_str_equal(folded, FOCUS_NICK)) {
-        refuse(muc, stanza, "nick_conflict", "cancel", "conflict", "That nickname is taken");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_NICK_CONFLICT);
         return FALSE;
     }
     return TRUE;
@@ -80,11 +80,11 @@ admit(FocusMuc *muc, FocusRoom *room, const CcJid *from, const char *bare_key, c
 {
     FocusAffiliation aff = focus_room_affiliation_by_key(room, bare_key);
     if (aff == FOCUS_AFF_OUTCAST) {
-        refuse(muc, stanza, "banned", "auth", "forbidden", NULL);
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_BANNED);
         return FALSE;
     }
     if (room->config.members_only && aff < FOCUS_AFF_MEMBER) {
-        refuse(muc, stanza, "members_only", "auth", "registration-required", NULL);
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_MEMBERS_ONLY);
         return FALSE;
     }
     if (room->config.password_protected) {
@@ -94,17 +94,16 @@ admit(FocusMuc *muc, FocusRoom *room, const CcJid *from, const char *bare_key, c
                 cc_metric_inc(muc->metrics.lockouts);
                 g_message("room %s: password lockout started", room->tag);
             }
-            refuse(muc, stanza, "password", "auth", "not-authorized", NULL);
+            focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_PASSWORD);
             return FALSE;
         }
     }
     if (room->occupants->len >= room->config.max_users && aff < FOCUS_AFF_ADMIN) {
-        refuse(muc, stanza, "room_full", "wait", "service-unavailable",
-               "The room has reached its maximum number of occupants");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_ROOM_FULL);
         return FALSE;
     }
     if (focus_room_by_nick(room, nick) != NULL) {
-        refuse(muc, stanza, "nick_conflict", "cancel", "conflict", "That nickname is taken");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_NICK_CONFLICT);
         return FALSE;
     }
     return TRUE;
@@ -115,8 +114,7 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
 {
     FocusDomainClass class = focus_policy_classify(muc->policy, from);
     if (class == FOCUS_DOMAIN_REFUSED) {
-        refuse(muc, stanza, "policy", "auth", "forbidden",
-               "This service does not accept users from your server");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_POLICY);
         return;
     }
     g_autofree char *bare_key = cc_jid_bare_key(from);
@@ -125,7 +123,7 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
     /* Locked out: the same answer as a wrong password, whether or not the room exists or
      * has a password, so that a lockout tells nothing about the room. */
     if (focus_policy_is_locked(muc->policy, bare_key, tag)) {
-        refuse(muc, stanza, "locked_out", "auth", "not-authorized", NULL);
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_LOCKED_OUT);
         return;
     }
     if (!nick_acceptable(muc, stanza, to->resource))
@@ -134,17 +132,15 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
     FocusAffiliation aff;
     if (room == NULL) {
         if (g_utf8_strlen(to->local, -1) > (glong)muc->limits.max_room_name_length) {
-            refuse(muc, stanza, "bad_request", "modify", "not-acceptable", "Room name too long");
+            focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_ROOM_NAME_TOO_LONG);
             return;
         }
         if (class == FOCUS_DOMAIN_GUEST) {
-            refuse(muc, stanza, "guest_create", "cancel", "not-allowed",
-                   "This meeting has not started: a host must start it first");
+            focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_GUEST_CREATE);
             return;
         }
         if (g_hash_table_size(muc->rooms) >= muc->limits.max_rooms) {
-            refuse(muc, stanza, "max_rooms", "wait", "resource-constraint",
-                   "Too many rooms on this service");
+            focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_MAX_ROOMS);
             return;
         }
         room = focus_muc_create_room(muc, to->local);
@@ -187,7 +183,7 @@ change_nick(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ, const char *nick
     if (!nick_acceptable(muc, stanza, nick))
         return;
     if (focus_room_by_nick(room, nick) != NULL) {
-        refuse(muc, stanza, "nick_conflict", "cancel", "conflict", "That nickname is taken");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_NICK_CONFLICT);
         return;
     }
     static const int changed[] = {303, 0};
@@ -206,7 +202,7 @@ over_rate(FocusMuc *muc, xmpp_stanza_t *stanza, const char *from, const char *ty
         return FALSE;
     if (focus_policy_allow_stanza(muc->policy, from))
         return FALSE;
-    refuse(muc, stanza, "rate_limited", "wait", "resource-constraint", "Too many stanzas");
+    focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_RATE_LIMITED);
     return TRUE;
 }
 
