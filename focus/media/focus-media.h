@@ -107,6 +107,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FocusRequest, focus_request_free)
 
 /* conference.c */
 FocusConference *focus_conference_of(FocusMedia *media, FocusRoom *room);
+/* What capabilities.c learned: `p` wants media (it waits for a session) or not. */
+void focus_media_capable(FocusParticipant *p, gboolean wants_media);
 /* Asks the bridge for endpoints for every participant waiting (placing the conference
  * first if needed). */
 void focus_conference_pump(FocusConference *conf);
@@ -212,6 +214,5 @@ gboolean focus_p2p_holds_removal(FocusParticipant *p, const FocusToldSource *tol
 void focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence);
 /* The XEP-0115 verification string of a disco#info <query>; NULL if it has none. */
 char *focus_capabilities_ver(xmpp_stanza_t *query);
-void focus_media_capable(FocusParticipant *p, gboolean wants_media);
 
 G_END_DECLS
