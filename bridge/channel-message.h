@@ -8,6 +8,8 @@
  * below. Anything else is a drop reason, never an error message: the channel counts it. */
 #pragma once
 
+#include "colibri2.h"
+
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -15,7 +17,7 @@ G_BEGIN_DECLS
 
 #define BRIDGE_CHANNEL_MAX_MESSAGE 16384
 #define BRIDGE_CHANNEL_MAX_DEPTH   32
-#define BRIDGE_CHANNEL_MAX_ID_LEN  256 /* `to`: a channel id (schemas/colibri2.md) */
+#define BRIDGE_CHANNEL_MAX_ID_LEN  CC_COLIBRI2_MAX_CHANNEL_ID_LEN /* `to`: a channel id */
 
 /* What the bridge does with a class of client message. */
 typedef enum {

@@ -43,7 +43,6 @@ struct _BridgeChannels {
     guint max_rate;
     GHashTable *conferences; /* meeting id -> ChannelConference* (owned) */
     GHashTable *closing;     /* SoupWebsocketConnection* we closed, until libsoup says closed */
-    gint open;
     CcMetric *m_open, *m_opened, *m_refused_password, *m_refused_unknown, *m_replaced;
     CcMetric *m_speaker_changes;
     CcMetric **m_in; /* per class */
@@ -76,7 +75,7 @@ release_ws(ChannelEndpoint *ep, gushort code, const char *reason)
     if (ws == NULL)
         return;
     g_signal_handlers_disconnect_by_data(ws, ep);
-    cc_metric_set(ch->m_open, --ch->open);
+    cc_metric_add(ch->m_open, -1);
     if (soup_websocket_connection_get_state(ws) != SOUP_WEBSOCKET_STATE_OPEN) {
         g_object_unref(ws);
         return;
@@ -102,14 +101,18 @@ drop(BridgeChannels *ch, BridgeChannelDrop reason)
     cc_metric_inc(ch->m_drop[reason]);
 }
 
-/* A token bucket: max_rate per second, bursts of twice that. */
+/* A token bucket: max_rate per second (at least 1, by the config), bursts of twice that. */
+static double
+burst_of(guint max_rate)
+{
+    return 2.0 * max_rate;
+}
+
 static gboolean
 take_token(ChannelEndpoint *ep, guint max_rate)
 {
-    if (max_rate == 0)
-        return TRUE;
     gint64 now = g_get_monotonic_time();
-    double burst = 2.0 * max_rate;
+    double burst = burst_of(max_rate);
     ep->tokens += (double)(now - ep->refilled_us) * max_rate / G_USEC_PER_SEC;
     ep->refilled_us = now;
     if (ep->tokens > burst)
@@ -266,7 +269,7 @@ authorize(BridgeChannels *ch, const char *path, GHashTable *query, guint *status
         return NULL;
     }
     const char *pwd = query != NULL ? g_hash_table_lookup(query, "pwd") : NULL;
-    if (pwd == NULL || !cc_const_time_equal(pwd, strlen(pwd), ep->password, strlen(ep->password))) {
+    if (pwd == NULL || !cc_secret_equal(pwd, ep->password)) {
         cc_metric_inc(ch->m_refused_password);
         *status = SOUP_STATUS_FORBIDDEN;
         return NULL;
@@ -299,13 +302,13 @@ on_open(const char *path, GHashTable *query, SoupWebsocketConnection *ws, gpoint
         cc_metric_inc(ch->m_replaced);
     }
     ep->ws = g_object_ref(ws);
-    ep->tokens = 2.0 * ch->max_rate;
+    ep->tokens = burst_of(ch->max_rate);
     ep->refilled_us = g_get_monotonic_time();
     soup_websocket_connection_set_max_incoming_payload_size(ws, MAX_INCOMING);
     soup_websocket_connection_set_keepalive_interval(ws, KEEPALIVE_SECONDS);
     g_signal_connect(ws, "message", G_CALLBACK(on_message), ep);
     g_signal_connect(ws, "closed", G_CALLBACK(on_closed), ep);
-    cc_metric_set(ch->m_open, ++ch->open);
+    cc_metric_add(ch->m_open, 1);
     cc_metric_inc(ch->m_opened);
     g_info("channel of endpoint %s (conference %s) open", ep->id, ep->conf->meeting_id);
     g_autofree char *hello = bridge_channel_server_hello(ch->version);

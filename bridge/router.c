@@ -119,8 +119,7 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
         rtx_store(from, h.ssrc, h.seq, buf, len);
     } else if (from->audio_level_ext != 0) {
         guint8 level;
-        gboolean voice;
-        if (bridge_speaker_read_level(buf, &h, from->audio_level_ext, &level, &voice) == 0)
+        if (bridge_speaker_read_level(buf, &h, from->audio_level_ext, &level, NULL) == 0)
             bridge_speaker_level_add(&from->speaker, level);
     }
     guint8 *out = conf->worker->out;

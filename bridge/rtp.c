@@ -22,44 +22,50 @@ bridge_demux_classify(const guint8 *buf, gsize len)
     return BRIDGE_PKT_UNKNOWN;
 }
 
+int
+bridge_rtp_next_extension(const guint8 *p, gsize len, guint16 profile, gsize *pos, guint8 *id,
+                          gsize *data_off, gsize *data_len)
+{
+    gboolean one_byte = profile == 0xBEDE;
+    if (!one_byte && (profile & 0xfff0) != 0x1000)
+        return 0; /* another profile: opaque, forwarded as is */
+    gsize i = *pos;
+    while (i < len && p[i] == 0) /* padding */
+        i++;
+    if (i >= len)
+        return 0;
+    gsize hdr, elen;
+    if (one_byte) {
+        *id = p[i] >> 4;
+        if (*id == 15) /* reserved: stop parsing, the rest is ignored */
+            return 0;
+        hdr = 1;
+        elen = (gsize)(p[i] & 0x0f) + 1;
+    } else {
+        if (i + 2 > len)
+            return -EINVAL;
+        *id = p[i];
+        hdr = 2;
+        elen = p[i + 1];
+    }
+    if (i + hdr + elen > len)
+        return -EINVAL;
+    *data_off = i + hdr;
+    *data_len = elen;
+    *pos = i + hdr + elen;
+    return 1;
+}
+
 /* RFC 8285 section 4.2 (one-byte) and 4.3 (two-byte) elements must fit exactly. */
 static int
 check_extension_elements(const guint8 *p, gsize len, guint16 profile)
 {
-    gsize i = 0;
-    if (profile == 0xBEDE) {
-        while (i < len) {
-            guint8 b = p[i];
-            if (b == 0) { /* padding */
-                i++;
-                continue;
-            }
-            guint8 id = b >> 4;
-            if (id == 15) /* reserved: stop parsing, the rest is ignored */
-                return 0;
-            gsize elen = (gsize)(b & 0x0f) + 1;
-            if (i + 1 + elen > len)
-                return -EINVAL;
-            i += 1 + elen;
-        }
-        return 0;
-    }
-    if ((profile & 0xfff0) == 0x1000) {
-        while (i < len) {
-            if (p[i] == 0) {
-                i++;
-                continue;
-            }
-            if (i + 2 > len)
-                return -EINVAL;
-            gsize elen = p[i + 1];
-            if (i + 2 + elen > len)
-                return -EINVAL;
-            i += 2 + elen;
-        }
-        return 0;
-    }
-    return 0; /* another profile: opaque, forwarded as is */
+    gsize pos = 0, off, elen;
+    guint8 id;
+    int r;
+    while ((r = bridge_rtp_next_extension(p, len, profile, &pos, &id, &off, &elen)) > 0)
+        ;
+    return r;
 }
 
 int

@@ -44,6 +44,13 @@ typedef struct {
  * zero or longer than the payload. */
 int bridge_rtp_parse(const guint8 *buf, gsize len, BridgeRtpHeader *out);
 
+/* Walks the RFC 8285 elements of an extension block (`p`, `len`, `profile` as parsed) from
+ * `*pos` (start at 0): 1 with the next element's id and its data's offset and length (and
+ * `*pos` past it), 0 at the end (also at the one-byte form's reserved id 15, and for other
+ * profiles, which are opaque), -EINVAL when an element does not fit. */
+int bridge_rtp_next_extension(const guint8 *p, gsize len, guint16 profile, gsize *pos, guint8 *id,
+                              gsize *data_off, gsize *data_len);
+
 /* Writes a fixed 12-byte header (no CSRC, no extension); returns 12. */
 gsize bridge_rtp_write_header(guint8 *buf, guint8 pt, gboolean marker, guint16 seq, guint32 ts,
                               guint32 ssrc);

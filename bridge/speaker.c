@@ -12,40 +12,17 @@ bridge_speaker_read_level(const guint8 *buf, const BridgeRtpHeader *h, guint8 id
     if (!h->extension || id == 0)
         return -ENOENT;
     const guint8 *p = buf + h->ext_offset;
-    gsize len = h->ext_len, i = 0;
-    gboolean one_byte = h->ext_profile == 0xBEDE;
-    if (!one_byte && (h->ext_profile & 0xfff0) != 0x1000)
-        return -ENOENT;
-    while (i < len) {
-        if (p[i] == 0) { /* padding */
-            i++;
+    gsize pos = 0, off, len;
+    guint8 eid;
+    while (bridge_rtp_next_extension(p, h->ext_len, h->ext_profile, &pos, &eid, &off, &len) > 0) {
+        if (eid != id)
             continue;
-        }
-        guint8 eid;
-        gsize elen, hdr;
-        if (one_byte) {
-            eid = p[i] >> 4;
-            if (eid == 15)
-                return -ENOENT;
-            elen = (gsize)(p[i] & 0x0f) + 1;
-            hdr = 1;
-        } else {
-            if (i + 2 > len)
-                return -ENOENT;
-            eid = p[i];
-            elen = p[i + 1];
-            hdr = 2;
-        }
-        if (i + hdr + elen > len)
+        if (len != 1)
             return -ENOENT;
-        if (eid == id) {
-            if (elen != 1)
-                return -ENOENT;
-            *level = p[i + hdr] & 0x7f;
-            *voice = (p[i + hdr] & 0x80) != 0;
-            return 0;
-        }
-        i += hdr + elen;
+        *level = p[off] & 0x7f;
+        if (voice != NULL)
+            *voice = (p[off] & 0x80) != 0;
+        return 0;
     }
     return -ENOENT;
 }

@@ -38,7 +38,8 @@ typedef struct {
 
 /* The audio level in the packet's RFC 8285 header extension element `id` (one- or
  * two-byte form, exactly one byte of data): 0 and the level (0..127) in `*level`, the V
- * (voice activity) bit in `*voice`; -ENOENT when the packet has no such element. */
+ * (voice activity) bit in `*voice` unless it is NULL; -ENOENT when the packet has no such element.
+ */
 int bridge_speaker_read_level(const guint8 *buf, const BridgeRtpHeader *h, guint8 id, guint8 *level,
                               gboolean *voice);
 

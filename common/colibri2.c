@@ -227,12 +227,6 @@ endpoint_free(CcColibri2Endpoint *ep)
     g_free(ep);
 }
 
-static gboolean
-is_tag_named(xmpp_stanza_t *c, const char *name)
-{
-    return xmpp_stanza_is_tag(c) && g_strcmp0(xmpp_stanza_get_name(c), name) == 0;
-}
-
 /* <rtp-hdrext id uri/> in an audio <media>: only the audio level extension's id is kept;
  * other extensions are the clients' business. */
 static gboolean
@@ -264,14 +258,14 @@ parse_media(xmpp_stanza_t *e, CcColibri2Endpoint *ep, GError **error)
         return cc_xml_invalid(error, "media: type must be audio or video");
     guint n = 0, n_ext = 0;
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
-        if (is_tag_named(c, "rtp-hdrext")) {
+        if (cc_xml_is(c, "rtp-hdrext", NULL)) {
             if (++n_ext > 16)
                 return cc_xml_invalid(error, "media: too many rtp-hdrext");
             if (!parse_hdrext(c, pts == &ep->audio, ep, error))
                 return FALSE;
             continue;
         }
-        if (!is_tag_named(c, "payload-type"))
+        if (!cc_xml_is(c, "payload-type", NULL))
             continue;
         guint64 id = 0;
         if (!cc_xml_parse_u64(xmpp_stanza_get_attribute(c, "id"), 127, &id))

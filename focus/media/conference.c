@@ -442,6 +442,7 @@ focus_conference_of(FocusMedia *media, FocusRoom *room)
     conf->media = media;
     conf->room = room;
     conf->serial = ++media->next_serial;
+    conf->shown_bridge_count = -1;
     conf->participants = g_ptr_array_new_with_free_func((GDestroyNotify)focus_participant_free);
     conf->by_jid = g_hash_table_new(g_str_hash, g_str_equal);
     g_hash_table_insert(media->conferences, &conf->serial, conf);
@@ -457,7 +458,6 @@ conference_free(FocusConference *conf)
     g_hash_table_unref(conf->by_jid);
     g_ptr_array_unref(conf->participants);
     g_free(conf->bridge);
-    g_free(conf->properties);
     g_free(conf);
 }
 

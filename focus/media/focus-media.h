@@ -64,7 +64,7 @@ struct _FocusConference {
     gboolean creating;
     GPtrArray *participants; /* FocusParticipant*, owned */
     GHashTable *by_jid;      /* real full JID -> FocusParticipant* */
-    char *properties;        /* the conference-properties last shown (focus-occupant.c) */
+    gint shown_bridge_count; /* the bridge-count last shown (focus-occupant.c); -1: none */
 };
 
 typedef struct {
@@ -187,12 +187,6 @@ guint focus_offer_count_ssrcs(GPtrArray *sources);
 gboolean focus_offer_has_ssrc(GPtrArray *sources, guint32 ssrc);
 
 /* focus-occupant.c */
-/* The focus's real JID as its occupant presence shows it: <service domain>/focus (the
- * `conference` IQ's focusjid is the service domain). */
-char *focus_occupant_real_jid(FocusMedia *media);
-/* The focus occupant's presence (muc#user item with its JID, owner/moderator, and the
- * conference-properties) from room@service/focus to `to`. */
-xmpp_stanza_t *focus_occupant_presence(FocusConference *conf, const char *to);
 /* Shows `p` the focus occupant, once, before its first session-initiate. */
 void focus_occupant_show(FocusParticipant *p);
 /* Sends the focus's presence again to those shown it when the properties changed. */

@@ -11,12 +11,12 @@
 
 #include "stanza.h"
 
-/* Values Jitsi clients read; a change is sent to everyone who was shown the focus. */
-static char *
-properties_text(FocusConference *conf)
+/* The one property that changes (support-terminate-restart is always true); a change is
+ * sent to everyone who was shown the focus. */
+static gint
+bridge_count(FocusConference *conf)
 {
-    return g_strdup_printf("bridge-count=%u;support-terminate-restart=true",
-                           conf->bridge != NULL ? 1u : 0u);
+    return conf->bridge != NULL ? 1 : 0;
 }
 
 static void
@@ -27,14 +27,11 @@ add_property(xmpp_stanza_t *props, const char *key, const char *value)
     xmpp_stanza_set_attribute(p, "value", value);
 }
 
-char *
-focus_occupant_real_jid(FocusMedia *media)
-{
-    return g_strconcat(cc_xmpp_component_domain(media->xmpp), "/" FOCUS_NICK, NULL);
-}
-
-xmpp_stanza_t *
-focus_occupant_presence(FocusConference *conf, const char *to)
+/* From room@service/focus to `to`: the muc#user item with the focus's real JID, <service
+ * domain>/focus (the `conference` answer's focusjid is the service domain), owner and
+ * moderator, and the conference-properties. */
+static xmpp_stanza_t *
+focus_presence(FocusConference *conf, const char *to)
 {
     xmpp_stanza_t *p = xmpp_presence_new(cc_xmpp_component_ctx(conf->media->xmpp));
     g_autofree char *from = focus_conference_focus_jid(conf);
@@ -43,12 +40,13 @@ focus_occupant_presence(FocusConference *conf, const char *to)
     xmpp_stanza_t *x = cc_stanza_add_child(p, "x", NS_MUC_USER);
     xmpp_stanza_t *item = cc_stanza_add_child(x, "item", NULL);
     /* Shown even in semi-anonymous rooms: it is the service, not a person. */
-    g_autofree char *jid = focus_occupant_real_jid(conf->media);
+    g_autofree char *jid =
+        g_strconcat(cc_xmpp_component_domain(conf->media->xmpp), "/" FOCUS_NICK, NULL);
     xmpp_stanza_set_attribute(item, "jid", jid);
     xmpp_stanza_set_attribute(item, "affiliation", "owner");
     xmpp_stanza_set_attribute(item, "role", "moderator");
     xmpp_stanza_t *props = cc_stanza_add_child(p, "conference-properties", NS_JITSI_FOCUS);
-    add_property(props, "bridge-count", conf->bridge != NULL ? "1" : "0");
+    add_property(props, "bridge-count", bridge_count(conf) ? "1" : "0");
     add_property(props, "support-terminate-restart", "true");
     return p;
 }
@@ -59,9 +57,9 @@ focus_occupant_show(FocusParticipant *p)
     if (p->focus_shown)
         return;
     FocusConference *conf = p->conf;
-    if (conf->properties == NULL)
-        conf->properties = properties_text(conf);
-    g_autoptr(xmpp_stanza_t) presence = focus_occupant_presence(conf, p->jid);
+    if (conf->shown_bridge_count < 0)
+        conf->shown_bridge_count = bridge_count(conf);
+    g_autoptr(xmpp_stanza_t) presence = focus_presence(conf, p->jid);
     focus_conference_send(conf, presence);
     p->focus_shown = TRUE;
 }
@@ -69,16 +67,14 @@ focus_occupant_show(FocusParticipant *p)
 void
 focus_occupant_update(FocusConference *conf)
 {
-    g_autofree char *now = properties_text(conf);
-    if (g_strcmp0(now, conf->properties) == 0)
+    if (bridge_count(conf) == conf->shown_bridge_count)
         return;
-    g_free(conf->properties);
-    conf->properties = g_steal_pointer(&now);
+    conf->shown_bridge_count = bridge_count(conf);
     for (guint i = 0; i < conf->participants->len; i++) {
         FocusParticipant *p = g_ptr_array_index(conf->participants, i);
         if (!p->focus_shown)
             continue;
-        g_autoptr(xmpp_stanza_t) presence = focus_occupant_presence(conf, p->jid);
+        g_autoptr(xmpp_stanza_t) presence = focus_presence(conf, p->jid);
         focus_conference_send(conf, presence);
     }
 }

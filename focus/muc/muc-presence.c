@@ -5,14 +5,6 @@
 
 static const int no_codes[] = {0};
 
-static void
-refuse(FocusMuc *muc, xmpp_stanza_t *stanza, const char *reason, const char *type,
-       const char *condition, const char *text)
-{
-    focus_muc_refuse(muc, reason);
-    focus_muc_error(muc, stanza, type, condition, text);
-}
-
 static char *
 join_password(xmpp_stanza_t *stanza)
 {
@@ -247,8 +239,7 @@ focus_muc_on_presence(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer dat
         return TRUE;
     }
     if (to->local == NULL || to->resource == NULL) {
-        refuse(muc, stanza, "bad_request", "modify", "jid-malformed",
-               "Join a room as room@service/nickname");
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_NO_NICK);
         return TRUE;
     }
     if (occ == NULL)

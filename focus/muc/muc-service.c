@@ -68,6 +68,8 @@ static const struct {
                                     "Nickname too long"},
     [FOCUS_REFUSE_ROOM_NAME_TOO_LONG] = {"bad_request", "modify", "not-acceptable",
                                          "Room name too long"},
+    [FOCUS_REFUSE_NO_NICK] = {"bad_request", "modify", "jid-malformed",
+                              "Join a room as room@service/nickname"},
     [FOCUS_REFUSE_RATE_LIMITED] = {"rate_limited", "wait", "resource-constraint",
                                    "Too many stanzas"},
     [FOCUS_REFUSE_NOT_OCCUPANT] = {"not_occupant", "modify", "not-acceptable",

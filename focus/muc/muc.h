@@ -99,6 +99,7 @@ typedef enum {
     FOCUS_REFUSE_NICK_CONFLICT, /* the nickname is taken (or reserved: focus) */
     FOCUS_REFUSE_NICK_TOO_LONG,
     FOCUS_REFUSE_ROOM_NAME_TOO_LONG,
+    FOCUS_REFUSE_NO_NICK,        /* a join without room@service/nickname */
     FOCUS_REFUSE_RATE_LIMITED,   /* over the per-session stanza rate */
     FOCUS_REFUSE_NOT_OCCUPANT,   /* a message from outside the room */
     FOCUS_REFUSE_VISITOR_SPEAKS, /* a visitor's groupchat message */

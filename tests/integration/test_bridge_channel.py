@@ -209,17 +209,18 @@ class BridgeChannel(unittest.TestCase):
         counters = Counters(self.bridge)
         meeting, _, urls = self.create({'a': 'Alice', 'b': None})
         base = f'ws://127.0.0.1:{self.bridge.http_port}/colibri-ws/{meeting}/'
+        pwds = {}
         for ep, url in urls.items():
             m = re.fullmatch(re.escape(base + ep) + r'\?pwd=([A-Za-z0-9_-]{22})', url)
             self.assertIsNotNone(m, url)
-        self.assertNotEqual(urls['a'].split('pwd=')[1], urls['b'].split('pwd=')[1])
-        good = urls['a'].split('pwd=')[1]
+            pwds[ep] = m.group(1)
+        self.assertNotEqual(pwds['a'], pwds['b'])
+        good = pwds['a']
         self.assertEqual(refused_status(with_password(urls['a'], 'x' * 22)), 403)
         self.assertEqual(refused_status(with_password(urls['a'], good[:-1])), 403)
         self.assertEqual(refused_status(with_password(urls['a'], None)), 403)
         # b's password does not open a's channel
-        self.assertEqual(refused_status(with_password(urls['a'], urls['b'].split('pwd=')[1])),
-                         403)
+        self.assertEqual(refused_status(with_password(urls['a'], pwds['b'])), 403)
         self.assertEqual(refused_status(urls['a'].replace(f'/{meeting}/a?', f'/{meeting}/zz?')),
                          404)
         self.assertEqual(refused_status(urls['a'].replace(f'/{meeting}/', '/no-such/')), 404)

@@ -121,11 +121,12 @@ class Browsers:
     lines. Its logs (console.log, xmpp.log, channel.log) are in `dir`."""
 
     def __init__(self):
-        self.dir = make_tempdir(prefix='conclave-jitsi-browsers-')
         kept = os.environ.get('CONCLAVE_JITSI_LOG_DIR')
         if kept:  # logs to keep after the test (the temporary folder goes)
             os.makedirs(kept, exist_ok=True)
             self.dir = os.path.realpath(kept)
+        else:
+            self.dir = make_tempdir(prefix='conclave-jitsi-browsers-')
         node = shutil.which('node')
         if node is None:
             raise DriverError('node not found on PATH (deploy/install-deps.sh --tests)')

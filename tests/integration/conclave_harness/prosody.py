@@ -91,11 +91,6 @@ class Prosody:
         return self._component_port
 
     @property
-    def http_port(self):
-        """None unless started with websocket=True."""
-        return self._http_port
-
-    @property
     def websocket_url(self):
         return ('ws://%s:%d/xmpp-websocket' % (HOST, self._http_port)
                 if self._http_port else None)
