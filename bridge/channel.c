@@ -222,18 +222,6 @@ speaker_event(ChannelConference *conf)
 
 /* --- the HTTP side --------------------------------------------------------------------- */
 
-static gboolean
-valid_id(const char *s, gsize len)
-{
-    if (len == 0 || len > 64)
-        return FALSE;
-    for (gsize i = 0; i < len; i++) {
-        if (!g_ascii_isalnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-            return FALSE;
-    }
-    return TRUE;
-}
-
 gboolean
 bridge_channel_parse_path(const char *path, char **meeting_id, char **endpoint_id)
 {
@@ -241,13 +229,13 @@ bridge_channel_parse_path(const char *path, char **meeting_id, char **endpoint_i
         return FALSE;
     const char *m = path + 1;
     const char *slash = strchr(m, '/');
-    if (slash == NULL || !valid_id(m, (gsize)(slash - m)))
+    if (slash == NULL)
         return FALSE;
-    const char *e = slash + 1;
-    if (!valid_id(e, strlen(e)))
+    g_autofree char *meeting = g_strndup(m, (gsize)(slash - m));
+    if (!cc_colibri2_valid_id(meeting) || !cc_colibri2_valid_id(slash + 1))
         return FALSE;
-    *meeting_id = g_strndup(m, (gsize)(slash - m));
-    *endpoint_id = g_strdup(e);
+    *meeting_id = g_steal_pointer(&meeting);
+    *endpoint_id = g_strdup(slash + 1);
     return TRUE;
 }
 

@@ -10,9 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Ids: 1..64 characters of [A-Za-z0-9._-]. */
-static gboolean
-valid_id(const char *s)
+gboolean
+cc_colibri2_valid_id(const char *s)
 {
     if (s == NULL || *s == '\0' || strlen(s) > CC_COLIBRI2_MAX_ID_LEN)
         return FALSE;
@@ -134,7 +133,7 @@ parse_source(xmpp_stanza_t *e, GError **error)
         cc_xml_invalid(error, "media-source: bad type");
         return NULL;
     }
-    if (!valid_id(id)) {
+    if (!cc_colibri2_valid_id(id)) {
         cc_xml_invalid(error, "media-source: bad id");
         return NULL;
     }
@@ -319,7 +318,7 @@ static CcColibri2Endpoint *
 parse_endpoint(xmpp_stanza_t *e, GError **error)
 {
     const char *id = xmpp_stanza_get_attribute(e, "id");
-    if (!valid_id(id)) {
+    if (!cc_colibri2_valid_id(id)) {
         cc_xml_invalid(error, "endpoint: bad id");
         return NULL;
     }
@@ -392,7 +391,7 @@ parse_body(xmpp_stanza_t *e, GError **error)
 {
     const char *meeting = xmpp_stanza_get_attribute(e, "meeting-id");
     const char *name = xmpp_stanza_get_attribute(e, "name");
-    if (!valid_id(meeting)) {
+    if (!cc_colibri2_valid_id(meeting)) {
         cc_xml_invalid(error, "conference-modify: bad meeting-id");
         return NULL;
     }

@@ -89,6 +89,9 @@ typedef struct {
     GPtrArray *endpoints; /* CcColibri2Endpoint* */
 } CcColibri2Modify;
 
+/* A Colibri2 id (meeting, endpoint, source): 1..64 characters of [A-Za-z0-9._-]. */
+gboolean cc_colibri2_valid_id(const char *id);
+
 CcColibri2Modify *cc_colibri2_modify_parse(xmpp_stanza_t *conference_modify, GError **error);
 void cc_colibri2_modify_free(CcColibri2Modify *modify);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcColibri2Modify, cc_colibri2_modify_free)

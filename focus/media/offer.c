@@ -159,18 +159,6 @@ focus_offer_has_ssrc(GPtrArray *sources, guint32 ssrc)
 /* --- from Jingle ------------------------------------------------------------------------- */
 
 static gboolean
-colibri_id_ok(const char *s)
-{
-    gsize n = s ? strlen(s) : 0;
-    if (n == 0 || n > CC_COLIBRI2_MAX_ID_LEN)
-        return FALSE;
-    for (gsize i = 0; i < n; i++)
-        if (!g_ascii_isalnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-            return FALSE;
-    return TRUE;
-}
-
-static gboolean
 name_taken(GPtrArray *out, const char *name)
 {
     for (guint i = 0; i < out->len; i++)
@@ -226,7 +214,7 @@ content_sources(const CcJingleContent *c, const char *endpoint, GPtrArray *out, 
         CcColibri2Source *s = by_root[root];
         if (s == NULL) {
             g_autofree char *name = NULL;
-            if (colibri_id_ok(js->name) && !name_taken(out, js->name))
+            if (cc_colibri2_valid_id(js->name) && !name_taken(out, js->name))
                 name = g_strdup(js->name);
             for (guint k = out->len; name == NULL || name_taken(out, name); k++) {
                 g_free(name);

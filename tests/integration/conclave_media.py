@@ -292,8 +292,12 @@ class Counters:
         self.before = parse_metrics(daemon.metrics())
 
     def delta(self, key):
+        return self.deltas()(key)
+
+    def deltas(self):
+        """One reading of the metrics page: a function from a key to its delta."""
         now = parse_metrics(self.daemon.metrics())
-        return now.get(key, 0) - self.before.get(key, 0)
+        return lambda key: now.get(key, 0) - self.before.get(key, 0)
 
     @staticmethod
     def drop(reason):
