@@ -1,21 +1,12 @@
-/* The XEP-0114 component connection (see xmpp.h). Owns the libstrophe context and
- * connection, the GLib sources that drive them, the reconnect backoff, the stanza dispatch
- * tables and the IQs waiting for an answer. What a stanza means belongs to the handlers. */
+/* The XEP-0114 component connection (see xmpp.h). Owns the reconnect backoff, the stanza
+ * dispatch tables and the IQs waiting for an answer; the libstrophe connection and its
+ * driving from GLib belong to strophe-loop.c, what a stanza means to the handlers. */
 #include "xmpp.h"
 
 #include "cc-autoptr.h"
 #include "cc-error.h"
 #include "stanza.h"
-
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/tcp.h>
-#include <glib-unix.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#define TICK_MS 100
+#include "strophe-loop.h"
 
 typedef struct {
     CcStanzaHandler handler;
@@ -36,13 +27,10 @@ struct _CcXmppComponent {
     guint16 port;
     guint backoff_min_ms, backoff_max_ms, backoff_ms;
 
-    xmpp_log_t logger;
-    xmpp_ctx_t *ctx;
-    xmpp_conn_t *conn;
-    int fd;
-    gboolean connected, started, stopping, freeing, quiet;
+    CcStropheLoop *loop;
+    gboolean connected, started, stopping;
 
-    guint fd_source, write_source, tick_source, flush_source, reconnect_source, stop_timeout_source;
+    guint reconnect_source, stop_timeout_source;
     GSourceFunc stop_done;
     gpointer stop_done_data;
 
@@ -60,18 +48,6 @@ struct _CcXmppComponent {
 };
 
 static void connect_now(CcXmppComponent *comp);
-
-/* libstrophe's debug output is raw XML with room names and JIDs: only its warnings and
- * errors reach our log, and those carry no stanza content. */
-static void
-strophe_log(void *userdata, xmpp_log_level_t level, const char *area, const char *msg)
-{
-    CcXmppComponent *comp = userdata;
-    if (comp->quiet)
-        return;
-    if (level == XMPP_LEVEL_ERROR || level == XMPP_LEVEL_WARN)
-        g_warning("xmpp (%s): %s", area, msg);
-}
 
 static void
 pending_free(PendingIq *p)
@@ -107,114 +83,6 @@ fail_all_pending(CcXmppComponent *comp)
     for (GList *l = all; l != NULL; l = l->next)
         pending_finish(comp, l->data, NULL, error);
     g_list_free(all);
-}
-
-static gboolean on_writable(int fd, GIOCondition condition, gpointer data);
-
-static gboolean
-send_pending(CcXmppComponent *comp)
-{
-    return comp->connected && comp->conn != NULL && xmpp_conn_send_queue_len(comp->conn) > 0;
-}
-
-/* One turn of libstrophe. When the kernel's socket buffer is full, libstrophe keeps the
- * rest queued: watch for writability until the queue drains, rather than waiting for the
- * next tick. */
-static void
-drive(CcXmppComponent *comp)
-{
-    xmpp_run_once(comp->ctx, 0);
-    if (send_pending(comp) && comp->write_source == 0 && comp->fd >= 0)
-        comp->write_source = g_unix_fd_add(comp->fd, G_IO_OUT, on_writable, comp);
-}
-
-static gboolean
-on_writable(int fd, GIOCondition condition, gpointer data)
-{
-    CcXmppComponent *comp = data;
-    xmpp_run_once(comp->ctx, 0);
-    if (comp->write_source != 0 && send_pending(comp))
-        return G_SOURCE_CONTINUE;
-    comp->write_source = 0;
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_tick(gpointer data)
-{
-    drive(data);
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_flush(gpointer data)
-{
-    CcXmppComponent *comp = data;
-    comp->flush_source = 0;
-    drive(comp);
-    return G_SOURCE_REMOVE;
-}
-
-static void
-schedule_flush(CcXmppComponent *comp)
-{
-    if (comp->flush_source == 0)
-        comp->flush_source = g_idle_add(on_flush, comp);
-}
-
-static gboolean
-on_socket(int fd, GIOCondition condition, gpointer data)
-{
-    CcXmppComponent *comp = data;
-    drive(comp);
-    /* libstrophe closes the socket and tells us through the connection handler, which
-     * removes this source; if it is still ours, keep watching. */
-    return comp->fd_source != 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-/* libstrophe 0.12 gives the sockopt callback no user data: map connections to their
- * component (main thread only). */
-static GHashTable *conn_owners;
-
-static void
-conn_owner_set(xmpp_conn_t *conn, CcXmppComponent *comp)
-{
-    if (conn_owners == NULL)
-        conn_owners = g_hash_table_new(g_direct_hash, g_direct_equal);
-    if (comp != NULL)
-        g_hash_table_insert(conn_owners, conn, comp);
-    else
-        g_hash_table_remove(conn_owners, conn);
-}
-
-static void
-conn_release(CcXmppComponent *comp)
-{
-    if (comp->conn == NULL)
-        return;
-    xmpp_conn_set_sockopt_callback(comp->conn, NULL);
-    conn_owner_set(comp->conn, NULL);
-    xmpp_conn_release(comp->conn);
-    comp->conn = NULL;
-}
-
-static int
-on_sockopt(xmpp_conn_t *conn, void *sock)
-{
-    CcXmppComponent *comp = g_hash_table_lookup(conn_owners, conn);
-    if (comp == NULL)
-        return 0;
-    comp->fd = *(int *)sock;
-    /* A join is many small stanzas: without NODELAY all but the first wait for the
-     * server's delayed ACK (about 40 ms each time). Keepalive finds a dead server. */
-    int one = 1;
-    if (setsockopt(comp->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
-        g_warning("cannot set TCP_NODELAY: %s", g_strerror(errno));
-    xmpp_sockopt_cb_keepalive(conn, sock);
-    g_clear_handle_id(&comp->fd_source, g_source_remove);
-    g_clear_handle_id(&comp->write_source, g_source_remove);
-    comp->fd_source = g_unix_fd_add(comp->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_socket, comp);
-    return 0;
 }
 
 static guint
@@ -263,8 +131,6 @@ on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
               xmpp_stream_error_t *stream_error, void *data)
 {
     CcXmppComponent *comp = data;
-    if (comp->freeing)
-        return;
     if (event == XMPP_CONN_CONNECT) {
         g_message("connected to %s:%u as %s", comp->server, comp->port, comp->domain);
         comp->backoff_ms = comp->backoff_min_ms;
@@ -273,9 +139,6 @@ on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     }
     if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
         return;
-    g_clear_handle_id(&comp->fd_source, g_source_remove);
-    g_clear_handle_id(&comp->write_source, g_source_remove);
-    comp->fd = -1;
     gboolean was_connected = comp->connected;
     set_connected(comp, FALSE);
     fail_all_pending(comp);
@@ -385,47 +248,6 @@ on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *data)
     return 1; /* keep this handler */
 }
 
-/* libstrophe 0.12.2 reads conn->sm_state for every stanza it receives but only allocates it
- * in xmpp_connect_client(): a component connection crashes on its first stanza. Until the
- * library is fixed, take a (zeroed, unused) stream-management state from a client
- * connection attempt to a port that refuses it, and give it to the component connection. */
-static void
-on_donor_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
-               xmpp_stream_error_t *stream_error, void *data)
-{
-}
-
-static void
-ensure_sm_state(CcXmppComponent *comp)
-{
-    xmpp_sm_state_t *state = xmpp_conn_get_sm_state(comp->conn);
-    if (state == NULL) {
-        int refuser = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in addr = {.sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof addr;
-        /* Bound but not listening: a connect to it is refused at once. */
-        if (refuser >= 0 && bind(refuser, (struct sockaddr *)&addr, len) == 0 &&
-            getsockname(refuser, (struct sockaddr *)&addr, &len) == 0) {
-            xmpp_conn_t *donor = xmpp_conn_new(comp->ctx);
-            xmpp_conn_set_jid(donor, "donor@localhost");
-            comp->quiet = TRUE;
-            if (xmpp_connect_client(donor, "127.0.0.1", ntohs(addr.sin_port), on_donor_event,
-                                    NULL) == XMPP_EOK) {
-                for (int i = 0; i < 50 && !xmpp_conn_is_disconnected(donor); i++)
-                    xmpp_run_once(comp->ctx, 10);
-            }
-            comp->quiet = FALSE;
-            state = xmpp_conn_is_disconnected(donor) ? xmpp_conn_get_sm_state(donor) : NULL;
-            xmpp_conn_release(donor);
-        }
-        if (refuser >= 0)
-            close(refuser);
-    }
-    if (state != NULL && xmpp_conn_set_sm_state(comp->conn, state) != XMPP_EOK)
-        xmpp_free_sm_state(state);
-}
-
 void
 cc_xmpp_component_inject(CcXmppComponent *comp, xmpp_stanza_t *stanza)
 {
@@ -442,16 +264,12 @@ cc_xmpp_component_set_outbox(CcXmppComponent *comp, CcXmppOutbox outbox, gpointe
 static void
 connect_now(CcXmppComponent *comp)
 {
-    conn_release(comp);
-    comp->conn = xmpp_conn_new(comp->ctx);
-    conn_owner_set(comp->conn, comp);
-    xmpp_conn_set_jid(comp->conn, comp->domain);
-    xmpp_conn_set_pass(comp->conn, comp->secret);
-    xmpp_conn_set_sockopt_callback(comp->conn, on_sockopt);
-    xmpp_handler_add(comp->conn, on_stanza, NULL, NULL, NULL, comp);
-    ensure_sm_state(comp);
-    if (xmpp_connect_component(comp->conn, comp->server, comp->port, on_conn_event, comp) !=
-        XMPP_EOK) {
+    xmpp_conn_t *conn = cc_strophe_loop_new_conn(comp->loop);
+    xmpp_conn_set_jid(conn, comp->domain);
+    xmpp_conn_set_pass(conn, comp->secret);
+    xmpp_handler_add(conn, on_stanza, NULL, NULL, NULL, comp);
+    if (!cc_strophe_loop_connect_component(comp->loop, comp->server, comp->port, on_conn_event,
+                                           comp)) {
         guint delay = next_backoff(comp);
         g_warning("cannot start a connection to %s:%u; retrying in %u ms", comp->server, comp->port,
                   delay);
@@ -462,18 +280,13 @@ connect_now(CcXmppComponent *comp)
 static gint64
 send_queue_length(gpointer data)
 {
-    CcXmppComponent *comp = data;
-    return comp->conn != NULL ? xmpp_conn_send_queue_len(comp->conn) : 0;
+    xmpp_conn_t *conn = cc_strophe_loop_conn(((CcXmppComponent *)data)->loop);
+    return conn != NULL ? xmpp_conn_send_queue_len(conn) : 0;
 }
 
 CcXmppComponent *
 cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics *metrics)
 {
-    static gsize initialized;
-    if (g_once_init_enter(&initialized)) {
-        xmpp_initialize();
-        g_once_init_leave(&initialized, 1);
-    }
     CcXmppComponent *comp = g_new0(CcXmppComponent, 1);
     comp->server = g_strdup(settings->server);
     comp->port = settings->port;
@@ -483,10 +296,9 @@ cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics *metrics)
     comp->backoff_max_ms =
         MAX(settings->reconnect_max_ms ? settings->reconnect_max_ms : 4000, comp->backoff_min_ms);
     comp->backoff_ms = comp->backoff_min_ms;
-    comp->fd = -1;
-    comp->logger.handler = strophe_log;
-    comp->logger.userdata = comp;
-    comp->ctx = xmpp_ctx_new(NULL, &comp->logger);
+    /* libstrophe's debug output is raw XML with room names and JIDs: the default log keeps
+     * only its warnings and errors, which carry no stanza content. */
+    comp->loop = cc_strophe_loop_new(NULL, NULL);
     comp->iq_handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     comp->pending = g_hash_table_new(g_str_hash, g_str_equal);
     comp->m_connected = cc_metrics_gauge(metrics, "conclave_xmpp_connected",
@@ -519,18 +331,12 @@ cc_xmpp_component_free(CcXmppComponent *comp)
 {
     if (comp == NULL)
         return;
-    g_clear_handle_id(&comp->fd_source, g_source_remove);
-    g_clear_handle_id(&comp->write_source, g_source_remove);
-    g_clear_handle_id(&comp->tick_source, g_source_remove);
-    g_clear_handle_id(&comp->flush_source, g_source_remove);
     g_clear_handle_id(&comp->reconnect_source, g_source_remove);
     g_clear_handle_id(&comp->stop_timeout_source, g_source_remove);
     comp->stopping = TRUE;
     /* The owner is going away with its callbacks' data: drop what still waits, unanswered. */
     g_hash_table_foreach_remove(comp->pending, drop_pending, NULL);
-    comp->freeing = TRUE;
-    conn_release(comp);
-    xmpp_ctx_free(comp->ctx);
+    cc_strophe_loop_free(comp->loop); /* without a last call to on_conn_event */
     g_hash_table_unref(comp->iq_handlers);
     g_hash_table_unref(comp->pending);
     g_free(comp->server);
@@ -544,7 +350,7 @@ cc_xmpp_component_free(CcXmppComponent *comp)
 xmpp_ctx_t *
 cc_xmpp_component_ctx(CcXmppComponent *comp)
 {
-    return comp->ctx;
+    return cc_strophe_loop_ctx(comp->loop);
 }
 
 const char *
@@ -599,7 +405,6 @@ cc_xmpp_component_start(CcXmppComponent *comp)
 {
     g_return_if_fail(!comp->started);
     comp->started = TRUE;
-    comp->tick_source = g_timeout_add(TICK_MS, on_tick, comp);
     connect_now(comp);
 }
 
@@ -611,9 +416,7 @@ cc_xmpp_component_stop(CcXmppComponent *comp, guint timeout_ms, GSourceFunc done
     comp->stop_done = done;
     comp->stop_done_data = user_data;
     g_clear_handle_id(&comp->reconnect_source, g_source_remove);
-    if (comp->conn != NULL && !xmpp_conn_is_disconnected(comp->conn)) {
-        xmpp_disconnect(comp->conn);
-        schedule_flush(comp);
+    if (cc_strophe_loop_disconnect(comp->loop)) {
         comp->stop_timeout_source = g_timeout_add(timeout_ms, on_stop_done, comp);
     } else {
         comp->stop_timeout_source = g_idle_add(on_stop_done, comp);
@@ -632,9 +435,8 @@ cc_xmpp_component_send(CcXmppComponent *comp, xmpp_stanza_t *stanza)
         cc_metric_inc(comp->m_dropped);
         return FALSE;
     }
-    xmpp_send(comp->conn, stanza);
+    cc_strophe_loop_send(comp->loop, stanza);
     cc_metric_inc(comp->m_out);
-    schedule_flush(comp);
     return TRUE;
 }
 

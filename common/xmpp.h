@@ -1,9 +1,8 @@
 /* An XEP-0114 component connection: libstrophe driven from a GLib main loop.
  *
- * The socket libstrophe opens is watched by GLib (its fd comes from the sockopt callback);
- * a short timer runs libstrophe's own timers and finishes pending connects and writes; an
- * idle callback flushes what we send. When the server goes away the component reconnects
- * with exponential backoff (with jitter) until stopped.
+ * The connection runs on the thread-default main context through a CcStropheLoop
+ * (strophe-loop.h). When the server goes away the component reconnects with exponential
+ * backoff (with jitter) until stopped.
  *
  * Incoming stanzas are dispatched here: IQ requests to the handler registered for the
  * namespace and name of their payload (unknown ones get service-unavailable), IQ responses

@@ -1,7 +1,5 @@
 /* The test peer's XMPP mode: a c2s client (libstrophe, plain TCP, SASL without TLS) driven
- * from the GLib main loop like common/xmpp.c drives components: the socket from the sockopt
- * callback is watched for input, a short timer finishes connects and runs libstrophe's
- * timers, an idle callback flushes what we send.
+ * from the GLib main loop by common/strophe-loop.c, as the daemons' components are.
  *
  * Commands (stdin, one JSON object a line):
  *   {"cmd":"join","room":"r@conference.example","nick":"alice"}
@@ -33,15 +31,8 @@
 #include "jid.h"
 #include "stanza.h"
 
-#include <errno.h>
-#include <glib-unix.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-
-#define TICK_MS 20
 
 #define NS_MUC      "http://jabber.org/protocol/muc"
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
@@ -91,74 +82,8 @@ caps_ver(PeerXmpp *x)
     return g_base64_encode(digest, len);
 }
 
-/* --- driving libstrophe from GLib ---------------------------------------------------- */
-
-static PeerXmpp *the_client; /* libstrophe 0.12's sockopt callback has no user data */
-
-static gboolean on_writable(int fd, GIOCondition condition, gpointer data);
-
 static void
-drive(PeerXmpp *x)
-{
-    xmpp_run_once(x->ctx, 0);
-    if (x->conn != NULL && x->fd >= 0 && x->write_source == 0 &&
-        xmpp_conn_send_queue_len(x->conn) > 0)
-        x->write_source = g_unix_fd_add(x->fd, G_IO_OUT, on_writable, x);
-}
-
-static gboolean
-on_writable(int fd, GIOCondition condition, gpointer data)
-{
-    PeerXmpp *x = data;
-    xmpp_run_once(x->ctx, 0);
-    if (x->write_source != 0 && x->conn != NULL && xmpp_conn_send_queue_len(x->conn) > 0)
-        return G_SOURCE_CONTINUE;
-    x->write_source = 0;
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_tick(gpointer data)
-{
-    drive(data);
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_flush(gpointer data)
-{
-    PeerXmpp *x = data;
-    x->flush_source = 0;
-    drive(x);
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_socket(int fd, GIOCondition condition, gpointer data)
-{
-    PeerXmpp *x = data;
-    drive(x);
-    return x->fd_source != 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static int
-on_sockopt(xmpp_conn_t *conn, void *sock)
-{
-    PeerXmpp *x = the_client;
-    if (x == NULL)
-        return 0;
-    x->fd = *(int *)sock;
-    int one = 1;
-    if (setsockopt(x->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
-        fprintf(stderr, "conclave-test-peer: TCP_NODELAY: %s\n", g_strerror(errno));
-    g_clear_handle_id(&x->fd_source, g_source_remove);
-    g_clear_handle_id(&x->write_source, g_source_remove);
-    x->fd_source = g_unix_fd_add(x->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_socket, x);
-    return 0;
-}
-
-static void
-strophe_log(void *userdata, xmpp_log_level_t level, const char *area, const char *msg)
+strophe_log(xmpp_log_level_t level, const char *area, const char *msg, gpointer userdata)
 {
     PeerXmpp *x = userdata;
     if (x->debug || level == XMPP_LEVEL_ERROR || level == XMPP_LEVEL_WARN)
@@ -174,9 +99,7 @@ peer_xmpp_send(PeerXmpp *x, xmpp_stanza_t *stanza)
         peer_emit_object(o);
         return;
     }
-    xmpp_send(x->conn, stanza);
-    if (x->flush_source == 0)
-        x->flush_source = g_idle_add(on_flush, x);
+    cc_strophe_loop_send(x->loop, stanza);
 }
 
 char *
@@ -469,9 +392,6 @@ on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         return;
     gboolean was_connected = x->connected;
     x->connected = FALSE;
-    g_clear_handle_id(&x->fd_source, g_source_remove);
-    g_clear_handle_id(&x->write_source, g_source_remove);
-    x->fd = -1;
     peer_jingle_end(x, "xmpp-disconnected", "local");
     if (x->closing)
         return;
@@ -592,28 +512,22 @@ peer_xmpp_gathered(PeerXmpp *x)
 PeerXmpp *
 peer_xmpp_new(Peer *peer, const PeerXmppSettings *settings)
 {
-    xmpp_initialize();
     PeerXmpp *x = g_new0(PeerXmpp, 1);
     x->peer = peer;
-    x->fd = -1;
     x->debug = settings->debug;
     x->no_jingle = settings->no_jingle;
     x->jingle_from_anyone = settings->jingle_from_anyone;
     x->caps_ver = caps_ver(x);
     x->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    x->logger.handler = strophe_log;
-    x->logger.userdata = x;
-    x->ctx = xmpp_ctx_new(NULL, &x->logger);
-    x->conn = xmpp_conn_new(x->ctx);
-    xmpp_conn_set_flags(x->conn, XMPP_CONN_FLAG_DISABLE_TLS);
-    xmpp_conn_set_jid(x->conn, settings->jid);
-    xmpp_conn_set_pass(x->conn, settings->password);
-    the_client = x;
-    xmpp_conn_set_sockopt_callback(x->conn, on_sockopt);
-    xmpp_handler_add(x->conn, on_stanza, NULL, NULL, NULL, x);
-    x->tick_source = g_timeout_add(TICK_MS, on_tick, x);
-    if (xmpp_connect_client(x->conn, settings->host, settings->port, on_conn_event, x) !=
-        XMPP_EOK) {
+    x->loop = cc_strophe_loop_new(strophe_log, x);
+    x->ctx = cc_strophe_loop_ctx(x->loop);
+    xmpp_conn_t *conn = cc_strophe_loop_new_conn(x->loop);
+    xmpp_conn_set_flags(conn, XMPP_CONN_FLAG_DISABLE_TLS);
+    xmpp_conn_set_jid(conn, settings->jid);
+    xmpp_conn_set_pass(conn, settings->password);
+    xmpp_handler_add(conn, on_stanza, NULL, NULL, NULL, x);
+    if (!cc_strophe_loop_connect_client(x->loop, settings->host, settings->port, on_conn_event,
+                                        x)) {
         JsonObject *o = peer_event_new("xmpp-error");
         json_object_set_string_member(o, "reason", "cannot start connecting");
         json_object_set_boolean_member(o, "connected", FALSE);
@@ -632,18 +546,9 @@ peer_xmpp_free(PeerXmpp *x)
     if (x->connected) {
         if (x->in_room)
             cmd_leave(x);
-        xmpp_disconnect(x->conn);
-        for (int i = 0; i < 100 && !xmpp_conn_is_disconnected(x->conn); i++)
-            xmpp_run_once(x->ctx, 10);
+        cc_strophe_loop_disconnect_sync(x->loop, 1000);
     }
-    g_clear_handle_id(&x->fd_source, g_source_remove);
-    g_clear_handle_id(&x->write_source, g_source_remove);
-    g_clear_handle_id(&x->tick_source, g_source_remove);
-    g_clear_handle_id(&x->flush_source, g_source_remove);
-    xmpp_conn_set_sockopt_callback(x->conn, NULL);
-    the_client = NULL;
-    xmpp_conn_release(x->conn);
-    xmpp_ctx_free(x->ctx);
+    cc_strophe_loop_free(x->loop);
     g_hash_table_unref(x->pending);
     g_free(x->caps_ver);
     g_free(x->jid);

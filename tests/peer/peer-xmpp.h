@@ -5,19 +5,15 @@
 #include "peer.h"
 
 #include "jingle.h"
-
-#include <strophe.h>
+#include "strophe-loop.h"
 
 #define PEER_CAPS_NODE "https://conclave.invalid/test-peer"
 
 struct _PeerXmpp {
     Peer *peer;
-    xmpp_ctx_t *ctx;
-    xmpp_conn_t *conn;
-    xmpp_log_t logger;
+    CcStropheLoop *loop;
+    xmpp_ctx_t *ctx; /* the loop's, for building stanzas */
     gboolean debug, connected, closing;
-    int fd;
-    guint fd_source, write_source, tick_source, flush_source;
     char *jid; /* as bound by the server */
     gboolean no_jingle, jingle_from_anyone;
     char *caps_ver;
