@@ -1,7 +1,8 @@
 /* Does an occupant's client want media? The focus asks it (disco#info on its full JID) and
  * looks for urn:xmpp:jingle:apps:rtp:1. A client that sends XEP-0115 caps is asked once per
  * distinct caps string: the answer is cached, but only when the hash the client claimed is
- * the hash of what it answered, so that one client cannot poison the cache for others. */
+ * the hash of what it answered, so that one client cannot poison the cache for others. The
+ * answer goes to the callback the asker gave; what follows from it is not this file's. */
 #include "focus-media.h"
 
 #include <string.h>
@@ -124,6 +125,8 @@ has_feature(xmpp_stanza_t *query, const char *feature)
 typedef struct {
     char *caps_key; /* node#ver claimed in presence, or NULL */
     char *ver;
+    FocusCapable done;
+    gpointer data;
 } DiscoQuery;
 
 static void
@@ -156,12 +159,13 @@ on_disco_reply(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error,
         }
     }
     if (p != NULL && p->state == PART_DISCOVERING)
-        focus_media_capable(p, wants);
+        q->done(p, wants, q->data);
     focus_request_free(request);
 }
 
 void
-focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence)
+focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence, FocusCapable done,
+                         gpointer data)
 {
     FocusMedia *media = p->conf->media;
     xmpp_stanza_t *c = xmpp_stanza_get_child_by_name_and_ns(presence, "c", NS_CAPS);
@@ -174,7 +178,7 @@ focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence)
         key = g_strconcat(node, "#", ver, NULL);
         gpointer known = g_hash_table_lookup(media->caps, key);
         if (known != NULL) {
-            focus_media_capable(p, GPOINTER_TO_INT(known) == 2);
+            done(p, GPOINTER_TO_INT(known) == 2, data);
             return;
         }
     }
@@ -188,6 +192,8 @@ focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence)
     DiscoQuery *q = g_new0(DiscoQuery, 1);
     q->caps_key = g_steal_pointer(&key);
     q->ver = g_strdup(ver);
+    q->done = done;
+    q->data = data;
     FocusRequest *request = focus_request_new(media, p->conf, p->jid);
     request->payload = q;
     request->payload_free = (GDestroyNotify)disco_query_free;

@@ -1,83 +1,14 @@
-/* Rooms' conferences on bridges (see conference.h): placing a conference on the
- * least-stressed bridge, asking it for endpoints, keeping endpoints' transports and sources
- * up to date, and moving everything to another bridge when one fails. A conference's id on
- * the bridge is a random meeting id per room instance; the name it is given is the room's
- * tag, the HMAC that logs use, never the room's name. */
+/* Rooms' conferences on bridges (see conference.h): a conference's participants, placing
+ * it on the least-stressed bridge, asking that bridge for endpoints, keeping endpoints'
+ * transports and sources up to date, and moving everything to another bridge when one
+ * fails (a failed request, the pool's listener, or the bridge saying it lost an endpoint).
+ * A conference's id on the bridge is a random meeting id per room instance. It does not
+ * hear the MUC itself: media-service.c turns the MUC's hooks into calls here. */
 #include "focus-media.h"
 
 #include <string.h>
 
 #include "cc-error.h"
-
-/* --- requests --------------------------------------------------------------------------- */
-
-static void
-request_destroy(FocusRequest *r)
-{
-    if (r->payload_free != NULL)
-        r->payload_free(r->payload);
-    g_free(r->jid);
-    g_free(r->bridge);
-    g_free(r);
-}
-
-FocusRequest *
-focus_request_new(FocusMedia *media, FocusConference *conf, const char *jid)
-{
-    FocusRequest *r = g_new0(FocusRequest, 1);
-    r->media = media;
-    r->serial = conf ? conf->serial : 0;
-    r->generation = conf ? conf->generation : 0;
-    r->bridge = conf ? g_strdup(conf->bridge) : NULL;
-    r->jid = g_strdup(jid);
-    g_hash_table_add(media->requests, r);
-    return r;
-}
-
-FocusConference *
-focus_request_conference(FocusRequest *r)
-{
-    FocusConference *conf = g_hash_table_lookup(r->media->conferences, &r->serial);
-    return conf != NULL && conf->generation == r->generation ? conf : NULL;
-}
-
-void
-focus_request_free(FocusRequest *r)
-{
-    g_hash_table_remove(r->media->requests, r);
-}
-
-static GPtrArray *
-all_conferences(FocusMedia *media)
-{
-    GPtrArray *out = g_ptr_array_new();
-    GHashTableIter it;
-    gpointer value;
-    g_hash_table_iter_init(&it, media->conferences);
-    while (g_hash_table_iter_next(&it, NULL, &value))
-        g_ptr_array_add(out, value);
-    return out;
-}
-
-/* --- helpers ------------------------------------------------------------------------------ */
-
-char *
-focus_conference_owner(FocusConference *conf, FocusParticipant *p)
-{
-    return g_strconcat(conf->room->jid, "/", p->occ->nick, NULL);
-}
-
-char *
-focus_conference_focus_jid(FocusConference *conf)
-{
-    return g_strconcat(conf->room->jid, "/" FOCUS_NICK, NULL);
-}
-
-void
-focus_conference_send(FocusConference *conf, xmpp_stanza_t *stanza)
-{
-    cc_xmpp_component_send(conf->media->xmpp, stanza);
-}
 
 static FocusParticipant *
 by_endpoint(FocusConference *conf, const char *endpoint)
@@ -101,60 +32,13 @@ has_endpoints(FocusConference *conf)
     return FALSE;
 }
 
-static CcColibri2Modify *
-modify_new(FocusConference *conf)
-{
-    CcColibri2Modify *m = cc_colibri2_modify_new(conf->room->meeting_id);
-    m->name = g_strdup(conf->room->tag);
-    return m;
-}
-
-static void
-send_modify(FocusConference *conf, CcColibri2Modify *m, CcIqCallback callback,
-            FocusRequest *request)
-{
-    FocusMedia *media = conf->media;
-    xmpp_stanza_t *iq = xmpp_iq_new(cc_xmpp_component_ctx(media->xmpp), "set", NULL);
-    xmpp_stanza_set_to(iq, conf->bridge);
-    xmpp_stanza_set_from(iq, cc_xmpp_component_domain(media->xmpp));
-    cc_colibri2_modify_write(iq, m);
-    cc_xmpp_component_send_iq(media->xmpp, iq, media->settings.bridge_timeout_ms, callback,
-                              request);
-    xmpp_stanza_release(iq);
-}
-
-static const char *
-colibri_reason(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *err = reply ? xmpp_stanza_get_child_by_name(reply, "error") : NULL;
-    xmpp_stanza_t *r =
-        err ? xmpp_stanza_get_child_by_name_and_ns(err, "error", CC_NS_COLIBRI2) : NULL;
-    return r ? xmpp_stanza_get_attribute(r, "reason") : NULL;
-}
-
-/* An error that says the bridge, not our request, is the problem. */
-static gboolean
-bridge_is_at_fault(xmpp_stanza_t *reply, const GError *error)
-{
-    if (!g_error_matches(error, CC_ERROR, CC_ERROR_REMOTE))
-        return TRUE; /* timeout, not connected */
-    const char *reason = colibri_reason(reply);
-    if (reason == NULL) /* the XMPP server answered: the bridge is not there */
-        return TRUE;
-    /* forbidden: the bridge does not trust this focus, a configuration error to route
-     * around like a dead bridge. */
-    static const char *const fatal[] = {"graceful_shutdown", "conference_not_found",
-                                        "internal_error", "forbidden", NULL};
-    return g_strv_contains(fatal, reason);
-}
-
 /* Takes the bridge out and the conference away from it, unless that already happened. */
 static void
 bridge_failed(FocusRequest *request, xmpp_stanza_t *reply, const GError *error)
 {
     FocusMedia *media = request->media;
     cc_metric_inc(media->metrics.colibri_errors);
-    const char *reason = colibri_reason(reply);
+    const char *reason = focus_colibri_reason(reply);
     g_message("bridge %s failed a request (%s%s%s)", request->bridge, error->message,
               reason ? ": " : "", reason ? reason : "");
     focus_bridges_fail(media->bridges, request->bridge);
@@ -165,6 +49,17 @@ bridge_failed(FocusRequest *request, xmpp_stanza_t *reply, const GError *error)
 
 /* --- allocation ---------------------------------------------------------------------------- */
 
+/* A client that refuses (or never answers) the offer is left without media. */
+static void
+offer_refused(FocusParticipant *p, const char *sid, gpointer data)
+{
+    if (p->state != PART_INITIATED || g_strcmp0(p->sid, sid) != 0)
+        return; /* a later session, or it answered after all */
+    focus_participant_end_session(p, NULL, NULL, TRUE);
+    focus_participant_set_state(p, PART_TEXT_ONLY);
+    focus_conference_settle(p->conf);
+}
+
 static void
 on_allocated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpointer data)
 {
@@ -173,7 +68,7 @@ on_allocated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, g
     if (conf == NULL)
         return; /* moved or gone: those endpoints went with the old conference */
     if (error != NULL) {
-        if (bridge_is_at_fault(reply, error)) {
+        if (focus_colibri_bridge_at_fault(reply, error)) {
             bridge_failed(request, reply, error);
             return;
         }
@@ -217,7 +112,7 @@ on_allocated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, g
             focus_participant_set_state(p, PART_TEXT_ONLY);
             continue;
         }
-        focus_participant_initiate(p, ep->transport);
+        focus_participant_initiate(p, ep->transport, offer_refused, NULL);
     }
     focus_conference_settle(conf);
     focus_conference_pump(conf);
@@ -248,7 +143,7 @@ focus_conference_pump(FocusConference *conf)
         focus_bridges_count_conference(media->bridges, bridge, 1);
         g_info("room %s: conference placed on %s", conf->room->tag, bridge);
     }
-    g_autoptr(CcColibri2Modify) m = modify_new(conf);
+    g_autoptr(CcColibri2Modify) m = focus_colibri_modify_new(conf);
     if (!conf->created) {
         m->create = TRUE;
         conf->creating = TRUE;
@@ -264,7 +159,7 @@ focus_conference_pump(FocusConference *conf)
         ep->audio_level_ext = FOCUS_AUDIO_LEVEL_EXT;
         focus_participant_set_state(p, PART_ALLOCATING);
     }
-    send_modify(conf, m, on_allocated, focus_request_new(media, conf, NULL));
+    focus_colibri_send(conf, m, on_allocated, focus_request_new(media, conf, NULL));
     focus_occupant_update(conf);
     if (!conf->creating)
         focus_conference_pump(conf); /* more than one request's worth waiting */
@@ -284,11 +179,11 @@ on_updated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpo
     if (p == NULL || g_strcmp0(p->endpoint, endpoint) != 0)
         return; /* that session is over */
     if (error != NULL) {
-        if (bridge_is_at_fault(reply, error)) {
+        if (focus_colibri_bridge_at_fault(reply, error)) {
             bridge_failed(request, reply, error);
             return;
         }
-        if (g_strcmp0(colibri_reason(reply), "unknown_endpoint") == 0) {
+        if (g_strcmp0(focus_colibri_reason(reply), "unknown_endpoint") == 0) {
             /* The bridge expired it on its own (ICE, DTLS or media timeout). */
             focus_conference_restart(conf, p, "connectivity-error");
             return;
@@ -308,7 +203,7 @@ void
 focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
                                  const CcIceUdpTransport *transport, gboolean with_sources)
 {
-    g_autoptr(CcColibri2Modify) m = modify_new(conf);
+    g_autoptr(CcColibri2Modify) m = focus_colibri_modify_new(conf);
     CcColibri2Endpoint *ep = cc_colibri2_modify_add_endpoint(m, p->endpoint);
     if (transport != NULL)
         ep->transport = cc_ice_udp_transport_copy(transport);
@@ -326,7 +221,7 @@ focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
     FocusRequest *request = focus_request_new(conf->media, conf, p->jid);
     request->payload = g_strdup(p->endpoint);
     request->payload_free = g_free;
-    send_modify(conf, m, on_updated, request);
+    focus_colibri_send(conf, m, on_updated, request);
     /* Others hear of the sources now, not after the bridge's answer: the Colibri2 update
      * and the source-adds travel the same way, so clients know an SSRC before its first
      * packet. If the bridge refuses, the session ends and a source-remove follows. */
@@ -334,33 +229,12 @@ focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
         focus_conference_sync_sources(conf);
 }
 
-static void
-on_expired(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpointer data)
-{
-    g_autoptr(FocusRequest) request = data;
-    if (error != NULL)
-        g_info("bridge %s: expiring failed: %s", request->bridge, error->message);
-}
-
 void
-focus_conference_expire_endpoint(FocusConference *conf, const char *endpoint)
+focus_conference_release(FocusConference *conf)
 {
     if (conf->bridge == NULL)
         return;
-    g_autoptr(CcColibri2Modify) m = modify_new(conf);
-    cc_colibri2_modify_add_endpoint(m, endpoint)->expire = TRUE;
-    send_modify(conf, m, on_expired, focus_request_new(conf->media, conf, NULL));
-}
-
-/* Ends the conference on its bridge; answers to earlier requests become stale. */
-static void
-release_bridge(FocusConference *conf)
-{
-    if (conf->bridge == NULL)
-        return;
-    g_autoptr(CcColibri2Modify) m = modify_new(conf);
-    m->expire = TRUE;
-    send_modify(conf, m, on_expired, focus_request_new(conf->media, conf, NULL));
+    focus_colibri_expire_conference(conf);
     focus_bridges_count_conference(conf->media->bridges, conf->bridge, -1);
     g_clear_pointer(&conf->bridge, g_free);
     conf->created = conf->creating = FALSE;
@@ -372,7 +246,7 @@ focus_conference_settle(FocusConference *conf)
 {
     focus_conference_sync_sources(conf);
     if (conf->bridge != NULL && !conf->creating && !has_endpoints(conf)) {
-        release_bridge(conf);
+        focus_conference_release(conf);
         focus_conference_pump(conf); /* anyone still waiting starts afresh */
         focus_occupant_update(conf);
     }
@@ -408,7 +282,7 @@ focus_conference_move(FocusConference *conf, const char *why)
     g_message("room %s: moving its conference off %s: %s", conf->room->tag,
               conf->bridge ? conf->bridge : "(none)", why);
     cc_metric_inc(media->metrics.moves);
-    release_bridge(conf);
+    focus_conference_release(conf);
     for (guint i = 0; i < conf->participants->len; i++) {
         FocusParticipant *p = g_ptr_array_index(conf->participants, i);
         if (p->state < PART_WAITING)
@@ -431,7 +305,7 @@ focus_conference_sync_sources(FocusConference *conf)
         focus_participant_sync(g_ptr_array_index(conf->participants, i), active);
 }
 
-/* --- the MUC's hooks ------------------------------------------------------------------------ */
+/* --- life and membership ------------------------------------------------------------------ */
 
 FocusConference *
 focus_conference_of(FocusMedia *media, FocusRoom *room)
@@ -450,8 +324,8 @@ focus_conference_of(FocusMedia *media, FocusRoom *room)
     return conf;
 }
 
-static void
-conference_free(FocusConference *conf)
+void
+focus_conference_free(FocusConference *conf)
 {
     g_hash_table_remove(conf->media->conferences, &conf->serial);
     conf->room->media = NULL;
@@ -461,58 +335,29 @@ conference_free(FocusConference *conf)
     g_free(conf);
 }
 
-static void
-on_joined(FocusRoom *room, FocusOccupant *occ, xmpp_stanza_t *presence, gpointer data)
+FocusParticipant *
+focus_conference_add(FocusConference *conf, FocusOccupant *occ)
 {
-    FocusConference *conf = focus_conference_of(data, room);
     FocusParticipant *p = focus_participant_new(conf, occ);
     g_ptr_array_add(conf->participants, p);
     g_hash_table_insert(conf->by_jid, p->jid, p);
-    focus_capabilities_query(p, presence);
+    return p;
 }
 
 void
-focus_media_capable(FocusParticipant *p, gboolean wants_media)
+focus_conference_remove(FocusConference *conf, FocusParticipant *p, const char *reason)
 {
-    if (!wants_media) {
-        cc_metric_inc(p->conf->media->metrics.text_only);
-        focus_participant_set_state(p, PART_TEXT_ONLY);
-        return;
-    }
-    focus_participant_set_state(p, PART_WAITING);
-    focus_participant_renew(p);
-    focus_occupant_show(p);
-    focus_conference_pump(p->conf);
-}
-
-static void
-on_leaving(FocusRoom *room, FocusOccupant *occ, gboolean removed, gpointer data)
-{
-    FocusConference *conf = room->media;
-    FocusParticipant *p = conf ? g_hash_table_lookup(conf->by_jid, occ->jid_text) : NULL;
-    if (p == NULL)
-        return;
-    focus_p2p_forget(p);
-    focus_participant_end_session(p, removed ? "gone" : NULL, NULL, TRUE);
+    focus_participant_end_session(p, reason, NULL, TRUE);
     g_hash_table_remove(conf->by_jid, p->jid);
     g_ptr_array_remove(conf->participants, p);
     focus_conference_settle(conf);
 }
 
-static void
-on_destroying(FocusRoom *room, gpointer data)
-{
-    FocusConference *conf = room->media;
-    if (conf == NULL)
-        return;
-    release_bridge(conf);
-    conference_free(conf);
-}
+/* --- failover ------------------------------------------------------------------------------ */
 
-/* A bridge says it expired an endpoint on its own (ICE, DTLS or media stopped): that
- * participant gets a new session. Only the conference's own bridge is believed. */
-static gboolean
-on_service_message(xmpp_stanza_t *message, gpointer data)
+/* Only the conference's own bridge is believed about its endpoints. */
+gboolean
+focus_conference_on_bridge_message(xmpp_stanza_t *message, gpointer data)
 {
     FocusMedia *media = data;
     xmpp_stanza_t *e =
@@ -541,11 +386,11 @@ on_service_message(xmpp_stanza_t *message, gpointer data)
     return TRUE; /* handled, or not believed: either way nothing to answer */
 }
 
-static void
-on_bridge_change(const char *jid, gboolean usable, gboolean failed, gpointer data)
+void
+focus_conference_on_bridge_change(const char *jid, gboolean usable, gboolean failed, gpointer data)
 {
     FocusMedia *media = data;
-    g_autoptr(GPtrArray) confs = all_conferences(media);
+    g_autoptr(GPtrArray) confs = focus_media_conferences(media);
     for (guint i = 0; i < confs->len; i++) {
         FocusConference *conf = g_ptr_array_index(confs, i);
         if (failed && g_strcmp0(conf->bridge, jid) == 0)
@@ -553,91 +398,4 @@ on_bridge_change(const char *jid, gboolean usable, gboolean failed, gpointer dat
         else if (usable)
             focus_conference_pump(conf);
     }
-}
-
-/* --- the service --------------------------------------------------------------------------- */
-
-static void
-register_metrics(FocusMedia *media, CcMetrics *r)
-{
-    FocusMediaMetrics *m = &media->metrics;
-    m->sessions = cc_metrics_gauge(r, "conclave_focus_sessions",
-                                   "Jingle sessions accepted and running now", NULL);
-    m->participants = cc_metrics_gauge(r, "conclave_focus_media_participants",
-                                       "Occupants that want media (in any session state)", NULL);
-    m->reinvites = cc_metrics_counter(r, "conclave_focus_reinvites_total",
-                                      "Sessions restarted on another bridge", NULL);
-    m->moves = cc_metrics_counter(r, "conclave_focus_conference_moves_total",
-                                  "Conferences moved off a failed bridge", NULL);
-    m->jingle_in = cc_metrics_counter(r, "conclave_focus_jingle_requests_total",
-                                      "Jingle requests received from clients", NULL);
-    m->colibri_errors = cc_metrics_counter(r, "conclave_focus_colibri_errors_total",
-                                           "Colibri2 requests that failed", NULL);
-    m->text_only = cc_metrics_counter(r, "conclave_focus_text_only_total",
-                                      "Occupants found to want no media", NULL);
-    m->restarts = cc_metrics_counter(r, "conclave_focus_session_restarts_total",
-                                     "Sessions restarted on the same bridge after their "
-                                     "transport failed",
-                                     NULL);
-    m->candidates_skipped =
-        cc_metrics_counter(r, "conclave_focus_ice_candidates_skipped_total",
-                           "Well-formed ICE candidates from clients left out because Conclave "
-                           "cannot use them (TCP, unknown types)",
-                           NULL);
-    /* The Jingle condition when there is one, else the stanza error's. */
-    static const char *const conditions[] = {
-        "unknown-session", "out-of-order",     "unsupported-info",    "bad-request",
-        "not-acceptable",  "policy-violation", "resource-constraint", NULL};
-    m->jingle_errors = g_hash_table_new(g_str_hash, g_str_equal);
-    for (const char *const *c = conditions; *c != NULL; c++)
-        g_hash_table_insert(m->jingle_errors, (gpointer)*c,
-                            cc_metrics_counter(r, "conclave_focus_jingle_errors_total",
-                                               "Jingle requests refused, by error", "error", *c,
-                                               NULL));
-}
-
-FocusMedia *
-focus_media_new(CcXmppComponent *xmpp, FocusMuc *muc, FocusBridges *bridges,
-                const FocusMediaSettings *settings, CcMetrics *metrics)
-{
-    FocusMedia *media = g_new0(FocusMedia, 1);
-    media->xmpp = xmpp;
-    media->muc = muc;
-    media->bridges = bridges;
-    media->settings = *settings;
-    media->conferences = g_hash_table_new(g_int64_hash, g_int64_equal);
-    media->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    media->requests =
-        g_hash_table_new_full(g_direct_hash, g_direct_equal, (GDestroyNotify)request_destroy, NULL);
-    register_metrics(media, metrics);
-    FocusMucHooks hooks = {
-        .joined = on_joined,
-        .leaving = on_leaving,
-        .destroying = on_destroying,
-        .iq_routed = focus_p2p_on_routed,
-        .service_message = on_service_message,
-        .data = media,
-    };
-    focus_muc_set_hooks(muc, &hooks);
-    focus_bridges_set_listener(bridges, on_bridge_change, media);
-    focus_jingle_install(media);
-    return media;
-}
-
-void
-focus_media_free(FocusMedia *media)
-{
-    if (media == NULL)
-        return;
-    FocusMucHooks none = {0};
-    focus_muc_set_hooks(media->muc, &none);
-    focus_bridges_set_listener(media->bridges, NULL, NULL);
-    g_autoptr(GPtrArray) confs = all_conferences(media);
-    for (guint i = 0; i < confs->len; i++)
-        conference_free(g_ptr_array_index(confs, i));
-    g_hash_table_unref(media->conferences);
-    g_hash_table_unref(media->caps);
-    g_hash_table_unref(media->requests);
-    g_hash_table_unref(media->metrics.jingle_errors);
-    g_free(media);
 }

@@ -5,14 +5,19 @@
  * source-remove. A bridge that fails takes its conferences elsewhere: every participant
  * gets a fresh session on another bridge without leaving the room.
  *
- *   conference.c      rooms' conferences: bridge allocation, Colibri2 requests, failover
- *   participant.c     one participant's session: states, the sources others are told of
+ *   media-service.c   FocusMedia (below): the MUC's hooks, the handlers, metrics
  *   jingle-handler.c  Jingle IQs from clients (accept, source-add/-remove, terminate...)
- *   offer.c           the codec offer, and Jingle sources <-> Colibri2 media-sources
+ *   conference.c      rooms' conferences: placement on bridges, endpoints, failover
  *   capabilities.c    does this occupant want media? disco#info and a verified caps cache
+ *   participant.c     one participant's session: states, the sources others are told of
  *   focus-occupant.c  the focus's own occupant, as media participants are shown it
  *   p2p.c             peer-to-peer pairs seen in the Jingle the MUC routes between occupants
+ *   jingle-send.c     Jingle IQs to clients, and the check of their answers
+ *   colibri-client.c  Colibri2 conference-modify to a conference's bridge, failure reasons
+ *   offer.c           the codec offer, and Jingle sources <-> Colibri2 media-sources
+ *   media-base.c      requests in flight, a conference's addresses
  *   bridges.c         the bridge pool (bridges.h): health checks, load, choice
+ * Calls go down this list only (focus-media.h says how answers come back up).
  */
 #pragma once
 

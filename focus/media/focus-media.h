@@ -2,7 +2,18 @@
  * FocusConference (room->media), a conference owns its participants, a participant owns its
  * sources and the record of what it was told. Replies to our IQs find their conference
  * again by serial number (a room may be gone, or recreated under the same name, by the time
- * a bridge or client answers). */
+ * a bridge or client answers).
+ *
+ * Calls between the files go one way, down this list (a file calls only those below it);
+ * an answer that matters higher up comes back through a callback the caller passed:
+ *   media-service.c   FocusMedia, the MUC's hooks, wiring          (the top)
+ *   jingle-handler.c  Jingle from clients
+ *   conference.c      placement on bridges, failover              (owns its participants)
+ *   capabilities.c    does an occupant want media? (answers through FocusCapable)
+ *   participant.c     one session (a refused offer is told through FocusJingleRefused)
+ *   focus-occupant.c, p2p.c
+ *   jingle-send.c, colibri-client.c, offer.c
+ *   media-base.c      requests in flight, a conference's addresses (the bottom) */
 #pragma once
 
 #include "colibri2.h"
@@ -85,6 +96,7 @@ struct _FocusMedia {
     FocusMediaMetrics metrics;
 };
 
+/* media-base.c */
 /* The context of an IQ we sent; `jid` names the participant it concerns (or NULL). */
 typedef struct {
     FocusMedia *media;
@@ -104,63 +116,14 @@ FocusConference *focus_request_conference(FocusRequest *request);
 /* Frees an answered request (unanswered ones are freed with the FocusMedia). */
 void focus_request_free(FocusRequest *request);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FocusRequest, focus_request_free)
-
-/* conference.c */
-FocusConference *focus_conference_of(FocusMedia *media, FocusRoom *room);
-/* What capabilities.c learned: `p` wants media (it waits for a session) or not. */
-void focus_media_capable(FocusParticipant *p, gboolean wants_media);
-/* Asks the bridge for endpoints for every participant waiting (placing the conference
- * first if needed). */
-void focus_conference_pump(FocusConference *conf);
-/* Sends a Colibri2 update of `p`'s endpoint: its transport (or trickled candidates) when
- * `transport` is not NULL, and its sources when `with_sources`. */
-void focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
-                                      const CcIceUdpTransport *transport, gboolean with_sources);
-/* Frees `p`'s endpoint on the bridge (answer ignored). */
-void focus_conference_expire_endpoint(FocusConference *conf, const char *endpoint);
-/* Gives `p` a fresh session on the conference's bridge after its transport failed (the
- * client said so, or the bridge lost the endpoint): session-terminate with `reason` to the
- * client when not NULL, then a new session-initiate. At most FOCUS_RESTARTS_PER_MINUTE;
- * beyond that it is left without media. */
-#define FOCUS_RESTARTS_PER_MINUTE 3
-void focus_conference_restart(FocusConference *conf, FocusParticipant *p, const char *reason);
-/* Moves the conference off its bridge: every session ends and starts again elsewhere. */
-void focus_conference_move(FocusConference *conf, const char *why);
-/* After a session ended: syncs sources, and ends the conference on its bridge when no
- * participant has an endpoint there any more. */
-void focus_conference_settle(FocusConference *conf);
-/* Tells every active participant about the sources it does not know yet, and takes back
- * those that are gone. */
-void focus_conference_sync_sources(FocusConference *conf);
+/* The destroy function of media->requests: what focus_request_free() ends in. */
+void focus_request_destroy(FocusRequest *request);
+/* Every conference now (a copy: the caller may end some while going through it). */
+GPtrArray *focus_media_conferences(FocusMedia *media);
 /* The room's occupant JID of `p` (room@service/nick), for ssrc-info owner. */
 char *focus_conference_owner(FocusConference *conf, FocusParticipant *p);
 char *focus_conference_focus_jid(FocusConference *conf);
 void focus_conference_send(FocusConference *conf, xmpp_stanza_t *stanza);
-
-/* participant.c */
-FocusParticipant *focus_participant_new(FocusConference *conf, FocusOccupant *occ);
-void focus_participant_free(FocusParticipant *p);
-/* Starts a new session (fresh endpoint id and sid), from PART_WAITING. */
-void focus_participant_renew(FocusParticipant *p);
-/* Sends session-initiate with the bridge's transport and the sources of everyone else. */
-void focus_participant_initiate(FocusParticipant *p, const CcIceUdpTransport *bridge);
-/* Ends `p`'s session: session-terminate with `reason` (a XEP-0166 condition; NULL sends
- * nothing) if one was initiated, its endpoint expired on the bridge when `expire`, its
- * sources forgotten (others are told at the next sync). The state is the caller's to set. */
-void focus_participant_end_session(FocusParticipant *p, const char *reason, const char *text,
-                                   gboolean expire);
-/* The sources of every participant with an accepted session, keyed like p->told: built
- * once per change, then each participant is compared with it. */
-GHashTable *focus_conference_active_sources(FocusConference *conf);
-/* Sends `p` the source-remove and source-add that make what it was told equal to the
- * sources in `active` that are not its own. */
-void focus_participant_sync(FocusParticipant *p, GHashTable *active);
-void focus_participant_set_state(FocusParticipant *p, FocusPartState state);
-
-/* jingle-handler.c */
-void focus_jingle_install(FocusMedia *media);
-/* An IQ set carrying `jingle` from room/focus to `p`; answers are checked. */
-void focus_jingle_send(FocusParticipant *p, CcJingle *jingle);
 
 /* offer.c */
 /* The id the offer gives the RFC 6464 audio level header extension (the bridge reads it to
@@ -186,11 +149,29 @@ GPtrArray *focus_offer_sources_from_jingle(const CcJingle *jingle, const char *e
 guint focus_offer_count_ssrcs(GPtrArray *sources);
 gboolean focus_offer_has_ssrc(GPtrArray *sources, guint32 ssrc);
 
-/* focus-occupant.c */
-/* Shows `p` the focus occupant, once, before its first session-initiate. */
-void focus_occupant_show(FocusParticipant *p);
-/* Sends the focus's presence again to those shown it when the properties changed. */
-void focus_occupant_update(FocusConference *conf);
+/* colibri-client.c */
+/* A conference-modify for the conference's meeting, named by the room's tag. */
+CcColibri2Modify *focus_colibri_modify_new(FocusConference *conf);
+/* Sends `m` to the conference's bridge; `callback` gets the answer and `request`. */
+void focus_colibri_send(FocusConference *conf, CcColibri2Modify *m, CcIqCallback callback,
+                        FocusRequest *request);
+/* The jitsi:colibri2 reason of an error answer, or NULL. */
+const char *focus_colibri_reason(xmpp_stanza_t *reply);
+/* TRUE when a failed answer says the bridge, not our request, is the problem. */
+gboolean focus_colibri_bridge_at_fault(xmpp_stanza_t *reply, const GError *error);
+/* Frees `endpoint` on the conference's bridge, if it has one (answer ignored). */
+void focus_colibri_expire_endpoint(FocusConference *conf, const char *endpoint);
+/* Ends the conference on its bridge (answer ignored). */
+void focus_colibri_expire_conference(FocusConference *conf);
+
+/* jingle-send.c */
+/* Told when `p` (still in the conference it was in) refused, or did not answer, a Jingle IQ
+ * of session `sid`. */
+typedef void (*FocusJingleRefused)(FocusParticipant *p, const char *sid, gpointer data);
+/* An IQ set carrying `jingle` from room/focus to `p`; a refusal is logged, and told to
+ * `refused` when not NULL. */
+void focus_jingle_send(FocusParticipant *p, CcJingle *jingle, FocusJingleRefused refused,
+                       gpointer data);
 
 /* p2p.c */
 /* The MUC's iq_routed hook: pairs and unpairs participants by the Jingle they route. */
@@ -202,11 +183,86 @@ void focus_p2p_forget(FocusParticipant *p);
  * belongs to p's peer-to-peer partner. */
 gboolean focus_p2p_holds_removal(FocusParticipant *p, const FocusToldSource *told);
 
+/* focus-occupant.c */
+/* Shows `p` the focus occupant, once, before its first session-initiate. */
+void focus_occupant_show(FocusParticipant *p);
+/* Sends the focus's presence again to those shown it when the properties changed. */
+void focus_occupant_update(FocusConference *conf);
+
+/* participant.c */
+FocusParticipant *focus_participant_new(FocusConference *conf, FocusOccupant *occ);
+void focus_participant_free(FocusParticipant *p);
+/* Starts a new session (fresh endpoint id and sid), from PART_WAITING. */
+void focus_participant_renew(FocusParticipant *p);
+/* Sends session-initiate with the bridge's transport and the sources of everyone else;
+ * `refused` is told if the client refuses it or does not answer. */
+void focus_participant_initiate(FocusParticipant *p, const CcIceUdpTransport *bridge,
+                                FocusJingleRefused refused, gpointer data);
+/* Ends `p`'s session: session-terminate with `reason` (a XEP-0166 condition; NULL sends
+ * nothing) if one was initiated, its endpoint expired on the bridge when `expire`, its
+ * sources forgotten (others are told at the next sync). The state is the caller's to set. */
+void focus_participant_end_session(FocusParticipant *p, const char *reason, const char *text,
+                                   gboolean expire);
+/* The sources of every participant with an accepted session, keyed like p->told: built
+ * once per change, then each participant is compared with it. */
+GHashTable *focus_conference_active_sources(FocusConference *conf);
+/* Sends `p` the source-remove and source-add that make what it was told equal to the
+ * sources in `active` that are not its own. */
+void focus_participant_sync(FocusParticipant *p, GHashTable *active);
+void focus_participant_set_state(FocusParticipant *p, FocusPartState state);
+
 /* capabilities.c */
+/* The answer to focus_capabilities_query(): `p` wants media or not. */
+typedef void (*FocusCapable)(FocusParticipant *p, gboolean wants_media, gpointer data);
 /* Decides whether `p` wants media (from its caps if known, else by disco#info), then
- * calls focus_media_capable(). */
-void focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence);
+ * calls `done` (not at all if `p` left or its conference moved meanwhile). */
+void focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence, FocusCapable done,
+                              gpointer data);
 /* The XEP-0115 verification string of a disco#info <query>; NULL if it has none. */
 char *focus_capabilities_ver(xmpp_stanza_t *query);
+
+/* conference.c */
+FocusConference *focus_conference_of(FocusMedia *media, FocusRoom *room);
+/* Frees the conference and its participants; sends nothing. */
+void focus_conference_free(FocusConference *conf);
+/* A new participant (PART_DISCOVERING) for the occupant `occ`, owned by `conf`. */
+FocusParticipant *focus_conference_add(FocusConference *conf, FocusOccupant *occ);
+/* `p` leaves: its session ends (session-terminate with `reason` unless NULL), it is freed,
+ * and the rest settle. */
+void focus_conference_remove(FocusConference *conf, FocusParticipant *p, const char *reason);
+/* Asks the bridge for endpoints for every participant waiting (placing the conference
+ * first if needed). */
+void focus_conference_pump(FocusConference *conf);
+/* Sends a Colibri2 update of `p`'s endpoint: its transport (or trickled candidates) when
+ * `transport` is not NULL, and its sources when `with_sources`. */
+void focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
+                                      const CcIceUdpTransport *transport, gboolean with_sources);
+/* Gives `p` a fresh session on the conference's bridge after its transport failed (the
+ * client said so, or the bridge lost the endpoint): session-terminate with `reason` to the
+ * client when not NULL, then a new session-initiate. At most FOCUS_RESTARTS_PER_MINUTE;
+ * beyond that it is left without media. */
+#define FOCUS_RESTARTS_PER_MINUTE 3
+void focus_conference_restart(FocusConference *conf, FocusParticipant *p, const char *reason);
+/* Moves the conference off its bridge: every session ends and starts again elsewhere. */
+void focus_conference_move(FocusConference *conf, const char *why);
+/* Ends the conference on its bridge, if placed; answers to earlier requests become stale. */
+void focus_conference_release(FocusConference *conf);
+/* After a session ended: syncs sources, and ends the conference on its bridge when no
+ * participant has an endpoint there any more. */
+void focus_conference_settle(FocusConference *conf);
+/* Tells every active participant about the sources it does not know yet, and takes back
+ * those that are gone. */
+void focus_conference_sync_sources(FocusConference *conf);
+/* The MUC's service_message hook (`data`: the FocusMedia): a bridge says it expired an
+ * endpoint on its own; that participant gets a new session. */
+gboolean focus_conference_on_bridge_message(xmpp_stanza_t *message, gpointer data);
+/* The bridge pool's listener (`data`: the FocusMedia): conferences leave a failed bridge,
+ * and those waiting are placed when one becomes usable. */
+void focus_conference_on_bridge_change(const char *jid, gboolean usable, gboolean failed,
+                                       gpointer data);
+
+/* jingle-handler.c */
+/* Registers the handler of Jingle IQs clients send to room@service/focus. */
+void focus_jingle_install(FocusMedia *media);
 
 G_END_DECLS

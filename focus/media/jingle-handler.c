@@ -1,8 +1,8 @@
-/* Jingle between the focus (room@service/focus) and participants: the IQs clients send
- * (session-accept, source-add, source-remove, transport-info, session-info,
- * session-terminate) and the IQs the focus sends them. Every request is checked whole
- * before anything changes: the session must exist and be in the right state, and the
- * sources must be well formed, few enough, and not another participant's. */
+/* Jingle that clients send to the focus (room@service/focus): session-accept, source-add,
+ * source-remove, transport-info, session-info, session-terminate. Every request is checked
+ * whole before anything changes: the session must exist and be in the right state, and the
+ * sources must be well formed, few enough, and not another participant's. Jingle the focus
+ * sends is jingle-send.c's. */
 #include "focus-media.h"
 
 #include "stanza.h"
@@ -28,60 +28,6 @@ acknowledge(FocusMedia *media, xmpp_stanza_t *iq)
 {
     g_autoptr(xmpp_stanza_t) reply = cc_stanza_iq_result(iq);
     cc_xmpp_component_send(media->xmpp, reply);
-}
-
-/* --- sending -------------------------------------------------------------------------- */
-
-typedef struct {
-    CcJingleAction action;
-    char *sid;
-} Sent;
-
-static void
-sent_free(Sent *s)
-{
-    g_free(s->sid);
-    g_free(s);
-}
-
-static void
-on_jingle_reply(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpointer data)
-{
-    g_autoptr(FocusRequest) request = data;
-    Sent *sent = request->payload;
-    if (error == NULL)
-        return;
-    FocusConference *conf = focus_request_conference(request);
-    FocusParticipant *p = conf ? g_hash_table_lookup(conf->by_jid, request->jid) : NULL;
-    g_info("room %s: a participant answered %s with %s", conf ? conf->room->tag : "(gone)",
-           cc_jingle_action_name(sent->action), error->message);
-    /* A client that refuses (or never answers) the offer is left without media. */
-    if (p != NULL && sent->action == CC_JINGLE_SESSION_INITIATE && p->state == PART_INITIATED &&
-        g_strcmp0(p->sid, sent->sid) == 0) {
-        focus_participant_end_session(p, NULL, NULL, TRUE);
-        focus_participant_set_state(p, PART_TEXT_ONLY);
-        focus_conference_settle(conf);
-    }
-}
-
-void
-focus_jingle_send(FocusParticipant *p, CcJingle *jingle)
-{
-    FocusMedia *media = p->conf->media;
-    xmpp_stanza_t *iq = xmpp_iq_new(cc_xmpp_component_ctx(media->xmpp), "set", NULL);
-    g_autofree char *from = focus_conference_focus_jid(p->conf);
-    xmpp_stanza_set_from(iq, from);
-    xmpp_stanza_set_to(iq, p->jid);
-    cc_jingle_write(iq, jingle);
-    Sent *sent = g_new0(Sent, 1);
-    sent->action = jingle->action;
-    sent->sid = g_strdup(jingle->sid);
-    FocusRequest *request = focus_request_new(media, p->conf, p->jid);
-    request->payload = sent;
-    request->payload_free = (GDestroyNotify)sent_free;
-    cc_xmpp_component_send_iq(media->xmpp, iq, media->settings.client_timeout_ms, on_jingle_reply,
-                              request);
-    xmpp_stanza_release(iq);
 }
 
 /* --- checks ----------------------------------------------------------------------------- */

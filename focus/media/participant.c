@@ -1,7 +1,8 @@
 /* One participant's media session (see focus-media.h): its state, starting and ending sessions,
  * and keeping what it was told about others' sources equal to what they have on the bridge.
  * That last part is a difference between two sets (wanted, told), so every change anywhere
- * in the room ends the same way: compute, then send source-remove and source-add. */
+ * in the room ends the same way: compute, then send source-remove and source-add. It never
+ * calls up into its conference: what follows a refused offer is the caller's callback. */
 #include "focus-media.h"
 
 #include "stanza.h"
@@ -137,7 +138,8 @@ jingle_new(FocusParticipant *p, CcJingleAction action)
 }
 
 void
-focus_participant_initiate(FocusParticipant *p, const CcIceUdpTransport *bridge)
+focus_participant_initiate(FocusParticipant *p, const CcIceUdpTransport *bridge,
+                           FocusJingleRefused refused, gpointer data)
 {
     g_autoptr(CcJingle) j = jingle_new(p, CC_JINGLE_SESSION_INITIATE);
     j->responder = g_strdup(p->jid);
@@ -155,7 +157,7 @@ focus_participant_initiate(FocusParticipant *p, const CcIceUdpTransport *bridge)
         remember(p, key, t);
     }
     focus_participant_set_state(p, PART_INITIATED);
-    focus_jingle_send(p, j);
+    focus_jingle_send(p, j, refused, data);
 }
 
 void
@@ -166,10 +168,10 @@ focus_participant_end_session(FocusParticipant *p, const char *reason, const cha
         g_autoptr(CcJingle) j = jingle_new(p, CC_JINGLE_SESSION_TERMINATE);
         j->reason = g_strdup(reason);
         j->reason_text = g_strdup(text);
-        focus_jingle_send(p, j);
+        focus_jingle_send(p, j, NULL, NULL);
     }
     if (expire && p->state >= PART_ALLOCATING && p->endpoint != NULL)
-        focus_conference_expire_endpoint(p->conf, p->endpoint);
+        focus_colibri_expire_endpoint(p->conf, p->endpoint);
     g_ptr_array_set_size(p->sources, 0);
     g_hash_table_remove_all(p->source_params);
     g_hash_table_remove_all(p->told);
@@ -205,7 +207,7 @@ focus_participant_sync(FocusParticipant *p, GHashTable *active)
         remember(p, key, want);
     }
     if (remove->contents->len > 0)
-        focus_jingle_send(p, remove);
+        focus_jingle_send(p, remove, NULL, NULL);
     if (add->contents->len > 0)
-        focus_jingle_send(p, add);
+        focus_jingle_send(p, add, NULL, NULL);
 }
