@@ -67,15 +67,16 @@ check_role(FocusRoom *room, FocusOccupant *actor, FocusAffiliation actor_aff, Ch
     if (c->target == NULL)
         return "item-not-found";
     FocusAffiliation target_aff = focus_room_affiliation_by_key(room, c->target->bare_key);
-    if (c->target == actor && c->role == FOCUS_ROLE_NONE)
+    /* Nobody changes their own role: a kick of oneself, or an admin's demotion of itself
+     * (owners and admins are always moderators). */
+    if (c->target == actor)
         return "conflict";
     /* Admins and owners keep their role against anyone not above them. */
-    if (target_aff >= FOCUS_AFF_ADMIN && c->role < FOCUS_ROLE_MODERATOR &&
-        target_aff >= actor_aff && c->target != actor)
+    if (target_aff >= FOCUS_AFF_ADMIN && c->role < FOCUS_ROLE_MODERATOR && target_aff >= actor_aff)
         return "not-allowed";
     /* Granting or revoking moderator is for admins and owners (9.6, 9.7). */
     if ((c->role == FOCUS_ROLE_MODERATOR || c->target->role == FOCUS_ROLE_MODERATOR) &&
-        actor_aff < FOCUS_AFF_ADMIN && c->target != actor) {
+        actor_aff < FOCUS_AFF_ADMIN) {
         *type = "auth";
         return "forbidden";
     }
@@ -99,8 +100,12 @@ check_affiliation(FocusRoom *room, const CcJid *actor_jid, FocusAffiliation acto
     c->bare_key = cc_jid_bare_key(target);
     FocusAffiliation current = focus_room_affiliation_by_key(room, c->bare_key);
     /* Only owners touch admins and owners, or make them (10.3-10.7). */
-    if ((current >= FOCUS_AFF_ADMIN || c->aff >= FOCUS_AFF_ADMIN) && actor_aff < FOCUS_AFF_OWNER)
-        return current >= FOCUS_AFF_ADMIN ? "not-allowed" : "forbidden";
+    if (current >= FOCUS_AFF_ADMIN && actor_aff < FOCUS_AFF_OWNER)
+        return "not-allowed";
+    if (c->aff >= FOCUS_AFF_ADMIN && actor_aff < FOCUS_AFF_OWNER) {
+        *type = "auth";
+        return "forbidden";
+    }
     if (current == FOCUS_AFF_OWNER && c->aff != FOCUS_AFF_OWNER && count_owners(room) <= 1)
         return "conflict"; /* a room always keeps an owner */
     return NULL;

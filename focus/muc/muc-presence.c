@@ -156,7 +156,7 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
     codes[n] = 0;
     /* Everyone else first, the joiner's own presence (with 110) last. */
     focus_room_broadcast_presence(room, occ, NULL, NULL, codes, NULL, NULL);
-    focus_muc_send_subject(muc, room, occ);
+    focus_room_send_subject(room, occ);
     g_info("room %s: occupant joined (%u now)", room->tag, room->occupants->len);
     if (muc->hooks.joined != NULL)
         muc->hooks.joined(room, occ, stanza, muc->hooks.data);

@@ -2,12 +2,14 @@
  * that implement it. The service owns rooms; a room owns its occupants, affiliations and
  * configuration. Rooms live only in memory and die with their last occupant.
  *
- *   muc-service.c   the service: routing by address, limits, metrics, room lifecycle
+ *   muc-service.c   the service: creation, handler registration, metrics (the top)
+ *   muc-rooms.c     the table of rooms: find, create, destroy
+ *   muc-reply.c     sending, error replies, the table of refusals
  *   muc-disco.c     disco#info / #items on the service and rooms, the Jitsi conference IQ
  *   muc-iq-route.c  IQs between occupants (private IQs: Jingle between clients, vCards...)
  *   room.c          a room's data: occupants, affiliations, roles, occupant-ids, presences
  *   muc-presence.c  join, presence updates, nick changes, leaving
- *   muc-message.c   groupchat, private messages, subject
+ *   muc-message.c   groupchat, private messages, subject changes
  *   muc-admin.c     muc#admin: roles, affiliations, lists
  *   muc-owner.c     muc#owner: configuration form, destroy
  *   policy.c        who may create or join (by domain), password lockout, stanza rate limit
@@ -86,7 +88,7 @@ typedef struct {
 typedef struct _FocusMuc FocusMuc;
 
 /* Every refusal the MUC answers the same way wherever it happens: one error (type,
- * condition, text) and one metric label each (muc-service.c holds the table). */
+ * condition, text) and one metric label each (muc-reply.c holds the table). */
 typedef enum {
     FOCUS_REFUSE_POLICY,        /* the sender's domain is not served */
     FOCUS_REFUSE_GUEST_CREATE,  /* a guest may not start a room */
@@ -130,7 +132,7 @@ typedef struct {
     gboolean whois_anyone; /* new rooms are non-anonymous ([muc] default_whois = anyone) */
 } FocusMucLimits;
 
-/* What the media side (conference.c) hears from the MUC, so that the MUC needs to know
+/* What the media side (media-service.c) hears from the MUC, so that the MUC needs to know
  * nothing of Jingle. `removed` is TRUE when the room ended the occupant's stay (kick, ban,
  * membership, destroy), FALSE when the occupant left or its client vanished. */
 typedef struct {
@@ -171,9 +173,15 @@ FocusMuc *focus_muc_new(CcXmppComponent *xmpp, FocusPolicy *policy, GBytes *room
                         const FocusMucLimits *limits, CcMetrics *metrics);
 void focus_muc_free(FocusMuc *muc);
 void focus_muc_set_hooks(FocusMuc *muc, const FocusMucHooks *hooks);
+
+/* muc-rooms.c */
 FocusRoom *focus_muc_find_room(FocusMuc *muc, const char *local);
 FocusRoom *focus_muc_create_room(FocusMuc *muc, const char *local);
 void focus_muc_destroy_room(FocusMuc *muc, FocusRoom *room);
+
+/* muc-reply.c */
+/* Creates the refusal counters, one per metric label of the table. */
+void focus_muc_refusals_register(FocusMuc *muc, CcMetrics *registry);
 void focus_muc_refuse(FocusMuc *muc, const char *reason);
 /* Answers `stanza` with `refusal`'s error and counts it. */
 void focus_muc_refuse_stanza(FocusMuc *muc, xmpp_stanza_t *stanza, FocusRefusal refusal);
@@ -218,6 +226,8 @@ char *focus_room_occupant_jid(FocusRoom *room, const char *nick);
  * occupant-ids (only the room may say those). */
 void focus_room_copy_payload(xmpp_stanza_t *dst, xmpp_stanza_t *src);
 void focus_room_add_occupant_id(xmpp_stanza_t *stanza, FocusOccupant *occ);
+/* Sends the room's subject (an empty <subject/> when none) to `to`. */
+void focus_room_send_subject(FocusRoom *room, FocusOccupant *to);
 
 /* muc-iq-route.c */
 void focus_muc_routes_init(FocusMuc *muc);
@@ -233,7 +243,6 @@ void focus_muc_remove_occupant(FocusMuc *muc, FocusRoom *room, FocusOccupant *oc
 
 /* muc-message.c */
 gboolean focus_muc_on_message(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data);
-void focus_muc_send_subject(FocusMuc *muc, FocusRoom *room, FocusOccupant *to);
 
 /* muc-admin.c */
 gboolean focus_muc_admin_iq(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq);

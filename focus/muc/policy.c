@@ -24,6 +24,12 @@ typedef struct {
     gint64 updated;
 } Bucket;
 
+static gint64
+policy_now(const FocusPolicy *policy)
+{
+    return policy->s.clock != NULL ? policy->s.clock() : g_get_monotonic_time();
+}
+
 static GHashTable *
 domain_set(const char *const *domains)
 {
@@ -84,7 +90,7 @@ locked(GHashTable *table, const char *key, gint64 now)
 gboolean
 focus_policy_is_locked(FocusPolicy *policy, const char *bare_key, const char *room)
 {
-    gint64 now = g_get_monotonic_time();
+    gint64 now = policy_now(policy);
     return locked(policy->failures_by_jid, bare_key, now) ||
            locked(policy->failures_by_room, room, now);
 }
@@ -120,7 +126,7 @@ count_failure(FocusPolicy *policy, GHashTable *table, const char *key, guint thr
 gboolean
 focus_policy_record_failure(FocusPolicy *policy, const char *bare_key, const char *room)
 {
-    gint64 now = g_get_monotonic_time();
+    gint64 now = policy_now(policy);
     gboolean by_jid =
         count_failure(policy, policy->failures_by_jid, bare_key, policy->s.jid_failures, now);
     gboolean by_room =
@@ -133,7 +139,7 @@ focus_policy_allow_stanza(FocusPolicy *policy, const char *full_jid)
 {
     if (policy->s.stanzas_per_second == 0)
         return TRUE;
-    gint64 now = g_get_monotonic_time();
+    gint64 now = policy_now(policy);
     double rate = policy->s.stanzas_per_second, burst = 2.0 * rate;
     Bucket *b = g_hash_table_lookup(policy->buckets, full_jid);
     if (b == NULL) {
@@ -176,7 +182,7 @@ bucket_full(gpointer key, gpointer value, gpointer data)
 void
 focus_policy_sweep(FocusPolicy *policy)
 {
-    gint64 now = g_get_monotonic_time();
+    gint64 now = policy_now(policy);
     gpointer data[2] = {policy, &now};
     g_hash_table_foreach_remove(policy->failures_by_jid, failures_expired, data);
     g_hash_table_foreach_remove(policy->failures_by_room, failures_expired, data);

@@ -22,6 +22,7 @@ typedef struct {
     guint lockout_s; /* first lockout; each further one doubles, up to lockout_max_s */
     guint lockout_max_s;
     guint stanzas_per_second; /* sustained rate per full JID; bursts up to twice that */
+    gint64 (*clock)(void);    /* microseconds; NULL: g_get_monotonic_time (tests set time) */
 } FocusPolicySettings;
 
 typedef struct _FocusPolicy FocusPolicy;

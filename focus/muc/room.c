@@ -285,3 +285,27 @@ focus_room_broadcast_presence(FocusRoom *room, FocusOccupant *occ, const char *t
         xmpp_stanza_release(p);
     }
 }
+
+void
+focus_room_send_subject(FocusRoom *room, FocusOccupant *to)
+{
+    FocusMuc *muc = room->muc;
+    g_autoptr(xmpp_stanza_t) m =
+        xmpp_message_new(focus_muc_ctx(muc), "groupchat", to->jid_text, NULL);
+    FocusOccupant *setter = focus_room_by_nick(room, room->subject_by);
+    if (setter != NULL) {
+        g_autofree char *from = focus_room_occupant_jid(room, setter->nick);
+        xmpp_stanza_set_from(m, from);
+    } else {
+        xmpp_stanza_set_from(m, room->jid);
+    }
+    g_autofree char *id = cc_stanza_new_id();
+    xmpp_stanza_set_id(m, id);
+    xmpp_stanza_t *subject = cc_stanza_add_child(m, "subject", NULL);
+    if (room->subject != NULL && *room->subject != '\0') {
+        g_autoptr(xmpp_stanza_t) text = xmpp_stanza_new(focus_muc_ctx(muc));
+        xmpp_stanza_set_text(text, room->subject);
+        xmpp_stanza_add_child(subject, text);
+    }
+    focus_muc_send(muc, m);
+}

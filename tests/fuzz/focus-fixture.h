@@ -43,9 +43,26 @@ focus_fixture_quiet(void)
     once = TRUE;
 }
 
+/* The policy's clock: frozen, so that rate limits and lockouts do not depend on how fast
+ * the machine runs; scenarios move it on explicitly. */
+static gint64 focus_fixture_now_us;
+
+static gint64
+focus_fixture_clock(void)
+{
+    return focus_fixture_now_us;
+}
+
+/* What a fixture may change; zero fields take the defaults below. */
+typedef struct {
+    const char *const *guest_domains; /* NULL: none */
+    guint stanzas_per_second;         /* 0: 1000 */
+    guint max_occupants;              /* 0: 8 */
+    guint max_rooms;                  /* 0: 8 */
+} FocusFixtureOptions;
+
 static void
-focus_fixture_init(FocusFixture *f, const char *const *guest_domains, guint stanzas_per_second,
-                   guint max_occupants)
+focus_fixture_init(FocusFixture *f, const FocusFixtureOptions *options)
 {
     static const char *const auth_domains[] = {"a.example", NULL};
     focus_fixture_quiet();
@@ -58,12 +75,15 @@ focus_fixture_init(FocusFixture *f, const char *const *guest_domains, guint stan
                               .window_s = 60,
                               .lockout_s = 60,
                               .lockout_max_s = 600,
-                              .stanzas_per_second = stanzas_per_second};
-    f->policy = focus_policy_new(auth_domains, guest_domains, &ps);
+                              .stanzas_per_second =
+                                  options->stanzas_per_second ? options->stanzas_per_second : 1000,
+                              .clock = focus_fixture_clock};
+    focus_fixture_now_us = G_USEC_PER_SEC * 1000;
+    f->policy = focus_policy_new(auth_domains, options->guest_domains, &ps);
     guint8 raw_key[CC_KEY_LEN] = {1};
     f->room_key = g_bytes_new(raw_key, sizeof raw_key);
-    FocusMucLimits limits = {.max_rooms = 8,
-                             .max_occupants = max_occupants,
+    FocusMucLimits limits = {.max_rooms = options->max_rooms ? options->max_rooms : 8,
+                             .max_occupants = options->max_occupants ? options->max_occupants : 8,
                              .max_nick_length = 16,
                              .max_room_name_length = 32};
     f->muc = focus_muc_new(f->xmpp, f->policy, f->room_key, &limits, f->metrics);
@@ -80,7 +100,7 @@ focus_fixture_clear(FocusFixture *f)
 }
 
 /* The input inside <w xmlns='jabber:component:accept'>...</w>, or NULL if not XML. */
-static xmpp_stanza_t *
+static inline xmpp_stanza_t *
 focus_fixture_wrap(FocusFixture *f, const uint8_t *data, size_t size)
 {
     GString *text = g_string_new("<w xmlns='jabber:component:accept'>");

@@ -20,7 +20,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 64 * 1024)
         return 0;
     FocusFixture f;
-    focus_fixture_init(&f, guest_domains, 1000, 6);
+    focus_fixture_init(&f,
+                       &(FocusFixtureOptions){.guest_domains = guest_domains, .max_occupants = 6});
     FocusMuc *muc = f.muc;
     xmpp_stanza_t *wrapper = focus_fixture_wrap(&f, data, size);
     if (wrapper != NULL) {
