@@ -220,6 +220,7 @@ endpoint_free(CcColibri2Endpoint *ep)
 {
     g_free(ep->id);
     g_free(ep->channel_id);
+    g_free(ep->occupant_id);
     cc_ice_udp_transport_free(ep->transport);
     if (ep->sources != NULL)
         g_ptr_array_unref(ep->sources);
@@ -327,9 +328,15 @@ parse_endpoint(xmpp_stanza_t *e, GError **error)
         cc_xml_invalid(error, "endpoint: bad channel-id");
         return NULL;
     }
+    const char *occupant_id = xmpp_stanza_get_attribute(e, "occupant-id");
+    if (occupant_id != NULL && !cc_colibri2_valid_id(occupant_id)) {
+        cc_xml_invalid(error, "endpoint: bad occupant-id");
+        return NULL;
+    }
     CcColibri2Endpoint *ep = g_new0(CcColibri2Endpoint, 1);
     ep->id = g_strdup(id);
     ep->channel_id = g_strdup(channel_id);
+    ep->occupant_id = g_strdup(occupant_id);
     ep->create = parse_bool(xmpp_stanza_get_attribute(e, "create"));
     ep->expire = parse_bool(xmpp_stanza_get_attribute(e, "expire"));
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
@@ -369,11 +376,37 @@ cc_colibri2_modify_free(CcColibri2Modify *m)
         return;
     g_free(m->meeting_id);
     g_free(m->name);
+    g_free(m->recording_id);
     g_ptr_array_unref(m->endpoints);
     g_free(m);
 }
 
 static CcColibri2Modify *parse_body(xmpp_stanza_t *e, GError **error);
+
+static gboolean
+parse_recording(xmpp_stanza_t *e, CcColibri2Modify *m, GError **error)
+{
+    const char *action = xmpp_stanza_get_attribute(e, "action");
+    const char *id = xmpp_stanza_get_attribute(e, "id");
+    if (m->recording != CC_COLIBRI2_RECORDING_NONE) {
+        cc_xml_invalid(error, "recording: repeated");
+        return FALSE;
+    }
+    if (g_strcmp0(action, "start") == 0)
+        m->recording = CC_COLIBRI2_RECORDING_START;
+    else if (g_strcmp0(action, "stop") == 0)
+        m->recording = CC_COLIBRI2_RECORDING_STOP;
+    else {
+        cc_xml_invalid(error, "recording: bad action");
+        return FALSE;
+    }
+    if (!cc_colibri2_valid_id(id)) {
+        cc_xml_invalid(error, "recording: bad id");
+        return FALSE;
+    }
+    m->recording_id = g_strdup(id);
+    return TRUE;
+}
 
 CcColibri2Modify *
 cc_colibri2_modify_parse(xmpp_stanza_t *e, GError **error)
@@ -406,6 +439,11 @@ parse_body(xmpp_stanza_t *e, GError **error)
     m->expire = parse_bool(xmpp_stanza_get_attribute(e, "expire"));
     m->endpoints = g_ptr_array_new_with_free_func((GDestroyNotify)endpoint_free);
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(e); c; c = xmpp_stanza_get_next(c)) {
+        if (cc_xml_is(c, "recording", CC_NS_RECORDING)) {
+            if (!parse_recording(c, m, error))
+                return NULL;
+            continue;
+        }
         if (!cc_xml_is(c, "endpoint", NULL))
             continue;
         if (m->endpoints->len >= CC_COLIBRI2_MAX_ENDPOINTS) {
@@ -462,6 +500,17 @@ cc_colibri2_modified_parse(xmpp_stanza_t *e, GError **error)
     return parse_body(e, error);
 }
 
+static void
+write_recording(xmpp_stanza_t *parent, const CcColibri2Modify *m)
+{
+    if (m->recording == CC_COLIBRI2_RECORDING_NONE)
+        return;
+    xmpp_stanza_t *r = cc_stanza_add_child(parent, "recording", CC_NS_RECORDING);
+    xmpp_stanza_set_attribute(r, "action",
+                              m->recording == CC_COLIBRI2_RECORDING_START ? "start" : "stop");
+    xmpp_stanza_set_attribute(r, "id", m->recording_id);
+}
+
 void
 cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *m)
 {
@@ -479,6 +528,8 @@ cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *m)
         xmpp_stanza_set_attribute(e, "id", ep->id);
         if (ep->channel_id != NULL)
             xmpp_stanza_set_attribute(e, "channel-id", ep->channel_id);
+        if (ep->occupant_id != NULL)
+            xmpp_stanza_set_attribute(e, "occupant-id", ep->occupant_id);
         if (ep->create)
             xmpp_stanza_set_attribute(e, "create", "true");
         if (ep->expire)
@@ -494,6 +545,68 @@ cc_colibri2_modify_write(xmpp_stanza_t *parent, const CcColibri2Modify *m)
         if (ep->sources != NULL)
             cc_colibri2_sources_write(e, ep->sources);
     }
+    write_recording(cm, m);
+}
+
+/* A reason token: 1..32 of [a-z_]. */
+static gboolean
+valid_token(const char *s)
+{
+    gsize len = s ? strlen(s) : 0;
+    return len > 0 && len <= 32 && strspn(s, "abcdefghijklmnopqrstuvwxyz_") == len;
+}
+
+CcColibri2RecordingStatus *
+cc_colibri2_recording_status_parse(xmpp_stanza_t *e, GError **error)
+{
+    if (!cc_xml_is(e, "recording-status", CC_NS_RECORDING)) {
+        cc_xml_invalid(error, "not a recording-status");
+        return NULL;
+    }
+    const char *meeting = xmpp_stanza_get_attribute(e, "meeting-id");
+    const char *id = xmpp_stanza_get_attribute(e, "id");
+    const char *state = xmpp_stanza_get_attribute(e, "state");
+    const char *reason = xmpp_stanza_get_attribute(e, "reason");
+    if (!cc_colibri2_valid_id(meeting) || !cc_colibri2_valid_id(id)) {
+        cc_xml_invalid(error, "recording-status: bad meeting-id or id");
+        return NULL;
+    }
+    if (g_strcmp0(state, "damaged") != 0 && g_strcmp0(state, "failed") != 0) {
+        cc_xml_invalid(error, "recording-status: bad state");
+        return NULL;
+    }
+    if (!valid_token(reason)) {
+        cc_xml_invalid(error, "recording-status: bad reason");
+        return NULL;
+    }
+    CcColibri2RecordingStatus *st = g_new0(CcColibri2RecordingStatus, 1);
+    st->meeting_id = g_strdup(meeting);
+    st->id = g_strdup(id);
+    st->state = g_strdup(state);
+    st->reason = g_strdup(reason);
+    return st;
+}
+
+void
+cc_colibri2_recording_status_write(xmpp_stanza_t *parent, const CcColibri2RecordingStatus *st)
+{
+    xmpp_stanza_t *e = cc_stanza_add_child(parent, "recording-status", CC_NS_RECORDING);
+    xmpp_stanza_set_attribute(e, "meeting-id", st->meeting_id);
+    xmpp_stanza_set_attribute(e, "id", st->id);
+    xmpp_stanza_set_attribute(e, "state", st->state);
+    xmpp_stanza_set_attribute(e, "reason", st->reason);
+}
+
+void
+cc_colibri2_recording_status_free(CcColibri2RecordingStatus *st)
+{
+    if (st == NULL)
+        return;
+    g_free(st->meeting_id);
+    g_free(st->id);
+    g_free(st->state);
+    g_free(st->reason);
+    g_free(st);
 }
 
 void

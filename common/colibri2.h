@@ -21,6 +21,8 @@ G_BEGIN_DECLS
 #define CC_NS_RTP_HDREXT  "urn:xmpp:jingle:apps:rtp:rtp-hdrext:0"
 #define CC_NS_SSMA        "urn:xmpp:jingle:apps:rtp:ssma:0"
 #define CC_NS_HEALTHCHECK "http://jitsi.org/protocol/healthcheck"
+/* Conclave's extension: the bridge records a conference (schemas/colibri2.md, Recording). */
+#define CC_NS_RECORDING "urn:conclave:recording:0"
 
 #define CC_COLIBRI2_MAX_ENDPOINTS 64
 #define CC_COLIBRI2_MAX_SOURCES   16 /* media-source per endpoint */
@@ -78,8 +80,17 @@ typedef struct {
      * id. UTF-8, at most CC_COLIBRI2_MAX_CHANNEL_ID_LEN bytes, no control characters. It is
      * a nickname: never log it. */
     char *channel_id;
+    /* <endpoint occupant-id>: the participant's XEP-0421 occupant id (opaque, a Colibri2
+     * id); a recording names the owner of each stream by it. NULL: not given. */
+    char *occupant_id;
     GPtrArray *sources; /* CcColibri2Source*; NULL when <sources> is absent */
 } CcColibri2Endpoint;
+
+typedef enum {
+    CC_COLIBRI2_RECORDING_NONE, /* no <recording> element */
+    CC_COLIBRI2_RECORDING_START,
+    CC_COLIBRI2_RECORDING_STOP,
+} CcColibri2RecordingAction;
 
 typedef struct {
     char *meeting_id;
@@ -87,7 +98,26 @@ typedef struct {
     gboolean create;
     gboolean expire;
     GPtrArray *endpoints; /* CcColibri2Endpoint* */
+    /* <recording xmlns='urn:conclave:recording:0' action='start|stop' id='...'/>: start or
+     * stop the recording `recording_id` (a Colibri2 id) of the conference. */
+    CcColibri2RecordingAction recording;
+    char *recording_id;
 } CcColibri2Modify;
+
+/* <recording-status xmlns='urn:conclave:recording:0'> (message, bridge -> focus): a
+ * recording ended on its own, or goes on damaged. */
+typedef struct {
+    char *meeting_id;
+    char *id;
+    char *state;  /* "damaged" (goes on, something was lost) or "failed" (stopped) */
+    char *reason; /* a token: queue_overflow, disk_full, write_error, ... */
+} CcColibri2RecordingStatus;
+
+CcColibri2RecordingStatus *cc_colibri2_recording_status_parse(xmpp_stanza_t *e, GError **error);
+void cc_colibri2_recording_status_write(xmpp_stanza_t *parent,
+                                        const CcColibri2RecordingStatus *status);
+void cc_colibri2_recording_status_free(CcColibri2RecordingStatus *status);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcColibri2RecordingStatus, cc_colibri2_recording_status_free)
 
 /* A Colibri2 id (meeting, endpoint, source): 1..64 characters of [A-Za-z0-9._-]. */
 gboolean cc_colibri2_valid_id(const char *id);

@@ -1,7 +1,8 @@
 /* libFuzzer target: the Colibri2 parsers (conference-modify from the XMPP network on the
  * bridge, conference-modified on the focus). Beyond "no crash": what they accept, written
  * back as a request by our own writer, parses again to the same payload types, audio
- * level extension and channel id. */
+ * level extension, channel id, occupant id and recording request. A bridge's
+ * recording-status is parsed too. */
 #include "cc-autoptr.h"
 #include "colibri2.h"
 
@@ -34,9 +35,12 @@ rewrite_and_reparse(const CcColibri2Modify *m)
             memcmp(&a->video, &b->video, sizeof a->video) != 0)
             abort();
         /* and so do the audio level extension and the channel id */
-        if (a->audio_level_ext != b->audio_level_ext || g_strcmp0(a->channel_id, b->channel_id))
+        if (a->audio_level_ext != b->audio_level_ext || g_strcmp0(a->channel_id, b->channel_id) ||
+            g_strcmp0(a->occupant_id, b->occupant_id))
             abort();
     }
+    if (m->recording != again->recording || g_strcmp0(m->recording_id, again->recording_id))
+        abort();
 }
 
 int
@@ -65,5 +69,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_autoptr(CcColibri2Modify) a = cc_colibri2_modified_parse(answer ? answer : stanza, NULL);
     if (a != NULL)
         rewrite_and_reparse(a);
+    /* a bridge's recording report, as the focus reads it */
+    xmpp_stanza_t *status =
+        xmpp_stanza_get_child_by_name_and_ns(stanza, "recording-status", CC_NS_RECORDING);
+    g_autoptr(CcColibri2RecordingStatus) st =
+        cc_colibri2_recording_status_parse(status ? status : stanza, NULL);
+    if (st != NULL && strcmp(st->state, "damaged") != 0 && strcmp(st->state, "failed") != 0)
+        abort();
     return 0;
 }

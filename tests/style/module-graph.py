@@ -124,7 +124,8 @@ def main():
         return 2
     build = os.path.abspath(sys.argv[1])
     objects = object_sources(build)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(build, "meson-info", "meson-info.json")) as f:
+        root = json.load(f)["directories"]["source"]
     edges = symbol_edges(objects) | include_edges(root)
     nodes = {a for a, _ in edges} | {b for _, b in edges}
     if "--edges" in sys.argv:

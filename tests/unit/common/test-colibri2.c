@@ -76,17 +76,41 @@ START_TEST(test_examples)
     for (guint i = 0; i < examples->len; i++) {
         g_autoptr(xmpp_stanza_t) s = parse_xml(g_ptr_array_index(examples, i));
         if (g_str_equal(xmpp_stanza_get_name(s), "message")) {
-            /* the only message: a bridge reporting an endpoint it expired by itself */
+            /* a bridge reporting what happened on its own: a recording that failed, an
+             * endpoint it expired */
             xmpp_stanza_t *e =
                 xmpp_stanza_get_child_by_name_and_ns(s, "endpoint-expired", CC_NS_COLIBRI2);
-            ck_assert_ptr_nonnull(e);
-            ck_assert_str_eq(xmpp_stanza_get_attribute(e, "reason"), "ice_failed");
+            xmpp_stanza_t *r =
+                xmpp_stanza_get_child_by_name_and_ns(s, "recording-status", CC_NS_RECORDING);
+            ck_assert(e != NULL || r != NULL);
+            if (e != NULL) {
+                ck_assert_str_eq(xmpp_stanza_get_attribute(e, "reason"), "ice_failed");
+            } else {
+                g_autoptr(GError) status_error = NULL;
+                g_autoptr(CcColibri2RecordingStatus) st =
+                    cc_colibri2_recording_status_parse(r, &status_error);
+                ck_assert_msg(st != NULL, "%s", status_error ? status_error->message : "");
+                ck_assert_str_eq(st->state, "failed");
+                ck_assert_str_eq(st->reason, "disk_full");
+                ck_assert_str_eq(st->id, "rec-5d1f");
+            }
             messages++;
             continue;
         }
         ck_assert_str_eq(xmpp_stanza_get_name(s), "iq");
+        xmpp_stanza_t *cm =
+            xmpp_stanza_get_child_by_name_and_ns(s, "conference-modify", CC_NS_COLIBRI2);
+        xmpp_stanza_t *rec =
+            cm ? xmpp_stanza_get_child_by_name_and_ns(cm, "recording", CC_NS_RECORDING) : NULL;
+        if (rec != NULL) {
+            g_autoptr(GError) rec_error = NULL;
+            g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_parse(cm, &rec_error);
+            ck_assert_msg(m != NULL, "%s", rec_error ? rec_error->message : "");
+            ck_assert_int_eq(m->recording, CC_COLIBRI2_RECORDING_START);
+            ck_assert_str_eq(m->recording_id, "rec-5d1f");
+        }
     }
-    ck_assert_uint_eq(messages, 1);
+    ck_assert_uint_eq(messages, 2);
     g_autoptr(GError) error = NULL;
     g_autoptr(CcColibri2Modify) create = parse_modify(g_ptr_array_index(examples, 0), &error);
     ck_assert_msg(create != NULL, "%s", error ? error->message : "");
@@ -142,6 +166,69 @@ START_TEST(test_examples)
     g_autoptr(CcColibri2Modify) expire = parse_modify(g_ptr_array_index(examples, 4), &error);
     ck_assert(expire->expire);
     ck_assert_uint_eq(expire->endpoints->len, 0);
+}
+END_TEST
+
+/* <recording> and occupant-id survive a round trip; each malformed shape is refused. */
+START_TEST(test_recording)
+{
+    g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_new("m1");
+    m->recording = CC_COLIBRI2_RECORDING_STOP;
+    m->recording_id = g_strdup("rec-1");
+    CcColibri2Endpoint *ep = cc_colibri2_modify_add_endpoint(m, "e1");
+    ep->occupant_id = g_strdup("OKAC_LteObv3RnksoTN97A");
+    g_autoptr(xmpp_stanza_t) iq = xmpp_iq_new(ctx, "set", "r");
+    cc_colibri2_modify_write(iq, m);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CcColibri2Modify) back = cc_colibri2_modify_parse(
+        xmpp_stanza_get_child_by_name_and_ns(iq, "conference-modify", CC_NS_COLIBRI2), &error);
+    ck_assert_msg(back != NULL, "%s", error ? error->message : "");
+    ck_assert_int_eq(back->recording, CC_COLIBRI2_RECORDING_STOP);
+    ck_assert_str_eq(back->recording_id, "rec-1");
+    ck_assert_str_eq(((CcColibri2Endpoint *)g_ptr_array_index(back->endpoints, 0))->occupant_id,
+                     "OKAC_LteObv3RnksoTN97A");
+
+    static const char *const bad[] = {
+        "<recording xmlns='urn:conclave:recording:0' action='pause' id='r'/>",
+        "<recording xmlns='urn:conclave:recording:0' action='start'/>",
+        "<recording xmlns='urn:conclave:recording:0' action='start' id='a b'/>",
+        "<recording xmlns='urn:conclave:recording:0' action='start' id='a'/>"
+        "<recording xmlns='urn:conclave:recording:0' action='stop' id='a'/>",
+        "<endpoint id='e' occupant-id='not/valid'/>",
+        NULL,
+    };
+    for (const char *const *b = bad; *b != NULL; b++) {
+        g_autofree char *xml = g_strdup_printf("<iq><conference-modify xmlns='jitsi:colibri2' "
+                                               "meeting-id='m'>%s</conference-modify></iq>",
+                                               *b);
+        g_autoptr(GError) e = NULL;
+        g_autoptr(CcColibri2Modify) refused = parse_modify(xml, &e);
+        ck_assert_msg(refused == NULL, "accepted: %s", *b);
+        ck_assert_ptr_nonnull(e);
+    }
+    static const char *const bad_status[] = {
+        "<recording-status xmlns='urn:conclave:recording:0' meeting-id='m' id='r' state='on' "
+        "reason='x'/>",
+        "<recording-status xmlns='urn:conclave:recording:0' meeting-id='m' id='r' state='failed'/>",
+        "<recording-status xmlns='urn:conclave:recording:0' meeting-id='m' id='r' state='failed' "
+        "reason='Disk Full'/>",
+        "<recording-status xmlns='urn:conclave:recording:0' id='r' state='failed' reason='x'/>",
+        NULL,
+    };
+    for (const char *const *b = bad_status; *b != NULL; b++) {
+        g_autoptr(xmpp_stanza_t) s = parse_xml(*b);
+        g_autoptr(GError) e = NULL;
+        g_autoptr(CcColibri2RecordingStatus) st = cc_colibri2_recording_status_parse(s, &e);
+        ck_assert_msg(st == NULL, "accepted: %s", *b);
+    }
+    CcColibri2RecordingStatus out = {"m", "r", "damaged", "queue_overflow"};
+    g_autoptr(xmpp_stanza_t) msg = xmpp_message_new(ctx, NULL, "f", NULL);
+    cc_colibri2_recording_status_write(msg, &out);
+    g_autoptr(CcColibri2RecordingStatus) in = cc_colibri2_recording_status_parse(
+        xmpp_stanza_get_child_by_name(msg, "recording-status"), &error);
+    ck_assert_ptr_nonnull(in);
+    ck_assert_str_eq(in->state, "damaged");
+    ck_assert_str_eq(in->reason, "queue_overflow");
 }
 END_TEST
 
@@ -520,6 +607,7 @@ colibri2_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_examples);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_recording);
     tcase_add_test(tc, test_answer_parse);
     tcase_add_test(tc, test_request_write);
     tcase_add_test(tc, test_transport_skips_unusable_candidates);
