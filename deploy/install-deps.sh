@@ -27,6 +27,9 @@ if [[ "${1:-}" == "--tests" ]]; then
         gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
         gstreamer1.0-nice python3-gi python3-gst-1.0 gir1.2-gst-plugins-bad-1.0
         gir1.2-gst-plugins-base-1.0 gir1.2-nice-0.1
+        # the recording tool's test: gst-launch-1.0 reads the decrypted pcaps (pcapparse is
+        # in plugins-bad), openssl makes an X25519 key pair to show interop
+        gstreamer1.0-tools openssl
         # headless Chromium for the lib-jitsi-meet client test (tests/jitsi/)
         chromium
     )

@@ -1,23 +1,35 @@
-/* conclavectl: the operator's command-line tool. Each subcommand is a function below;
- * today: keygen (a new 32-byte key file, mode 0600). */
+/* conclavectl: the operator's command-line tool. Each subcommand is a function below or in
+ * its own file; today: keygen (a new 32-byte key file, mode 0600) and recording (keygen,
+ * verify and decrypt of encrypted recordings, in recording-cmd.c). */
 #include "crypto.h"
+#include "recording-cmd.h"
 
 #include <conclave-version.h>
 #include <stdio.h>
 
-static const char usage[] = "Usage: conclavectl COMMAND [ARGS]\n"
-                            "\n"
-                            "The Conclave operator's tool.\n"
-                            "\n"
-                            "Commands:\n"
-                            "  keygen FILE   Write a new random %d-byte key to FILE (mode 0600).\n"
-                            "                Refuses to overwrite an existing file.\n"
-                            "  help          Show this help.\n"
-                            "  version       Show the version.\n"
-                            "\n"
-                            "Options:\n"
-                            "  -h, --help    Show this help.\n"
-                            "  -V, --version Show the version.\n";
+static const char usage_head[] = "Usage: conclavectl COMMAND [ARGS]\n"
+                                 "\n"
+                                 "The Conclave operator's tool.\n"
+                                 "\n"
+                                 "Commands:\n"
+                                 "  keygen FILE   Write a new random %d-byte key to FILE (mode "
+                                 "0600).\n"
+                                 "                Refuses to overwrite an existing file.\n";
+
+static const char usage_tail[] = "  help          Show this help.\n"
+                                 "  version       Show the version.\n"
+                                 "\n"
+                                 "Options:\n"
+                                 "  -h, --help    Show this help.\n"
+                                 "  -V, --version Show the version.\n";
+
+static void
+print_usage(FILE *out)
+{
+    fprintf(out, usage_head, CC_KEY_LEN);
+    fputs(ctl_recording_usage, out);
+    fputs(usage_tail, out);
+}
 
 static int
 cmd_keygen(int argc, char **argv)
@@ -39,12 +51,12 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, usage, CC_KEY_LEN);
+        print_usage(stderr);
         return 2;
     }
     const char *cmd = argv[1];
     if (g_str_equal(cmd, "-h") || g_str_equal(cmd, "--help") || g_str_equal(cmd, "help")) {
-        printf(usage, CC_KEY_LEN);
+        print_usage(stdout);
         return 0;
     }
     if (g_str_equal(cmd, "-V") || g_str_equal(cmd, "--version") || g_str_equal(cmd, "version")) {
@@ -53,6 +65,8 @@ main(int argc, char **argv)
     }
     if (g_str_equal(cmd, "keygen"))
         return cmd_keygen(argc - 1, argv + 1);
+    if (g_str_equal(cmd, "recording"))
+        return ctl_recording(argc - 1, argv + 1);
     fprintf(stderr, "conclavectl: unknown command '%s' (try --help)\n", cmd);
     return 2;
 }

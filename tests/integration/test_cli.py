@@ -128,6 +128,9 @@ class Programs(unittest.TestCase):
         r = run(BINARIES['ctl'], '--help')
         self.assertEqual(r.returncode, 0)
         self.assertIn('keygen FILE', r.stdout)
+        for usage in ('recording keygen PRIV PUB', 'recording verify --key PRIV FILE',
+                      'recording decrypt --key PRIV FILE --out DIR'):
+            self.assertIn(usage, r.stdout)
 
     def test_bad_usage(self):
         r = run(BINARIES['focus'], '--no-such-option')
