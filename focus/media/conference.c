@@ -2,6 +2,7 @@
  * it on the least-stressed bridge, asking that bridge for endpoints, keeping endpoints'
  * transports and sources up to date, and moving everything to another bridge when one
  * fails (a failed request, the pool's listener, or the bridge saying it lost an endpoint).
+ * A recording (recording.c) ends when its conference leaves the bridge, by either way.
  * A conference's id on the bridge is a random meeting id per room instance. It does not
  * hear the MUC itself: media-service.c turns the MUC's hooks into calls here. */
 #include "focus-media.h"
@@ -156,6 +157,9 @@ focus_conference_pump(FocusConference *conf)
          * than Colibri2 carries leaves the endpoint id there). */
         if (strlen(p->occ->nick) <= CC_COLIBRI2_MAX_CHANNEL_ID_LEN)
             ep->channel_id = g_strdup(p->occ->nick);
+        /* A recording names the owner of each stream by it (never by nick or JID). */
+        if (cc_colibri2_valid_id(p->occ->occupant_id))
+            ep->occupant_id = g_strdup(p->occ->occupant_id);
         ep->audio_level_ext = FOCUS_AUDIO_LEVEL_EXT;
         focus_participant_set_state(p, PART_ALLOCATING);
     }
@@ -234,6 +238,7 @@ focus_conference_release(FocusConference *conf)
 {
     if (conf->bridge == NULL)
         return;
+    focus_recording_end(conf, FOCUS_REC_END_CONFERENCE); /* expiring it stops the recording */
     focus_colibri_expire_conference(conf);
     focus_bridges_count_conference(conf->media->bridges, conf->bridge, -1);
     g_clear_pointer(&conf->bridge, g_free);
@@ -282,6 +287,9 @@ focus_conference_move(FocusConference *conf, const char *why)
     g_message("room %s: moving its conference off %s: %s", conf->room->tag,
               conf->bridge ? conf->bridge : "(none)", why);
     cc_metric_inc(media->metrics.moves);
+    /* The recording ends with what the failed bridge wrote; it does not follow the
+     * conference (a new one is a moderator's decision). */
+    focus_recording_end(conf, FOCUS_REC_END_BRIDGE_FAILED);
     focus_conference_release(conf);
     for (guint i = 0; i < conf->participants->len; i++) {
         FocusParticipant *p = g_ptr_array_index(conf->participants, i);
@@ -328,6 +336,7 @@ void
 focus_conference_free(FocusConference *conf)
 {
     g_hash_table_remove(conf->media->conferences, &conf->serial);
+    focus_recording_clear(conf);
     conf->room->media = NULL;
     g_hash_table_unref(conf->by_jid);
     g_ptr_array_unref(conf->participants);

@@ -8,6 +8,7 @@
  *   media-service.c   FocusMedia (below): the MUC's hooks, the handlers, metrics
  *   jingle-handler.c  Jingle IQs from clients (accept, source-add/-remove, terminate...)
  *   conference.c      rooms' conferences: placement on bridges, endpoints, failover
+ *   recording.c       recordings started and stopped by moderators with the Jibri IQ
  *   capabilities.c    does this occupant want media? disco#info and a verified caps cache
  *   participant.c     one participant's session: states, the sources others are told of
  *   focus-occupant.c  the focus's own occupant, as media participants are shown it

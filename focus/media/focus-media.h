@@ -9,6 +9,7 @@
  *   media-service.c   FocusMedia, the MUC's hooks, wiring          (the top)
  *   jingle-handler.c  Jingle from clients
  *   conference.c      placement on bridges, failover              (owns its participants)
+ *   recording.c       the Jibri IQ, a conference's recording on its bridge
  *   capabilities.c    does an occupant want media? (answers through FocusCapable)
  *   participant.c     one session (a refused offer is told through FocusJingleRefused)
  *   focus-occupant.c, p2p.c
@@ -59,6 +60,31 @@ typedef struct _FocusParticipant {
     struct _FocusParticipant *p2p_peer;
 } FocusParticipant;
 
+/* A conference's recording (recording.c): at most one at a time, on the conference's
+ * bridge; it never moves to another bridge. */
+typedef enum {
+    FOCUS_REC_OFF,      /* none runs (`id`, if set, is the last one, which ended) */
+    FOCUS_REC_STARTING, /* `next_id` asked of the bridge; `pending` waits for its answer */
+    FOCUS_REC_ON,       /* `id` runs */
+    FOCUS_REC_STOPPING, /* stopping `id` asked of the bridge; `pending` waits */
+} FocusRecState;
+
+typedef struct {
+    FocusRecState state;
+    /* The running or last recording: its Colibri2 id, which Jitsi clients know as the
+     * session_id. Jitsi clients are shown its status (focus-occupant.c): on while ON or
+     * STOPPING, off otherwise; NULL: nothing to show. */
+    char *id;
+    char *next_id;          /* while STARTING */
+    char *initiator;        /* occupant-id of the moderator who started `id` */
+    char *terminator;       /* occupant-id of the moderator who stopped `id`; NULL: it ended */
+    gboolean failed;        /* `id` ended on its own (failure, failover): failure_reason='error' */
+    gboolean damage_told;   /* the moderators were told that `id` lost media */
+    gint64 started_us;      /* wall clock when the bridge started `id` */
+    xmpp_stanza_t *pending; /* the client's start or stop request waiting for the bridge */
+    char *requester;        /* occupant-id of its sender */
+} FocusRecording;
+
 typedef struct {
     char *owner; /* room@service/nick of the participant that sends it */
     CcColibri2Source *source;
@@ -76,11 +102,12 @@ struct _FocusConference {
     GPtrArray *participants; /* FocusParticipant*, owned */
     GHashTable *by_jid;      /* real full JID -> FocusParticipant* */
     gint shown_bridge_count; /* the bridge-count last shown (focus-occupant.c); -1: none */
+    FocusRecording recording;
 };
 
 typedef struct {
     CcMetric *sessions, *participants, *reinvites, *moves, *jingle_in, *colibri_errors, *text_only,
-        *restarts, *candidates_skipped;
+        *restarts, *candidates_skipped, *recordings, *recordings_failed;
     GHashTable *jingle_errors; /* condition -> CcMetric* */
 } FocusMediaMetrics;
 
@@ -184,10 +211,14 @@ void focus_p2p_forget(FocusParticipant *p);
 gboolean focus_p2p_holds_removal(FocusParticipant *p, const FocusToldSource *told);
 
 /* focus-occupant.c */
+/* The Jibri protocol of Jitsi clients (schemas/jibri.md). */
+#define NS_JIBRI "http://jitsi.org/protocol/jibri"
 /* Shows `p` the focus occupant, once, before its first session-initiate. */
 void focus_occupant_show(FocusParticipant *p);
 /* Sends the focus's presence again to those shown it when the properties changed. */
 void focus_occupant_update(FocusConference *conf);
+/* Sends the focus's presence again to those shown it (the recording's status changed). */
+void focus_occupant_refresh(FocusConference *conf);
 
 /* participant.c */
 FocusParticipant *focus_participant_new(FocusConference *conf, FocusOccupant *occ);
@@ -220,6 +251,23 @@ void focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence, Focu
                               gpointer data);
 /* The XEP-0115 verification string of a disco#info <query>; NULL if it has none. */
 char *focus_capabilities_ver(xmpp_stanza_t *query);
+
+/* recording.c */
+/* Registers the handler of Jibri IQs clients send to room@service/focus. */
+void focus_recording_install(FocusMedia *media);
+/* Why a recording ended without a moderator's stop. */
+typedef enum {
+    FOCUS_REC_END_BRIDGE_FAILED, /* the conference leaves its failed bridge */
+    FOCUS_REC_END_CONFERENCE,    /* the conference ends on its bridge (nobody sends media) */
+} FocusRecEnd;
+/* The conference's recording, if any, is over (its bridge conference ends or is left):
+ * everyone is told and a request waiting for the bridge is answered. */
+void focus_recording_end(FocusConference *conf, FocusRecEnd why);
+/* Frees the recording's state (the conference is freed); sends nothing. */
+void focus_recording_clear(FocusConference *conf);
+/* The MUC's service_message hook, after conference.c's (`data`: the FocusMedia): a bridge
+ * reports a recording damaged or failed; believed only from the conference's bridge. */
+gboolean focus_recording_on_bridge_message(xmpp_stanza_t *message, gpointer data);
 
 /* conference.c */
 FocusConference *focus_conference_of(FocusMedia *media, FocusRoom *room);

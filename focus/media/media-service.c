@@ -1,7 +1,7 @@
 /* The media wing as one service (see conference.h): FocusMedia's life, its metrics, and the
  * wiring of everything the wing hears from outside: the MUC's hooks (joins, departures,
- * destroyed rooms, routed Jingle, messages from bridges), the Jingle IQ handler and the
- * bridge pool's listener. It is the top of the wing: it calls into the other files and
+ * destroyed rooms, routed Jingle, messages from bridges), the Jingle and Jibri IQ handlers
+ * and the bridge pool's listener. It is the top of the wing: it calls into the other files and
  * nothing calls into it, so a join's path (capabilities, then a session) is read here. */
 #include "focus-media.h"
 
@@ -51,6 +51,14 @@ on_destroying(FocusRoom *room, gpointer data)
     focus_conference_free(conf);
 }
 
+/* A message to the service from a bridge: a lost endpoint, or a recording's report. */
+static gboolean
+on_service_message(xmpp_stanza_t *message, gpointer data)
+{
+    return focus_conference_on_bridge_message(message, data) ||
+           focus_recording_on_bridge_message(message, data);
+}
+
 /* --- the service --------------------------------------------------------------------------- */
 
 static void
@@ -80,6 +88,11 @@ register_metrics(FocusMedia *media, CcMetrics *r)
                            "Well-formed ICE candidates from clients left out because Conclave "
                            "cannot use them (TCP, unknown types)",
                            NULL);
+    m->recordings =
+        cc_metrics_gauge(r, "conclave_focus_recordings", "Conference recordings running now", NULL);
+    m->recordings_failed =
+        cc_metrics_counter(r, "conclave_focus_recordings_failed_total",
+                           "Recordings that ended on their own (bridge failure or failover)", NULL);
     /* The Jingle condition when there is one, else the stanza error's. */
     static const char *const conditions[] = {
         "unknown-session", "out-of-order",     "unsupported-info",    "bad-request",
@@ -111,12 +124,13 @@ focus_media_new(CcXmppComponent *xmpp, FocusMuc *muc, FocusBridges *bridges,
         .leaving = on_leaving,
         .destroying = on_destroying,
         .iq_routed = focus_p2p_on_routed,
-        .service_message = focus_conference_on_bridge_message,
+        .service_message = on_service_message,
         .data = media,
     };
     focus_muc_set_hooks(muc, &hooks);
     focus_bridges_set_listener(bridges, focus_conference_on_bridge_change, media);
     focus_jingle_install(media);
+    focus_recording_install(media);
     return media;
 }
 

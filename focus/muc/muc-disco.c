@@ -66,6 +66,8 @@ focus_muc_room_disco_info(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq)
     add_form_field(form, "muc#roominfo_occupants", NULL, count);
     add_form_field(form, "muc#roominfo_description", NULL, c->description ? c->description : "");
     add_form_field(form, "muc#roominfo_meetingId", NULL, room->meeting_id);
+    /* Conclave's own field (schemas/jibri.md): is the conference being recorded now? */
+    add_form_field(form, "conclave#recording", "boolean", room->recording ? "1" : "0");
     focus_muc_send(muc, reply);
     return TRUE;
 }

@@ -151,6 +151,8 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
     int codes[4], n = 0;
     if (room->config.whois_anyone)
         codes[n++] = 100;
+    if (room->recording) /* XEP-0045 7.2.12: a joiner is warned that the room is logged */
+        codes[n++] = 170;
     if (created)
         codes[n++] = 201;
     codes[n] = 0;

@@ -12,6 +12,7 @@
  *   muc-message.c   groupchat, private messages, subject changes
  *   muc-admin.c     muc#admin: roles, affiliations, lists
  *   muc-owner.c     muc#owner: configuration form, destroy
+ *   muc-notice.c    what the room tells its occupants itself: recording (170/171), notices
  *   policy.c        who may create or join (by domain), password lockout, stanza rate limit
  */
 #pragma once
@@ -121,7 +122,8 @@ typedef struct {
     char *subject_by; /* nick that set it, NULL: the room */
     guint8 occupant_key[CC_KEY_LEN];
     char *meeting_id;
-    gpointer media; /* the room's conference (conference.c), owned through the hooks */
+    gpointer media;     /* the room's conference (conference.c), owned through the hooks */
+    gboolean recording; /* the media side records it (focus_muc_set_recording) */
 } FocusRoom;
 
 typedef struct {
@@ -249,5 +251,14 @@ gboolean focus_muc_admin_iq(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq);
 
 /* muc-owner.c */
 gboolean focus_muc_owner_iq(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq);
+
+/* muc-notice.c */
+/* The room is now recorded (`on`) or no longer is: every occupant gets a groupchat message
+ * from the room with status 170 or 171 and `text` (NULL: a plain sentence). From then on
+ * joiners get 170 in their own presence and disco#info says conclave#recording = 1. Nothing
+ * is sent when the flag does not change. */
+void focus_muc_set_recording(FocusMuc *muc, FocusRoom *room, gboolean on, const char *text);
+/* A groupchat message from the room with `text` to its moderators only. */
+void focus_muc_tell_moderators(FocusMuc *muc, FocusRoom *room, const char *text);
 
 G_END_DECLS

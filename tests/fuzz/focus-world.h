@@ -8,9 +8,13 @@
  * Besides stanzas, the input may hold control elements: <fail-bridge/> (the next Colibri2
  * answer is an error, graceful_shutdown), <refuse-bridge/> (a refusal, bad_request),
  * <kill-bridge/> (the bridge carrying a conference is reported dead), <lose-endpoint/> (the
- * bridge expired a participant's endpoint), <revive-bridges/> (health checks again), and
- * <advance seconds='N'/> (the policy's clock, frozen otherwise, moves on N seconds). A
- * Jingle IQ with sid='*' gets the sender's current session id. */
+ * bridge expired a participant's endpoint), <revive-bridges/> (health checks again),
+ * <refuse-recording reason='R'/> (the next Colibri2 request with a <recording> is refused
+ * with reason R, recording_disabled by default, and its stanza error), <recording-status
+ * state='S' reason='R'/> (the bridge of a running recording reports it, state failed and
+ * reason disk_full by default) and <advance seconds='N'/> (the policy's clock, frozen
+ * otherwise, moves on N seconds). A Jingle IQ with sid='*' gets the sender's current
+ * session id. */
 #pragma once
 
 #include "conference.h"
@@ -27,10 +31,11 @@ typedef struct {
     xmpp_ctx_t *ctx;
     FocusBridges *bridges; /* NULL without media */
     FocusMedia *media;
-    GQueue *outbox;       /* xmpp_stanza_t* copies of what the focus sent, not yet answered */
-    GPtrArray *sent;      /* copies of everything the focus sent, when recording; else NULL */
-    gboolean fail_next;   /* the next Colibri2 answer says graceful_shutdown */
-    gboolean refuse_next; /* the next Colibri2 answer says bad_request */
+    GQueue *outbox;         /* xmpp_stanza_t* copies of what the focus sent, not yet answered */
+    GPtrArray *sent;        /* copies of everything the focus sent, when recording; else NULL */
+    gboolean fail_next;     /* the next Colibri2 answer says graceful_shutdown */
+    gboolean refuse_next;   /* the next Colibri2 answer says bad_request */
+    char *refuse_recording; /* the reason refusing the next <recording>; NULL: none */
 } FocusWorld;
 
 static void
@@ -78,6 +83,25 @@ focus_world_disco_answer(xmpp_stanza_t *reply, const char *to)
     }
 }
 
+/* The error a bridge answers a <recording> with (schemas/colibri2.md, Recording). */
+static xmpp_stanza_t *
+focus_world_recording_refusal(FocusWorld *w, xmpp_stanza_t *s)
+{
+    static const char *const errors[][3] = {
+        {"recording_disabled", "cancel", "feature-not-implemented"},
+        {"recording_active", "cancel", "conflict"},
+        {"unknown_recording", "cancel", "item-not-found"},
+        {"recording_failed", "wait", "internal-server-error"},
+    };
+    gsize i = 0;
+    while (i + 1 < G_N_ELEMENTS(errors) && strcmp(errors[i][0], w->refuse_recording) != 0)
+        i++;
+    xmpp_stanza_t *reply = cc_stanza_error_reply(s, errors[i][1], errors[i][2], NULL);
+    cc_colibri2_error_reason(xmpp_stanza_get_child_by_name(reply, "error"), errors[i][0]);
+    g_clear_pointer(&w->refuse_recording, g_free);
+    return reply;
+}
+
 /* A bridge's answer to conference-modify (or the error the input asked for). */
 static xmpp_stanza_t *
 focus_world_colibri2_answer(FocusWorld *w, xmpp_stanza_t *s, xmpp_stanza_t *payload)
@@ -90,6 +114,8 @@ focus_world_colibri2_answer(FocusWorld *w, xmpp_stanza_t *s, xmpp_stanza_t *payl
     if (name == NULL || strlen(name) != 14 || !g_str_has_prefix(name, "r:") ||
         strspn(name + 2, "0123456789abcdef") != 12)
         abort();
+    if (m->recording != CC_COLIBRI2_RECORDING_NONE && w->refuse_recording != NULL)
+        return focus_world_recording_refusal(w, s);
     if (w->fail_next || w->refuse_next) {
         gboolean fail = w->fail_next;
         w->fail_next = w->refuse_next = FALSE;
@@ -214,6 +240,32 @@ focus_world_lose_endpoint(FocusWorld *w)
     }
 }
 
+/* The bridge of the first running recording reports it `state` for `reason`. */
+static void
+focus_world_recording_status(FocusWorld *w, xmpp_stanza_t *control)
+{
+    const char *state = xmpp_stanza_get_attribute(control, "state");
+    const char *reason = xmpp_stanza_get_attribute(control, "reason");
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, w->media->conferences);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        FocusConference *conf = value;
+        if (conf->bridge == NULL || conf->recording.state != FOCUS_REC_ON)
+            continue;
+        CcColibri2RecordingStatus st = {.meeting_id = conf->room->meeting_id,
+                                        .id = conf->recording.id,
+                                        .state = (char *)(state ? state : "failed"),
+                                        .reason = (char *)(reason ? reason : "disk_full")};
+        xmpp_stanza_t *msg = xmpp_message_new(w->ctx, NULL, "muc.example", NULL);
+        xmpp_stanza_set_from(msg, conf->bridge);
+        cc_colibri2_recording_status_write(msg, &st);
+        cc_xmpp_component_inject(w->fixture->xmpp, msg);
+        xmpp_stanza_release(msg);
+        return;
+    }
+}
+
 /* Runs a control element; FALSE if `s` is not one. */
 static gboolean
 focus_world_control(FocusWorld *w, xmpp_stanza_t *s)
@@ -238,6 +290,12 @@ focus_world_control(FocusWorld *w, xmpp_stanza_t *s)
         focus_world_lose_endpoint(w);
     } else if (g_strcmp0(name, "revive-bridges") == 0) {
         focus_bridges_check_all(w->bridges);
+    } else if (g_strcmp0(name, "refuse-recording") == 0) {
+        const char *reason = xmpp_stanza_get_attribute(s, "reason");
+        g_free(w->refuse_recording);
+        w->refuse_recording = g_strdup(reason ? reason : "recording_disabled");
+    } else if (g_strcmp0(name, "recording-status") == 0) {
+        focus_world_recording_status(w, s);
     } else {
         return FALSE;
     }
@@ -268,6 +326,14 @@ focus_world_check_conference(FocusConference *conf, gint64 *active)
                      PART_ALLOCATING;
     if (conf->bridge != NULL && !conf->creating && !endpoints)
         return "a conference left on a bridge with nobody in it";
+    FocusRecState rec = conf->recording.state;
+    if (conf->room->recording != (rec == FOCUS_REC_ON || rec == FOCUS_REC_STOPPING))
+        return "the room's recording flag differs from its conference's recording";
+    if ((conf->recording.pending != NULL) !=
+        (rec == FOCUS_REC_STARTING || rec == FOCUS_REC_STOPPING))
+        return "a recording request waits without a change under way, or the reverse";
+    if (rec != FOCUS_REC_OFF && conf->bridge == NULL)
+        return "a recording runs for a conference on no bridge";
     for (guint i = 0; i < conf->participants->len; i++) {
         FocusParticipant *p = g_ptr_array_index(conf->participants, i);
         *active += p->state == PART_ACTIVE;
@@ -343,6 +409,7 @@ focus_world_clear(FocusWorld *w)
     while (!g_queue_is_empty(w->outbox))
         xmpp_stanza_release(g_queue_pop_head(w->outbox));
     g_queue_free(w->outbox);
+    g_free(w->refuse_recording);
     for (guint i = 0; w->sent != NULL && i < w->sent->len; i++)
         xmpp_stanza_release(g_ptr_array_index(w->sent, i));
     if (w->sent != NULL)
