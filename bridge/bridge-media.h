@@ -5,6 +5,7 @@
 
 #include "colibri2.h"
 #include "dtls.h"
+#include "recorder.h"
 #include "speaker.h"
 #include "srtp.h"
 #include "stats.h"
@@ -58,6 +59,9 @@ typedef enum {
 
 struct _BridgeEndpoint {
     char *id;
+    /* The participant's occupant id (Colibri2 occupant-id), the owner of its streams in a
+     * recording; NULL if not given. Never logged. */
+    char *occupant_id;
     BridgeConference *conference;
     const BridgeMediaConfig *config;
     NiceAgent *agent;
@@ -102,6 +106,8 @@ struct _BridgeEndpoint {
     int direct_fd;
     struct sockaddr_storage direct_addr;
     socklen_t direct_len;
+    /* Its streams in the conference's recording (recorder.h). */
+    BridgeRecStreams rec_streams;
 };
 
 /* Told (on the conference's worker) when the bridge expires an endpoint on its own: ICE or
@@ -126,6 +132,9 @@ struct _BridgeConference {
     GPtrArray *list;        /* the same endpoints, for the forwarding loop */
     GHashTable *ssrc_owner; /* ssrc -> BridgeEndpoint*, rebuilt when sources change */
     GSource *timer;
+    /* The running recording, fed by the router; attached and detached on the worker by the
+     * Colibri2 server and recordings.c, which own it. NULL: not recording. */
+    BridgeRecorder *recorder;
 };
 
 /* endpoint.c: runs on the conference's worker. */

@@ -2,10 +2,13 @@
  * whole before anything changes; then it is applied on the conference's worker, and the
  * answer (each created endpoint's ICE ufrag, pwd, candidates, DTLS fingerprint and bridge
  * channel URL) is built back on the control thread, which also keeps the bridge channel's
- * table of endpoints in step. Errors are stanza errors plus a colibri2 `reason`. */
+ * table of endpoints in step. A <recording> start creates its file first and attaches the
+ * recorder as the last step of applying; a stop detaches it there (recordings.c owns the
+ * recordings). Errors are stanza errors plus a colibri2 `reason`. */
 #include "colibri-server.h"
 
 #include "channel.h"
+#include "recordings.h"
 
 #include "cc-autoptr.h"
 #include "stanza.h"
@@ -17,6 +20,7 @@ struct _BridgeColibriServer {
     BridgeWorkerPool *pool;
     const BridgeMediaConfig *config;
     BridgeChannels *channels; /* NULL: no bridge channel */
+    BridgeRecordings *recordings;
     char **trusted;
     GHashTable *conferences; /* meeting-id -> BridgeConference* */
     gboolean draining;
@@ -57,8 +61,9 @@ send_failure(CcXmppComponent *xmpp, xmpp_stanza_t *request, Failure *f)
 typedef struct {
     BridgeConference *conf;
     CcColibri2Modify *modify;
-    GPtrArray *answers;  /* CcIceUdpTransport* or NULL, one per request endpoint */
-    GHashTable *claimed; /* ssrc -> endpoint id, over the whole request */
+    GPtrArray *answers;    /* CcIceUdpTransport* or NULL, one per request endpoint */
+    GHashTable *claimed;   /* ssrc -> endpoint id, over the whole request */
+    BridgeRecorder *start; /* a recording to attach once the request applied, or NULL */
     Failure failure;
 } Apply;
 
@@ -177,9 +182,18 @@ apply_on_worker(gpointer data)
         }
         if (req->has_payload_types || req->audio_level_ext != 0)
             ep->audio_level_ext = req->audio_level_ext;
+        if (req->occupant_id != NULL) {
+            g_free(ep->occupant_id);
+            ep->occupant_id = g_strdup(req->occupant_id);
+        }
     }
     if (sources_changed)
         bridge_conference_rebuild_ssrcs(a->conf);
+    /* Only a request that applied whole starts or stops its recording. */
+    if (a->failure.reason == NULL && m->recording == CC_COLIBRI2_RECORDING_STOP)
+        a->conf->recorder = NULL;
+    if (a->failure.reason == NULL && a->start != NULL)
+        a->conf->recorder = a->start;
 }
 
 /* --- endpoints the bridge lost on its own ------------------------------------------------ */
@@ -326,6 +340,58 @@ build_result(xmpp_stanza_t *request, const CcColibri2Modify *m, GPtrArray *answe
     return reply;
 }
 
+/* The request against the table of conferences and the recordings: FALSE (with a failure)
+ * refuses it before anything changes. */
+static gboolean
+check_request(BridgeColibriServer *srv, const CcColibri2Modify *m, BridgeConference *conf,
+              Failure *f)
+{
+    BridgeRecRefusal r;
+    if (m->create && conf != NULL)
+        set_failure(f, "cancel", "conflict", "conference_already_exists", NULL);
+    else if (m->create && srv->draining)
+        set_failure(f, "cancel", "service-unavailable", "graceful_shutdown", NULL);
+    else if (!m->create && conf == NULL)
+        set_failure(f, "cancel", "item-not-found", "conference_not_found", NULL);
+    else if (!bridge_recordings_check(srv->recordings, m, &r))
+        set_failure(f, r.type, r.condition, r.reason, r.text);
+    return f->reason == NULL;
+}
+
+static BridgeConference *
+create_conference(BridgeColibriServer *srv, const CcColibri2Modify *m, const char *from)
+{
+    BridgeConference *conf =
+        bridge_conference_new(m->meeting_id, bridge_worker_pool_pick(srv->pool), srv->config);
+    conf->owner = g_strdup(from);
+    conf->lost = on_endpoint_lost;
+    conf->lost_data = srv;
+    conf->speaker_changed = on_speaker_changed;
+    conf->speaker_data = srv;
+    g_hash_table_insert(srv->conferences, conf->meeting_id, conf);
+    return conf;
+}
+
+/* Answers a request that applied, and what follows it: the recording started or stopped,
+ * the bridge channel's endpoints, the conference expired. */
+static void
+complete_request(BridgeColibriServer *srv, xmpp_stanza_t *stanza, const CcColibri2Modify *m,
+                 Apply *a)
+{
+    if (a->start != NULL)
+        bridge_recordings_started(srv->recordings, a->conf, m->recording_id, a->start);
+    else if (m->recording == CC_COLIBRI2_RECORDING_STOP)
+        bridge_recordings_stopped(srv->recordings, m->meeting_id);
+    update_channels(srv, m, a->answers);
+    g_autoptr(xmpp_stanza_t) reply = build_result(stanza, m, a->answers);
+    if (m->expire) {
+        g_hash_table_remove(srv->conferences, m->meeting_id);
+        /* Its worker no longer feeds the recording: finish it. */
+        bridge_recordings_stopped(srv->recordings, m->meeting_id);
+    }
+    cc_xmpp_component_send(srv->xmpp, reply);
+}
+
 static gboolean
 on_modify(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
 {
@@ -351,43 +417,30 @@ on_modify(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
         return TRUE;
     }
     BridgeConference *conf = g_hash_table_lookup(srv->conferences, m->meeting_id);
-    gboolean created = FALSE;
-    if (m->create && conf != NULL) {
-        set_failure(&f, "cancel", "conflict", "conference_already_exists", NULL);
-    } else if (m->create && srv->draining) {
-        set_failure(&f, "cancel", "service-unavailable", "graceful_shutdown", NULL);
-    } else if (!m->create && conf == NULL) {
-        set_failure(&f, "cancel", "item-not-found", "conference_not_found", NULL);
-    }
-    if (f.reason != NULL) {
+    if (!check_request(srv, m, conf, &f)) {
         send_failure(xmpp, stanza, &f);
         return TRUE;
     }
-    if (conf == NULL) {
-        conf =
-            bridge_conference_new(m->meeting_id, bridge_worker_pool_pick(srv->pool), srv->config);
-        conf->owner = g_strdup(xmpp_stanza_get_from(stanza));
-        conf->lost = on_endpoint_lost;
-        conf->lost_data = srv;
-        conf->speaker_changed = on_speaker_changed;
-        conf->speaker_data = srv;
-        g_hash_table_insert(srv->conferences, conf->meeting_id, conf);
-        created = TRUE;
-    }
+    gboolean created = conf == NULL;
+    if (created)
+        conf = create_conference(srv, m, xmpp_stanza_get_from(stanza));
     Apply a = {.conf = conf, .modify = m};
     a.answers = g_ptr_array_new_with_free_func((GDestroyNotify)cc_ice_udp_transport_free);
     g_ptr_array_set_size(a.answers, m->endpoints->len);
-    bridge_worker_call(conf->worker, apply_on_worker, &a);
+    BridgeRecRefusal r;
+    if (m->recording == CC_COLIBRI2_RECORDING_START &&
+        (a.start = bridge_recordings_open(srv->recordings, m->meeting_id, m->recording_id, &r)) ==
+            NULL)
+        set_failure(&a.failure, r.type, r.condition, r.reason, r.text);
+    else
+        bridge_worker_call(conf->worker, apply_on_worker, &a);
     if (a.failure.reason != NULL) {
+        bridge_recorder_free(a.start, TRUE);
         if (created)
             g_hash_table_remove(srv->conferences, m->meeting_id);
         send_failure(xmpp, stanza, &a.failure);
     } else {
-        update_channels(srv, m, a.answers);
-        g_autoptr(xmpp_stanza_t) reply = build_result(stanza, m, a.answers);
-        if (m->expire)
-            g_hash_table_remove(srv->conferences, m->meeting_id);
-        cc_xmpp_component_send(xmpp, reply);
+        complete_request(srv, stanza, m, &a);
     }
     g_ptr_array_unref(a.answers);
     return TRUE;
@@ -462,13 +515,15 @@ stress_permille(gpointer data)
 BridgeColibriServer *
 bridge_colibri_server_new(CcXmppComponent *xmpp, BridgeWorkerPool *pool,
                           const BridgeMediaConfig *config, BridgeChannels *channels,
-                          const char *const *trusted, guint capacity_pps, CcMetrics *metrics)
+                          BridgeRecordings *recordings, const char *const *trusted,
+                          guint capacity_pps, CcMetrics *metrics)
 {
     BridgeColibriServer *srv = g_new0(BridgeColibriServer, 1);
     srv->xmpp = xmpp;
     srv->pool = pool;
     srv->config = config;
     srv->channels = channels;
+    srv->recordings = recordings;
     srv->trusted = g_strdupv((char **)trusted);
     srv->capacity_pps = MAX(capacity_pps, 1);
     srv->conferences = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, conference_destroy);
@@ -505,6 +560,8 @@ bridge_colibri_server_free(BridgeColibriServer *srv)
     if (g_hash_table_size(srv->conferences) > 0)
         g_message("expiring %u conference(s)", g_hash_table_size(srv->conferences));
     g_hash_table_unref(srv->conferences);
+    /* No worker feeds a recording any more: close them. */
+    bridge_recordings_stop_all(srv->recordings);
     g_strfreev(srv->trusted);
     g_free(srv);
 }

@@ -264,6 +264,7 @@ bridge_endpoint_free(BridgeEndpoint *ep)
     bridge_srtp_free(ep->srtp_out);
     g_free(ep->rtx);
     g_free(ep->remote_ufrag);
+    g_free(ep->occupant_id);
     g_free(ep->id);
     g_free(ep);
 }

@@ -1,15 +1,18 @@
 /* conclave-bridge: the Selective Forwarding Unit. This file describes the daemon to the
  * shared skeleton (its configuration keys and life cycle) and wires the media plane (worker
- * pool, DTLS identity, counters) and the bridge channel to the Colibri2 server; the media
- * plane itself lives in the other files of this folder. */
+ * pool, DTLS identity, counters), the bridge channel and the recordings to the Colibri2
+ * server; the media plane itself lives in the other files of this folder. */
 #include "channel.h"
 #include "colibri-server.h"
 #include "daemon.h"
+#include "recordings.h"
 
 #include "cc-error.h"
 
 #include <conclave-version.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const bridge_features[] = {CC_NS_COLIBRI2, CC_NS_HEALTHCHECK, NULL};
 
@@ -35,6 +38,9 @@ static const CcConfigKey bridge_keys[] = {
     {"colibri", "trusted", CC_CONFIG_LIST, FALSE, ""},
     {"http", "channel_base_url", CC_CONFIG_STRING, FALSE, ""},
     {"http", "channel_max_messages_per_second", CC_CONFIG_INT, FALSE, "50", 1, 10000},
+    {"recording", "dir", CC_CONFIG_STRING, FALSE, ""},
+    {"recording", "public_key", CC_CONFIG_STRING, FALSE, ""},
+    {"recording", "queue_kib", CC_CONFIG_INT, FALSE, "4096", 16, 1048576},
 };
 
 /* Room for "/<meeting-id>/<endpoint-id>?pwd=<password>" within a Colibri2 URL. */
@@ -45,6 +51,7 @@ typedef struct {
     BridgeStats stats;
     BridgeWorkerPool *pool;
     BridgeChannels *channels;
+    BridgeRecordings *recordings;
     BridgeColibriServer *colibri;
 } Bridge;
 
@@ -98,10 +105,47 @@ check_channel_base_url(const CcConfig *config, GError **error)
     return TRUE;
 }
 
+/* [recording]: both keys or neither; an existing, writable folder; an X25519 public key
+ * (a private key is refused: it must never be on the bridge). */
+static gboolean
+check_recording(const CcConfig *config, EVP_PKEY **key_out, GError **error)
+{
+    const char *dir = cc_config_get_string(config, "recording", "dir");
+    const char *key_path = cc_config_get_string(config, "recording", "public_key");
+    if (*dir == '\0' && *key_path == '\0')
+        return TRUE;
+    if (*key_path == '\0' || *dir == '\0') {
+        cc_config_set_error(config, "recording", *dir == '\0' ? "dir" : "public_key", error,
+                            "recording needs both [recording] dir and public_key");
+        return FALSE;
+    }
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        cc_config_set_error(config, "recording", "dir", error, "'%s' is not a folder", dir);
+        return FALSE;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        int saved = errno;
+        cc_config_set_error(config, "recording", "dir", error, "'%s' is not writable: %s", dir,
+                            g_strerror(saved));
+        return FALSE;
+    }
+    g_autoptr(GError) local = NULL;
+    EVP_PKEY *key = cc_recording_public_key_load(key_path, &local);
+    if (key == NULL) {
+        cc_config_set_error(config, "recording", "public_key", error, "%s", local->message);
+        return FALSE;
+    }
+    if (key_out != NULL)
+        *key_out = key;
+    else
+        EVP_PKEY_free(key);
+    return TRUE;
+}
+
 static gboolean
 bridge_validate(const CcConfig *config, GError **error)
 {
-    if (!check_channel_base_url(config, error))
+    if (!check_channel_base_url(config, error) || !check_recording(config, NULL, error))
         return FALSE;
     gint64 min = cc_config_get_int(config, "media", "port_min");
     gint64 max = cc_config_get_int(config, "media", "port_max");
@@ -159,8 +203,17 @@ bridge_setup(CcDaemon *daemon, GError **error)
             "conclave-" CONCLAVE_VERSION, metrics);
     else
         g_message("[http] listen is empty: no bridge channel (no dominant speaker events)");
+    EVP_PKEY *key = NULL;
+    if (!check_recording(config, &key, error)) /* again: the folder may have gone since */
+        return FALSE;
+    b->recordings = bridge_recordings_new(
+        key != NULL ? cc_config_get_string(config, "recording", "dir") : NULL, key,
+        (gsize)cc_config_get_int(config, "recording", "queue_kib") * 1024, cc_daemon_xmpp(daemon),
+        metrics);
+    if (key != NULL)
+        g_message("recording to %s", cc_config_get_string(config, "recording", "dir"));
     b->colibri = bridge_colibri_server_new(
-        cc_daemon_xmpp(daemon), b->pool, &b->media, b->channels,
+        cc_daemon_xmpp(daemon), b->pool, &b->media, b->channels, b->recordings,
         cc_config_get_list(config, "colibri", "trusted"),
         (guint)cc_config_get_int(config, "media", "capacity_pps"), metrics);
     g_message("media plane: %u worker(s), ports %u-%u, DTLS fingerprint %s", workers,
@@ -181,6 +234,7 @@ bridge_teardown(CcDaemon *daemon)
         bridge_colibri_server_drain(b->colibri);
         g_clear_pointer(&b->colibri, bridge_colibri_server_free);
     }
+    g_clear_pointer(&b->recordings, bridge_recordings_free);
     g_clear_pointer(&b->channels, bridge_channels_free);
     g_clear_pointer(&b->pool, bridge_worker_pool_free);
     g_clear_pointer(&b->media.identity, bridge_dtls_identity_free);

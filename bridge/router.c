@@ -3,8 +3,9 @@
  * dominant speaker election), then re-encrypt and send to every other endpoint of the
  * conference. RTCP: forward sender reports (without report blocks),
  * terminate receiver reports, turn PLI/FIR into one rate-limited PLI to the sender, answer
- * generic NACKs from the sender's retransmission buffer. No allocation, lock or log here:
- * every failure is a counter. */
+ * generic NACKs from the sender's retransmission buffer. A conference being recorded also
+ * hands every accepted packet, decrypted, to its recorder's queue (recorder.c). No
+ * allocation, lock or log here: every failure is a counter. */
 #include "bridge-media.h"
 
 #include "rtcp.h"
@@ -114,8 +115,10 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
         return;
     }
     cc_metric_inc(s->rtp_accepted);
-    from->last_media_us = g_get_monotonic_time();
-    if (ssrc_is_video(from, h.ssrc)) {
+    gint64 now = g_get_monotonic_time();
+    from->last_media_us = now;
+    gboolean video = ssrc_is_video(from, h.ssrc);
+    if (video) {
         rtx_store(from, h.ssrc, h.seq, buf, len);
     } else if (from->audio_level_ext != 0) {
         guint8 level;
@@ -134,6 +137,10 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
         if (send_rtp_copy(to, out, buf, len) == 0)
             cc_metric_inc(s->rtp_forwarded);
     }
+    /* After forwarding, which only read buf: the recording gets the decrypted packet. */
+    if (conf->recorder != NULL)
+        bridge_recorder_rtp(conf->recorder, &from->rec_streams, from->occupant_id, video, h.ssrc,
+                            h.payload_type, buf, len, now);
 }
 
 typedef struct {
@@ -244,6 +251,11 @@ bridge_router_rtcp(BridgeEndpoint *from, guint8 *buf, gsize len)
     }
     cc_metric_inc(s->rtcp_accepted);
     from->last_media_us = g_get_monotonic_time();
+    /* Every compound an endpoint sends goes to its RTCP stream (the handlers below only
+     * read buf). */
+    if (conf->recorder != NULL)
+        bridge_recorder_rtcp(conf->recorder, &from->rec_streams, from->occupant_id,
+                             ssrc_is_video(from, sender), sender, buf, len, from->last_media_us);
     /* Sender reports to forward, each cut to its sender info (28 bytes): at most 8. */
     guint8 srs[8 * BRIDGE_RTCP_SR_LEN];
     gsize sr_len = 0;

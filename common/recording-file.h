@@ -88,6 +88,9 @@ gboolean cc_recording_writer_flush(CcRecordingWriter *writer, GError **error);
 /* Writes the END record and the final chunk, syncs and closes the file, and wipes the data
  * key. After any failure (here or earlier) the writer is spent: every call fails. */
 gboolean cc_recording_writer_close(CcRecordingWriter *writer, GError **error);
+/* What the writer has written to its file so far: bytes (the header and every chunk written
+ * in full) and chunks. For the bridge's metrics. */
+void cc_recording_writer_progress(const CcRecordingWriter *writer, guint64 *bytes, guint64 *chunks);
 /* Frees; a writer that was not closed leaves a file without its final chunk, which readers
  * report as truncated. Wipes the data key. */
 void cc_recording_writer_free(CcRecordingWriter *writer);

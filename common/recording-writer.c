@@ -17,6 +17,7 @@ struct CcRecordingWriter {
     int fd;
     CcRecCipher cipher;
     guint64 chunk_index;
+    guint64 bytes_written; /* header and chunks, as write() took them */
     guint32 n_streams;
     guint64 packets;
     GError *failure; /* the first failure: every later call repeats it */
@@ -86,6 +87,7 @@ write_chunk(CcRecordingWriter *writer, guint8 flags, GError **error)
                            writer->sealed, &local) ||
         !write_all(writer->fd, writer->sealed, CC_REC_FRAME_LEN + len + CC_REC_TAG_LEN, &local))
         return fail(writer, local, error);
+    writer->bytes_written += CC_REC_FRAME_LEN + len + CC_REC_TAG_LEN;
     OPENSSL_cleanse(writer->plain, len);
     writer->plain_len = 0;
     writer->chunk_index++;
@@ -140,6 +142,7 @@ cc_recording_writer_open(const char *path, EVP_PKEY *recipient, GError **error)
         cc_recording_writer_free(writer);
         return NULL;
     }
+    writer->bytes_written = sizeof header;
     return writer;
 }
 
@@ -240,6 +243,16 @@ cc_recording_writer_close(CcRecordingWriter *writer, GError **error)
         return fail(writer, local, error);
     }
     return TRUE;
+}
+
+void
+cc_recording_writer_progress(const CcRecordingWriter *writer, guint64 *bytes, guint64 *chunks)
+{
+    g_return_if_fail(writer != NULL);
+    if (bytes != NULL)
+        *bytes = writer->bytes_written;
+    if (chunks != NULL)
+        *chunks = writer->chunk_index;
 }
 
 void
