@@ -8,12 +8,16 @@ Chromium's fake camera (180p, no simulcast) and microphone (a beep).
 
 Checked, one TAP point each: three participants get each other's audio and video through
 the bridge (getStats: inbound bytes and decoded frames rise); dominant speaker changes
-arrive over the bridge channel; an endpoint message reaches the others over it; a
-participant who leaves takes its tracks away for the others; when the bridge carrying the
-conference is killed (kill -9) the browsers are moved to the other one and media flows
-again; a 1:1 with P2P enabled goes browser to browser with nothing forwarded by the bridge,
-and a third participant turns it back into a bridged conference. Every selected ICE path is
-checked to be 127.0.0.1 at both ends.
+arrive over the bridge channel; an endpoint message reaches the others over it; the
+room's owner records the conference with lib-jitsi-meet's own recording API (the Jibri IQ
+to the focus; a participant's attempt is refused), every page sees the recorder turn 'on'
+and, after the owner's stop, 'off', and the bridge (both record) wrote one file that
+`conclavectl recording verify` accepts, with each participant's Opus and VP8 owned by its
+occupant id; a participant who leaves takes its tracks away for the others; when the
+bridge carrying the conference is killed (kill -9) the browsers are moved to the other one
+and media flows again; a 1:1 with P2P enabled goes browser to browser with nothing
+forwarded by the bridge, and a third participant turns it back into a bridged conference.
+Every selected ICE path is checked to be 127.0.0.1 at both ends.
 
 The whole test runs in a private network namespace with only loopback: every ICE candidate,
 the bridges' and the browsers' (peer-to-peer included), is on 127.0.0.1, and nothing can
@@ -84,8 +88,9 @@ import unittest  # noqa: E402
 from conclave_harness import procs, tap  # noqa: E402
 from conclave_harness.prosody import Prosody  # noqa: E402
 from conclave_harness.tempdir import make_tempdir  # noqa: E402
-from conclave_daemons import Daemon  # noqa: E402
+from conclave_daemons import BINARIES, Daemon  # noqa: E402
 from conclave_media import parse_metrics  # noqa: E402
+from conclave_recording import run  # noqa: E402
 
 FOCUS = 'conference.localhost'
 GUEST = 'guest.localhost'  # Prosody's anonymous domain, allowed to create rooms here
@@ -95,6 +100,7 @@ ROOM, P2P_ROOM = 'browsers', 'browsers-p2p'
 JOIN_TIMEOUT = 40.0  # page opened -> every participant's audio and video tracks
 MEDIA_TIMEOUT = 25.0  # tracks there -> bytes and frames rising
 FAILOVER_LIMIT = 30.0  # kill -9 -> media rising again on the other bridge
+RECORD_PACKETS = 150  # RTP and RTCP packets recorded before the recording stops
 WINDOW = 2.0  # seconds over which counters must rise
 MIN_BYTES = {'audio': 800, 'video': 4000}
 MIN_FRAMES = 8  # decoded video frames per window (the fake camera sends 15 per second)
@@ -306,6 +312,18 @@ class JitsiClient(unittest.TestCase):
         problem = os.environ.get(PROBLEM_ENV)
         if problem:
             raise RuntimeError(problem)
+        # Both bridges record (the conference may be on either), each into its own folder,
+        # to one operator key.
+        cls.rec_root = make_tempdir(prefix='conclave-jitsi-recordings-')
+        cls.rec_key = os.path.join(cls.rec_root, 'operator.key')
+        rec_pub = os.path.join(cls.rec_root, 'operator.pub')
+        r = run(BINARIES['ctl'], 'recording', 'keygen', cls.rec_key, rec_pub)
+        if r.returncode != 0:
+            raise RuntimeError(f'conclavectl recording keygen: {r.stdout}{r.stderr}')
+        cls.rec_dirs = {}
+        for domain in (B1, B2):
+            cls.rec_dirs[domain] = os.path.join(cls.rec_root, domain)
+            os.mkdir(cls.rec_dirs[domain], 0o700)
         cls.prosody = Prosody(components={FOCUS: 'f', B1: 'b1', B2: 'b2'}, guest_domain=GUEST,
                               websocket=True)
         cls.prosody.start()
@@ -323,7 +341,9 @@ class JitsiClient(unittest.TestCase):
             d = Daemon('bridge', domain, secret, cls.prosody.component_port,
                        extra=f'[media]\naddresses = 127.0.0.1\nport_min = {port}\n'
                              f'port_max = {port + 60}\nworkers = 1\n'
-                             f'[colibri]\ntrusted = {FOCUS}\n').start()
+                             f'[colibri]\ntrusted = {FOCUS}\n'
+                             f'[recording]\ndir = {cls.rec_dirs[domain]}\n'
+                             f'public_key = {rec_pub}\n').start()
             cls.daemons.append(d)
             cls.bridges[domain] = d
         for d in cls.bridges.values():
@@ -559,7 +579,109 @@ class JitsiClient(unittest.TestCase):
             self.assertEqual([m for m in self.browsers.snapshot(sender)['messages']
                               if m['payload'] == payload], [])
 
-    def test_4_a_participant_leaving_takes_its_tracks_away(self):
+    def test_4_the_moderator_records_the_conference(self):
+        names = ['alice', 'bob', 'carol']
+        ids = self.ensure(names)
+        snaps = {n: self.browsers.snapshot(n) for n in names}
+        moderators = [n for n in names if snaps[n]['moderator']]
+        # The first to join created the room and owns it; the others are participants.
+        self.assertEqual(len(moderators), 1, {n: snaps[n]['moderator'] for n in names})
+        mod = moderators[0]
+        other = next(n for n in names if n != mod)
+        carrying = self.carrying_bridge()
+        self.assertEqual(len(carrying), 1, f'bridges carrying the conference: {carrying}')
+        seen = {n: len(snaps[n]['recorder']) for n in names}  # events before this case
+        bridge = self.bridges[carrying[0]]
+        recorded = metric_sum(bridge, 'conclave_bridge_recording_packets_total') or 0
+        t0 = time.monotonic()
+
+        # lib-jitsi-meet lets anyone try (Jitsi Meet only hides the button): refused.
+        got = self.browsers.call(other, 'startRecording', 'file')
+        self.assertFalse(got['ok'], f'{other} (not a moderator) started a recording: {got}')
+        self.assertEqual((got['error']['type'], got['error']['condition']),
+                         ('auth', 'forbidden'), got)
+        got = self.browsers.call(mod, 'startRecording', 'file')
+        self.assertTrue(got['ok'], f'{mod} (moderator) could not start the recording: {got}')
+        sid = got['sessionId']
+        self.assertTrue(sid, got)
+        self.wait_recorder(names, sid, 'on', seen)
+        procs.log('recording: %s started %s, every page saw it on %.1f s later', mod, sid,
+                  time.monotonic() - t0)
+        # Some media into the file: the three send about 200 packets a second, 15 video
+        # frames each (the counter rises as the writer takes packets, every 100 ms).
+        procs.wait_until(
+            lambda: (metric_sum(bridge, 'conclave_bridge_recording_packets_total') or 0)
+            >= recorded + RECORD_PACKETS,
+            timeout=10, message=f'the bridge recorded fewer than {RECORD_PACKETS} packets')
+        got = self.browsers.call(mod, 'stopRecording', sid)
+        self.assertTrue(got['ok'], f'{mod} could not stop the recording: {got}')
+        self.wait_recorder(names, sid, 'off', seen)
+        procs.log('recording: on and off seen by every page, %.1f s in all',
+                  time.monotonic() - t0)
+        # What each page was told: the session on then off, both by the moderator; the
+        # refused page also had its own failed attempt (no session, the IQ's condition).
+        for n in names:
+            events = self.browsers.snapshot(n)['recorder'][seen[n]:]
+            mine = [(e['status'], e['sessionId'], e['by']) for e in events
+                    if e['sessionId'] == sid]
+            self.assertEqual(mine, [('on', sid, ids[mod]), ('off', sid, ids[mod])],
+                             f'{n}: {events}')
+            others = [e for e in events if e['sessionId'] != sid]
+            if n == other:
+                self.assertEqual([(e['sessionId'], e['error']) for e in others],
+                                 [(None, 'forbidden')], f'{n}: {events}')
+            else:
+                self.assertEqual(others, [], f'{n}: {events}')
+        # The room's 170/171 messages (schemas/jibri.md) reach Jitsi clients as chat.
+        procs.log('recording: %s got chat messages %s', other,
+                  [(m['from'], m['text']) for m in self.browsers.snapshot(other)['chat']])
+        self.check_recording(carrying[0], [ids[n] for n in names])
+
+    def wait_recorder(self, names, sid, status, seen, timeout=10.0):
+        """Every page got RECORDER_STATE_CHANGED with session `sid` in `status`."""
+        def everyone():
+            return all(any(e['sessionId'] == sid and e['status'] == status
+                           for e in self.browsers.snapshot(n)['recorder'][seen[n]:])
+                       for n in names)
+        try:
+            procs.wait_until(everyone, timeout=timeout, interval=0.1)
+        except TimeoutError:
+            events = {n: self.browsers.snapshot(n)['recorder'][seen[n]:] for n in names}
+            self.fail_with(f'not every page saw recording {sid} {status} within {timeout:.0f} '
+                           f's: {events}', names)
+
+    def check_recording(self, carrying, nicks):
+        """The carrying bridge wrote one recording, the other none; it verifies, and
+        decrypts to streams each owned by a non-empty occupant id (not a nickname): each of
+        the three participants' Opus and VP8."""
+        files = {b: sorted(os.listdir(d)) for b, d in self.rec_dirs.items()}
+        self.assertEqual(len(files[carrying]), 1, files)
+        self.assertEqual([f for b, f in files.items() if b != carrying and f], [], files)
+        path = os.path.join(self.rec_dirs[carrying], files[carrying][0])
+        self.assertTrue(path.endswith('.ccrec'), path)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, path)
+        r = run(BINARIES['ctl'], 'recording', 'verify', '--key', self.rec_key, path)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = os.path.join(self.rec_root, 'decrypted')
+        r = run(BINARIES['ctl'], 'recording', 'decrypt', '--key', self.rec_key, path,
+                '--out', out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(out, 'index.json')) as f:
+            index = json.load(f)
+        self.assertIs(index['complete'], True, index)
+        self.assertEqual(index['damaged'], [], index)
+        streams = [(s['kind'], s['codec'], s['owner'], s['rtp_packets'])
+                   for s in index['streams']]
+        procs.log('recording: %d bytes, %d streams (kind, codec, owner, RTP packets): %s',
+                  os.stat(path).st_size, len(streams), streams)
+        self.assertEqual([s for s in streams if not s[2] or s[2] in nicks], [],
+                         f'streams without an occupant id (participant ids {nicks})')
+        vp8 = {s[2] for s in streams if s[:2] == ('video', 'VP8') and s[3] > 0}
+        opus = {s[2] for s in streams if s[:2] == ('audio', 'opus') and s[3] > 0}
+        self.assertEqual(len(vp8), len(nicks), f'VP8 from each participant: {streams}')
+        self.assertEqual(opus, vp8, f'Opus and VP8 from each participant: {streams}')
+
+    def test_5_a_participant_leaving_takes_its_tracks_away(self):
         names = ['alice', 'bob', 'carol']
         ids = self.ensure(names)
         self.browsers.close('carol')
@@ -582,7 +704,7 @@ class JitsiClient(unittest.TestCase):
             time.sleep(0.3)
         self.wait_media(['alice', 'bob'], what='after carol left')
 
-    def test_5_failover_when_the_bridge_is_killed(self):
+    def test_6_failover_when_the_bridge_is_killed(self):
         names = ['alice', 'bob']
         self.ensure(names)
         carrying = self.carrying_bridge()
@@ -611,7 +733,7 @@ class JitsiClient(unittest.TestCase):
         for n in names:
             self.browsers.close(n)
 
-    def test_6_p2p_between_two_browsers(self):
+    def test_7_p2p_between_two_browsers(self):
         for n in list(self.browsers.pages):
             self.browsers.close(n)
         names = ['dave', 'erin']
@@ -638,7 +760,7 @@ class JitsiClient(unittest.TestCase):
         procs.log('p2p: the bridges forwarded %d RTP packets in 3 s', after - before)
         self.assertEqual(after - before, 0, 'the bridge forwarded RTP during the P2P call')
 
-    def test_7_a_third_participant_brings_the_bridge_back(self):
+    def test_8_a_third_participant_brings_the_bridge_back(self):
         names = ['dave', 'erin']
         self.ensure(names, room=P2P_ROOM, p2p=True)
         self.open('frank', room=P2P_ROOM, p2p=True)
@@ -653,7 +775,7 @@ class JitsiClient(unittest.TestCase):
         self.wait_media(names, pc='jvb', what='three after p2p')
         self.assertGreater(self.forwarded(), before)
 
-    def test_8_clean_exit(self):
+    def test_9_clean_exit(self):
         for n in list(self.browsers.pages):
             self.browsers.close(n)
         for d in self.daemons:

@@ -15,10 +15,11 @@
  *   {"event":"xmpp-connected","jid"}      {"event":"xmpp-error","reason","connected"}
  *   {"event":"joined","room","nick","jid"} (our own presence from the room, status 110)
  *   {"event":"left","room"}                (our own unavailable presence from the room)
- *   {"event":"presence","from","type","codes":[N..],"condition","item_jid","properties"}
- *                                          (others, and errors; the focus's shows its JID and
- *                                           conference-properties)
- *   {"event":"message","from","type","body","condition"}
+ *   {"event":"presence","from","type","codes":[N..],"condition","item_jid","properties",
+ *    "recording"}                          (others, and errors; the focus's shows its JID,
+ *                                           conference-properties and the Jibri recording
+ *                                           status)
+ *   {"event":"message","from","type","body","codes":[N..],"condition"}
  *   {"event":"iq-reply","id","what","from","type","condition","jingle_condition"}
  *   {"event":"disco-info","from","node"} (a disco#info request we answered)
  *
@@ -204,13 +205,11 @@ jingle_error_condition(xmpp_stanza_t *stanza)
     return NULL;
 }
 
-static void
-on_presence(PeerXmpp *x, xmpp_stanza_t *st)
+/* The MUC status codes (muc#user <status code/>) of a presence or message. */
+static JsonArray *
+status_codes(xmpp_stanza_t *st)
 {
-    const char *from = xmpp_stanza_get_from(st);
-    const char *type = xmpp_stanza_get_type(st);
     xmpp_stanza_t *mu = child_ns(st, "x", NS_MUC_USER);
-    gboolean self = FALSE;
     JsonArray *codes = json_array_new();
     for (xmpp_stanza_t *c = mu ? xmpp_stanza_get_children(mu) : NULL; c != NULL;
          c = xmpp_stanza_get_next(c)) {
@@ -218,11 +217,22 @@ on_presence(PeerXmpp *x, xmpp_stanza_t *st)
             xmpp_stanza_is_tag(c) && g_strcmp0(xmpp_stanza_get_name(c), "status") == 0
                 ? xmpp_stanza_get_attribute(c, "code")
                 : NULL;
-        if (code != NULL) {
+        if (code != NULL)
             json_array_add_int_element(codes, g_ascii_strtoll(code, NULL, 10));
-            self = self || g_str_equal(code, "110");
-        }
     }
+    return codes;
+}
+
+static void
+on_presence(PeerXmpp *x, xmpp_stanza_t *st)
+{
+    const char *from = xmpp_stanza_get_from(st);
+    const char *type = xmpp_stanza_get_type(st);
+    xmpp_stanza_t *mu = child_ns(st, "x", NS_MUC_USER);
+    JsonArray *codes = status_codes(st);
+    gboolean self = FALSE;
+    for (guint i = 0; i < json_array_get_length(codes); i++)
+        self = self || json_array_get_int_element(codes, i) == 110;
     if (self && is_room_jid(x, from) && type == NULL && x->in_room) {
         g_free(x->occupant);
         x->occupant = g_strdup(from);
@@ -261,6 +271,9 @@ on_presence(PeerXmpp *x, xmpp_stanza_t *st)
                                               xmpp_stanza_get_attribute(c, "value"));
         json_object_set_object_member(o, "properties", po);
     }
+    xmpp_stanza_t *rec = child_ns(st, "jibri-recording-status", "http://jitsi.org/protocol/jibri");
+    if (rec != NULL)
+        json_object_set_string_member(o, "recording", xmpp_stanza_get_attribute(rec, "status"));
     if (g_strcmp0(type, "error") == 0)
         json_object_set_string_member(o, "condition", cc_stanza_error_condition(st));
     peer_emit_object(o);
@@ -278,6 +291,7 @@ on_message(PeerXmpp *x, xmpp_stanza_t *st)
     json_object_set_string_member(o, "type", type ? type : "normal");
     g_autofree char *text = body ? xmpp_stanza_get_text(body) : NULL;
     json_object_set_string_member(o, "body", text);
+    json_object_set_array_member(o, "codes", status_codes(st));
     if (g_strcmp0(type, "error") == 0)
         json_object_set_string_member(o, "condition", cc_stanza_error_condition(st));
     peer_emit_object(o);

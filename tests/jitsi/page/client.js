@@ -4,7 +4,8 @@
  * peer-to-peer when enabled). The page only watches, and keeps what the test driver asks
  * for in `window.conclave`: the state, remote participants and their tracks, what
  * getStats() counts per remote participant and per peer connection, dominant speaker
- * events, endpoint messages, and a few actions (send an endpoint message, mute, leave).
+ * events, endpoint messages, recorder state changes, and a few actions (send an endpoint
+ * message, mute, start and stop a recording, leave).
  *
  * Query parameters: ws (XMPP WebSocket URL), domain (anonymous XMPP domain), muc and focus
  * (the Conclave service's domain), room, name (display name), p2p (1 or 0), loglevel. */
@@ -31,6 +32,8 @@
         myId: null,
         bridgeChannelOpen: 0, // how many times it opened
         p2pStatus: [], // {t, active}
+        recorder: [], // RECORDER_STATE_CHANGED: {t, sessionId, status, mode, error, by}
+        chat: [], // MESSAGE_RECEIVED (groupchat with a body): {t, from, text}
         dominant: [], // {t, id, previous}
         messages: [], // {t, from, payload}
         joined: [], // {t, id, name}
@@ -184,7 +187,10 @@
             trackAdded: state.trackAdded,
             trackRemoved: state.trackRemoved,
             p2pStatus: state.p2pStatus,
-            mediaSessions: state.mediaSessions
+            mediaSessions: state.mediaSessions,
+            moderator: conference ? conference.isModerator() : null,
+            recorder: state.recorder,
+            chat: state.chat
         };
     }
 
@@ -203,6 +209,41 @@
         }
         await (muted ? track.mute() : track.unmute());
         return track.isMuted();
+    }
+
+    // A refused IQ (the library rejects with the error stanza) as {type, condition, text}.
+    function iqError(e) {
+        const error = e && e.getElementsByTagName && e.getElementsByTagName('error')[0];
+        if (!error) {
+            return { type: null, condition: null, text: String(e && (e.message || e)) };
+        }
+        const text = error.getElementsByTagName('text')[0];
+        const condition = Array.from(error.children).find(c => c.tagName !== 'text');
+        return {
+            type: error.getAttribute('type'),
+            condition: condition ? condition.tagName : null,
+            text: text ? text.textContent : null
+        };
+    }
+
+    // JitsiConference.startRecording/stopRecording (lib-jitsi-meet's RecordingManager: the
+    // Jibri IQ to the focus occupant). Answers {ok, sessionId} or {ok: false, error}.
+    async function startRecording(mode) {
+        try {
+            const session = await conference.startRecording({ mode });
+            return { ok: true, sessionId: session.getID(), status: session.getStatus() };
+        } catch (e) {
+            return { ok: false, error: iqError(e) };
+        }
+    }
+
+    async function stopRecording(sessionId) {
+        try {
+            await conference.stopRecording(sessionId);
+            return { ok: true };
+        } catch (e) {
+            return { ok: false, error: iqError(e) };
+        }
     }
 
     async function leave() {
@@ -287,6 +328,25 @@
             state.p2pStatus.push({ t: now(), active });
             log('p2p status', active);
         });
+        conference.on(events.RECORDER_STATE_CHANGED, session => {
+            // Who started it (status on) or stopped it (off): a JitsiParticipant, or the
+            // resource (participant id) when it was this page.
+            const who = session.getStatus() === 'off'
+                ? session.getTerminator() : session.getInitiator();
+            const entry = {
+                t: now(),
+                sessionId: session.getID() || null,
+                status: session.getStatus() || null,
+                mode: session.getMode() || null,
+                error: session.getError() || null,
+                by: (who && who.getId ? who.getId() : who) || null
+            };
+            state.recorder.push(entry);
+            log('recorder state', JSON.stringify(entry));
+        });
+        conference.on(events.MESSAGE_RECEIVED, (id, text) => {
+            state.chat.push({ t: now(), from: id || null, text });
+        });
         conference.on(events._MEDIA_SESSION_STARTED, () => {
             state.mediaSessions += 1;
         });
@@ -354,7 +414,9 @@
     };
     window.addEventListener('error', e => fail('window error', e.error || e.message));
     window.addEventListener('unhandledrejection', e => fail('unhandled rejection', e.reason));
-    window.conclave = { opt, state, snapshot, sendMessage, setAudioMuted, leave };
+    window.conclave = {
+        opt, state, snapshot, sendMessage, setAudioMuted, startRecording, stopRecording, leave
+    };
     start().catch(e => {
         fail('start', e);
         setPhase('failed');
