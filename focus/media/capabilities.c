@@ -182,10 +182,7 @@ focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence, FocusCapa
             return;
         }
     }
-    xmpp_stanza_t *iq = xmpp_iq_new(cc_xmpp_component_ctx(media->xmpp), "get", NULL);
-    g_autofree char *from = focus_conference_focus_jid(p->conf);
-    xmpp_stanza_set_from(iq, from);
-    xmpp_stanza_set_to(iq, p->jid);
+    xmpp_stanza_t *iq = focus_participant_iq_new(p, "get");
     xmpp_stanza_t *query = cc_stanza_add_child(iq, "query", CC_NS_DISCO_INFO);
     if (key != NULL)
         xmpp_stanza_set_attribute(query, "node", key);
@@ -194,10 +191,5 @@ focus_capabilities_query(FocusParticipant *p, xmpp_stanza_t *presence, FocusCapa
     q->ver = g_strdup(ver);
     q->done = done;
     q->data = data;
-    FocusRequest *request = focus_request_new(media, p->conf, p->jid);
-    request->payload = q;
-    request->payload_free = (GDestroyNotify)disco_query_free;
-    cc_xmpp_component_send_iq(media->xmpp, iq, media->settings.client_timeout_ms, on_disco_reply,
-                              request);
-    xmpp_stanza_release(iq);
+    focus_participant_iq_send(p, iq, q, (GDestroyNotify)disco_query_free, on_disco_reply);
 }

@@ -151,6 +151,13 @@ GPtrArray *focus_media_conferences(FocusMedia *media);
 char *focus_conference_owner(FocusConference *conf, FocusParticipant *p);
 char *focus_conference_focus_jid(FocusConference *conf);
 void focus_conference_send(FocusConference *conf, xmpp_stanza_t *stanza);
+/* An IQ of `type` from the room's focus occupant to `p`'s client; the caller adds the
+ * payload, then sends it with focus_participant_iq_send(). */
+xmpp_stanza_t *focus_participant_iq_new(FocusParticipant *p, const char *type);
+/* Sends `iq` to `p`'s client, waiting [focus] client_timeout_ms for the answer; `callback`
+ * gets a FocusRequest about `p` that carries `payload` (freed with it). Releases `iq`. */
+void focus_participant_iq_send(FocusParticipant *p, xmpp_stanza_t *iq, gpointer payload,
+                               GDestroyNotify payload_free, CcIqCallback callback);
 
 /* offer.c */
 /* The id the offer gives the RFC 6464 audio level header extension (the bridge reads it to

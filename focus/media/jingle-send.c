@@ -36,21 +36,12 @@ on_jingle_reply(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error
 void
 focus_jingle_send(FocusParticipant *p, CcJingle *jingle, FocusJingleRefused refused, gpointer data)
 {
-    FocusMedia *media = p->conf->media;
-    xmpp_stanza_t *iq = xmpp_iq_new(cc_xmpp_component_ctx(media->xmpp), "set", NULL);
-    g_autofree char *from = focus_conference_focus_jid(p->conf);
-    xmpp_stanza_set_from(iq, from);
-    xmpp_stanza_set_to(iq, p->jid);
+    xmpp_stanza_t *iq = focus_participant_iq_new(p, "set");
     cc_jingle_write(iq, jingle);
     Sent *sent = g_new0(Sent, 1);
     sent->action = jingle->action;
     sent->sid = g_strdup(jingle->sid);
     sent->refused = refused;
     sent->data = data;
-    FocusRequest *request = focus_request_new(media, p->conf, p->jid);
-    request->payload = sent;
-    request->payload_free = (GDestroyNotify)sent_free;
-    cc_xmpp_component_send_iq(media->xmpp, iq, media->settings.client_timeout_ms, on_jingle_reply,
-                              request);
-    xmpp_stanza_release(iq);
+    focus_participant_iq_send(p, iq, sent, (GDestroyNotify)sent_free, on_jingle_reply);
 }

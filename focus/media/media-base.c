@@ -73,3 +73,26 @@ focus_conference_send(FocusConference *conf, xmpp_stanza_t *stanza)
 {
     cc_xmpp_component_send(conf->media->xmpp, stanza);
 }
+
+xmpp_stanza_t *
+focus_participant_iq_new(FocusParticipant *p, const char *type)
+{
+    xmpp_stanza_t *iq = xmpp_iq_new(cc_xmpp_component_ctx(p->conf->media->xmpp), type, NULL);
+    g_autofree char *from = focus_conference_focus_jid(p->conf);
+    xmpp_stanza_set_from(iq, from);
+    xmpp_stanza_set_to(iq, p->jid);
+    return iq;
+}
+
+void
+focus_participant_iq_send(FocusParticipant *p, xmpp_stanza_t *iq, gpointer payload,
+                          GDestroyNotify payload_free, CcIqCallback callback)
+{
+    FocusMedia *media = p->conf->media;
+    FocusRequest *request = focus_request_new(media, p->conf, p->jid);
+    request->payload = payload;
+    request->payload_free = payload_free;
+    cc_xmpp_component_send_iq(media->xmpp, iq, media->settings.client_timeout_ms, callback,
+                              request);
+    xmpp_stanza_release(iq);
+}

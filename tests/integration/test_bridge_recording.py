@@ -25,17 +25,13 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
 import gi
 gi.require_version('Gst', '1.0')
 gi.require_version('GstApp', '1.0')
-gi.require_version('GstWebRTC', '1.0')
-gi.require_version('GstSdp', '1.0')
-gi.require_version('Nice', '0.1')
-from gi.repository import GLib, Gst, GstApp, GstSdp, GstWebRTC, Nice  # noqa: E402,F401
+from gi.repository import Gst, GstApp  # noqa: E402,F401
 
 from conclave_harness import procs, tap  # noqa: E402
 from conclave_harness.prosody import Prosody  # noqa: E402
@@ -44,6 +40,7 @@ from conclave_harness.xmpp_client import Client  # noqa: E402
 from conclave_daemons import BINARIES, Daemon  # noqa: E402
 from conclave_media import (Counters, Peer, colibri_reason, modify_xml,  # noqa: E402
                             parse_answer, sources_xml, transport_xml)
+from conclave_webrtcbin import WebrtcbinParticipant, offer_sdp  # noqa: E402
 from conclave_recording import (CODECS, PAYLOAD_OFFSET, peer_packet,  # noqa: E402
                                 read_pcap, run)
 
@@ -55,110 +52,9 @@ NS_REC = 'urn:conclave:recording:0'
 CTL = BINARIES['ctl']
 SEND_SECONDS = 3.0
 GST_VIDEO = 9001
-VIDEO_CAPS = 'video/x-raw,width=320,height=240,framerate=30/1'
 
 
-# -- a webrtcbin sender ---------------------------------------------------------------------
-
-def offer_sdp(answer):
-    """The bridge's side as an SDP offer: one bundled sendrecv video m-line with VP8 in
-    payload type 100 (as the focus offers it), ICE lite, DTLS actpass."""
-    lines = [
-        'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0',
-        'a=ice-lite', 'a=msid-semantic: WMS *',
-        'm=video 9 UDP/TLS/RTP/SAVPF 100', 'c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0',
-        f"a=ice-ufrag:{answer['ufrag']}", f"a=ice-pwd:{answer['pwd']}",
-        f"a=fingerprint:sha-256 {answer['fingerprint']}", 'a=setup:actpass', 'a=mid:0',
-        'a=sendrecv', 'a=rtcp-mux', 'a=rtpmap:100 VP8/90000', 'a=rtcp-fb:100 nack',
-        'a=rtcp-fb:100 nack pli', 'a=rtcp-fb:100 ccm fir',
-    ]
-    for c in answer['candidates']:
-        lines.append(f"a=candidate:{c['foundation']} 1 udp {c['priority']} {c['ip']} "
-                     f"{c['port']} typ {c['type']}")
-    lines.append('a=end-of-candidates')
-    return '\r\n'.join(lines) + '\r\n'
-
-
-class WebrtcbinSender:
-    """webrtcbin on its own GLib main loop thread, sending a live VP8 test pattern with
-    SSRC GST_VIDEO in payload type 100; ICE on 127.0.0.1 only."""
-
-    def __init__(self):
-        self.pipe = Gst.parse_launch(
-            f'webrtcbin name=w bundle-policy=max-bundle '
-            f'videotestsrc is-live=true pattern=ball ! {VIDEO_CAPS} ! '
-            f'vp8enc deadline=1 keyframe-max-dist=30 ! '
-            f'rtpvp8pay pt=100 ssrc={GST_VIDEO} mtu=1100 ! '
-            f'application/x-rtp,media=video,encoding-name=VP8,payload=100,clock-rate=90000 ! '
-            f'queue ! w.')
-        self.webrtc = self.pipe.get_by_name('w')
-        self.ice = self.webrtc.get_property('ice-agent')  # keep a reference
-        agent = self.ice.get_property('agent')
-        agent.set_property('upnp', False)
-        addr = Nice.Address()
-        addr.set_from_string('127.0.0.1')
-        agent.add_local_address(addr)
-        self.candidates = []
-        self.gathered = threading.Event()
-        self.answered = threading.Event()
-        self.answer = None
-        self.webrtc.connect('on-ice-candidate', lambda _w, _m, c: self.candidates.append(c))
-        self.webrtc.connect('notify::ice-gathering-state', self._on_gathering)
-        self.loop = GLib.MainLoop()
-        self.thread = threading.Thread(target=self.loop.run, daemon=True)
-        self.thread.start()
-        self.pipe.set_state(Gst.State.PLAYING)
-
-    def _on_gathering(self, w, _pspec):
-        if w.get_property('ice-gathering-state') == GstWebRTC.WebRTCICEGatheringState.COMPLETE:
-            self.gathered.set()
-
-    def negotiate(self, offer_text):
-        _, msg = GstSdp.SDPMessage.new_from_text(offer_text)
-        offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, msg)
-
-        def on_answer(promise, _data):
-            reply = promise.get_reply()
-            if not reply.has_field('answer'):
-                self.answered.set()  # negotiate() sees no answer
-                return
-            answer = reply.get_value('answer')
-            self.answer = answer.sdp.as_text()  # copy inside the callback
-            self.webrtc.emit('set-local-description', answer, Gst.Promise.new())
-            self.answered.set()
-
-        def on_remote_set(_promise, _data):
-            self.webrtc.emit('create-answer', None,
-                             Gst.Promise.new_with_change_func(on_answer, None))
-
-        self.webrtc.emit('set-remote-description', offer,
-                         Gst.Promise.new_with_change_func(on_remote_set, None))
-        if not self.answered.wait(15) or self.answer is None or not self.gathered.wait(15):
-            raise AssertionError('webrtcbin did not answer or gather')
-        return self.transport()
-
-    def transport(self):
-        attrs = {}
-        for line in self.answer.splitlines():
-            if line.startswith('a=') and ':' in line:
-                k, v = line[2:].split(':', 1)
-                attrs.setdefault(k, v)
-        cands = []
-        for c in self.candidates:
-            parts = c.split()
-            if len(parts) >= 8 and parts[2].lower() == 'udp' and parts[1] == '1' \
-                    and parts[4] == '127.0.0.1':
-                cands.append({'foundation': parts[0].split(':')[-1], 'priority': int(parts[3]),
-                              'ip': parts[4], 'port': int(parts[5]), 'type': parts[7]})
-        return {'ufrag': attrs['ice-ufrag'], 'pwd': attrs['ice-pwd'],
-                'fingerprint': attrs['fingerprint'].split()[1], 'candidates': cands,
-                'setup': attrs.get('setup', 'active')}
-
-    def stop(self):
-        self.pipe.set_state(Gst.State.NULL)
-        self.loop.quit()
-        self.thread.join(5)
-
+# -- reading a recorded VP8 stream ------------------------------------------------------
 
 def decode_vp8(pcap):
     """Frames GStreamer decodes out of a recorded VP8 stream's pcap."""
@@ -423,9 +319,9 @@ class BridgeRecording(unittest.TestCase):
         rcv.connect({k: a[k] for k in ('ufrag', 'pwd', 'fingerprint', 'candidates')})
         rcv.wait('connected', timeout=20, fail_on=('dtls-failed', 'ice-failed'))
         rcv.send(cmd='expect', sources=[{'ssrc': GST_VIDEO, 'kind': 'foreign'}])
-        gst = WebrtcbinSender()
+        gst = WebrtcbinParticipant(GST_VIDEO, 100)
         BridgeRecording.gst = gst
-        t = gst.negotiate(offer_sdp(answers['gst']))
+        t = gst.negotiate(offer_sdp(answers['gst'], 100))
         self.assertTrue(t['candidates'], gst.candidates)
         src = ("<sources><media-source type='video' id='gst-v0'><source "
                f"xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' ssrc='{GST_VIDEO}'/>"
