@@ -201,9 +201,12 @@ finish(BridgeRecordings *recs, Running *r)
         g_message("recording %s of conference %s stopped: %s", r->id, r->meeting_id,
                   bridge_recorder_path(r->recorder));
     } else {
+        /* A failure the periodic check had not seen yet, or one in the last writes: the
+         * focus hears of it even though it asked for the stop. */
         count_failure(recs, failure);
         g_warning("recording %s of conference %s stopped, failed: %s", r->id, r->meeting_id,
                   error->message);
+        send_status(recs, r, "failed", bridge_rec_failure_reason(failure));
     }
     cc_metric_add(recs->metrics.active, -1);
 }

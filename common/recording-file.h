@@ -83,7 +83,8 @@ gboolean cc_recording_writer_add_packet(CcRecordingWriter *writer, guint16 strea
 /* Marks the recording incomplete (queue overflow, lost writes), with a reason. */
 gboolean cc_recording_writer_mark_damaged(CcRecordingWriter *writer, guint64 time_us,
                                           const char *reason, GError **error);
-/* Writes the buffered records as a (non-final) chunk now, so that a crash loses less. */
+/* Writes the buffered records as a (non-final) chunk now and syncs the file's data, so that
+ * a crash loses less and the final sync at close stays short. */
 gboolean cc_recording_writer_flush(CcRecordingWriter *writer, GError **error);
 /* Writes the END record and the final chunk, syncs and closes the file, and wipes the data
  * key. After any failure (here or earlier) the writer is spent: every call fails. */

@@ -213,7 +213,16 @@ cc_recording_writer_flush(CcRecordingWriter *writer, GError **error)
     g_return_val_if_fail(writer != NULL, FALSE);
     if (!usable(writer, error))
         return FALSE;
-    return writer->plain_len == 0 || write_chunk(writer, 0, error);
+    if (writer->plain_len != 0 && !write_chunk(writer, 0, error))
+        return FALSE;
+    /* On disk now, so that the final sync at close has little left to do. */
+    if (fdatasync(writer->fd) != 0) {
+        int saved = errno;
+        GError *local = g_error_new(CC_RECORDING_ERROR, CC_RECORDING_ERROR_IO, "sync failed: %s",
+                                    g_strerror(saved));
+        return fail(writer, local, error);
+    }
+    return TRUE;
 }
 
 gboolean
