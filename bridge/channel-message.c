@@ -106,13 +106,26 @@ optional_string(JsonObject *o, const char *member, gsize max, const char **out)
     return *out != NULL && strlen(*out) <= max;
 }
 
-/* json-glib reads 1e400 as infinity, and would write it back as "inf.0", which is not
- * JSON: such numbers are refused. The depth is already bounded. */
+/* A double json-glib writes back as JSON. It reads 1e400 as infinity and would write
+ * "inf.0"; it writes 1e20 as "1e+20.0" (".0" added to any double printed without a '.').
+ * Neither is JSON: such numbers are refused. */
+static gboolean
+double_writable(double d)
+{
+    if (!isfinite(d))
+        return FALSE;
+    char text[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_dtostr(text, sizeof text, d);
+    return strpbrk(text, "eE") == NULL || strchr(text, '.') != NULL;
+}
+
+/* Every number in `n` can be relayed (the depth is already bounded). */
 static gboolean
 numbers_finite(JsonNode *n)
 {
     if (JSON_NODE_HOLDS_VALUE(n))
-        return json_node_get_value_type(n) != G_TYPE_DOUBLE || isfinite(json_node_get_double(n));
+        return json_node_get_value_type(n) != G_TYPE_DOUBLE ||
+               double_writable(json_node_get_double(n));
     if (JSON_NODE_HOLDS_ARRAY(n)) {
         JsonArray *a = json_node_get_array(n);
         for (guint i = 0; i < json_array_get_length(a); i++) {

@@ -105,9 +105,24 @@ START_TEST(test_dropped)
         "{\"colibriClass\":\"EndpointStats\",}",
         "{\"colibriClass\":\"EndpointStats\",\"n\":1e400}",
         "{\"colibriClass\":\"EndpointStats\",\"n\":[-1e999]}",
+        /* json-glib would write these back as 1e+201.0 and 1e+20.0: not JSON */
+        "{\"colibriClass\":\"EndpointMessage\",\"msPoad\":1e201}",
+        "{\"colibriClass\":\"EndpointStats\",\"n\":{\"m\":-1E20}}",
     };
     for (guint i = 0; i < G_N_ELEMENTS(bad_json); i++)
         assert_dropped(bad_json[i], strlen(bad_json[i]), BRIDGE_CHANNEL_DROP_BAD_JSON);
+    /* doubles that are kept are relayed as JSON that parses again */
+    const char doubles[] = "{\"colibriClass\":\"EndpointMessage\",\"a\":1.5e300,\"b\":0.25,"
+                           "\"c\":-3e-7}";
+    BridgeChannelDrop drop = BRIDGE_CHANNEL_DROP_NONE;
+    g_autoptr(BridgeChannelMessage) kept =
+        bridge_channel_message_parse(doubles, sizeof doubles - 1, &drop);
+    ck_assert_ptr_nonnull(kept);
+    g_autofree char *relayed = bridge_channel_message_relay(kept, "x");
+    ck_assert_ptr_nonnull(relayed);
+    g_autoptr(BridgeChannelMessage) again =
+        bridge_channel_message_parse(relayed, strlen(relayed), &drop);
+    ck_assert_msg(again != NULL, "relayed as %s", relayed);
     const char bad_utf8[] = "{\"colibriClass\":\"EndpointStats\",\"s\":\"\xc3\x28\"}";
     assert_dropped(bad_utf8, sizeof bad_utf8 - 1, BRIDGE_CHANNEL_DROP_BAD_JSON);
     const char nul[] = "{\"colibriClass\":\"EndpointStats\"}\0{}";
