@@ -15,6 +15,18 @@ from gi.repository import GLib, Gst, GstSdp, GstWebRTC, Nice  # noqa: E402
 VIDEO_CAPS = 'video/x-raw,width=320,height=240,framerate=30/1'
 
 
+def loopback_ice(webrtc):
+    """Keeps `webrtc`'s ICE on 127.0.0.1 with UPnP off (it would multicast out of the
+    machine); returns the ICE object, which the caller keeps a reference to."""
+    ice = webrtc.get_property('ice-agent')
+    agent = ice.get_property('agent')
+    agent.set_property('upnp', False)
+    addr = Nice.Address()
+    addr.set_from_string('127.0.0.1')
+    agent.add_local_address(addr)
+    return ice
+
+
 def offer_sdp(answer, pt, ssrc=None):
     """The bridge's side (its Colibri2 answer for the endpoint) as an SDP offer: one bundled
     sendrecv video m-line with VP8 in payload type `pt`, ICE lite, DTLS actpass; with `ssrc`,
@@ -51,12 +63,7 @@ class WebrtcbinParticipant:
             f'application/x-rtp,media=video,encoding-name=VP8,payload={pt},clock-rate=90000 ! '
             f'queue ! w.')
         self.webrtc = self.pipe.get_by_name('w')
-        self.ice = self.webrtc.get_property('ice-agent')  # keep a reference
-        agent = self.ice.get_property('agent')
-        agent.set_property('upnp', False)
-        addr = Nice.Address()
-        addr.set_from_string('127.0.0.1')
-        agent.add_local_address(addr)
+        self.ice = loopback_ice(self.webrtc)
         self.candidates = []
         self.gathered = threading.Event()
         self.answered = threading.Event()

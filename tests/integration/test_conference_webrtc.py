@@ -25,8 +25,7 @@ import gi
 gi.require_version('Gst', '1.0')
 gi.require_version('GstWebRTC', '1.0')
 gi.require_version('GstSdp', '1.0')
-gi.require_version('Nice', '0.1')
-from gi.repository import GLib, Gst, GstSdp, GstWebRTC, Nice  # noqa: E402
+from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
 
 from conclave_harness import procs, tap  # noqa: E402
 from conclave_harness.prosody import Prosody  # noqa: E402
@@ -34,6 +33,7 @@ from conclave_harness.tempdir import make_tempdir  # noqa: E402
 from conclave_harness.xmpp_client import Client  # noqa: E402
 from conclave_daemons import Daemon  # noqa: E402
 from conclave_media import NS_DTLS, NS_ICE, NS_SSMA, XmppPeer, parse_metrics  # noqa: E402
+from conclave_webrtcbin import loopback_ice  # noqa: E402
 from test_webrtc_interop import VIDEO_CAPS, encode_vp8_file  # noqa: E402
 
 FOCUS = 'conference.localhost'
@@ -308,12 +308,7 @@ class Webrtcbin:
             f'application/x-rtp,media=audio,encoding-name=OPUS,payload={OPUS_PT},'
             'clock-rate=48000 ! queue ! w.')
         self.webrtc = self.pipe.get_by_name('w')
-        self.ice = self.webrtc.get_property('ice-agent')  # keep a reference
-        agent = self.ice.get_property('agent')
-        agent.set_property('upnp', False)
-        addr = Nice.Address()
-        addr.set_from_string('127.0.0.1')
-        agent.add_local_address(addr)
+        self.ice = loopback_ice(self.webrtc)  # keep a reference
         self.candidates = []
         self.gathered = threading.Event()
         self.lock = threading.Lock()
