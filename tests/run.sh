@@ -46,7 +46,7 @@ run_suites() { # DIR LABEL SUITES...
 
 status=0
 if build build; then
-    run_suites build normal unit fuzz integration style || status=1
+    run_suites build normal unit fuzz integration deploy style || status=1
 else
     logs+=("normal=build/missing-because-build-failed")
 fi
