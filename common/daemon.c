@@ -5,6 +5,7 @@
 #include "cc-error.h"
 #include "jid.h"
 #include "log.h"
+#include "sd-notify.h"
 
 #include <conclave-version.h>
 #include <glib-unix.h>
@@ -22,6 +23,8 @@ struct _CcDaemon {
     gboolean shutting_down;
     gint64 drain_deadline;
     guint drain_timer;
+    guint notify_timer; /* systemd watchdog pings and status, only under a service manager */
+    char *notified_status;
     gpointer data;
 };
 
@@ -113,6 +116,43 @@ on_drain_tick(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* Under systemd: the watchdog ping proves the main loop still turns (a hung daemon is
+ * restarted), and STATUS= shows in `systemctl status` why /health is what it is. */
+static gboolean
+on_notify_tick(gpointer data)
+{
+    CcDaemon *daemon = data;
+    g_autoptr(GString) reason = g_string_new(NULL);
+    gboolean healthy = health(reason, daemon);
+    g_autofree char *status = g_strdup_printf("STATUS=%s", healthy ? "serving" : reason->str);
+    if (cc_sd_watchdog_usec() > 0)
+        cc_sd_notify("WATCHDOG=1");
+    if (g_strcmp0(status, daemon->notified_status) != 0) {
+        cc_sd_notify(status);
+        g_free(daemon->notified_status);
+        daemon->notified_status = g_steal_pointer(&status);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* READY once the configuration, the HTTP server and the daemon's own state are up; the
+ * XMPP connection is not awaited (the server may start later, and the daemon reconnects by
+ * itself), its state goes into STATUS instead. */
+static void
+notify_ready(CcDaemon *daemon)
+{
+    int sent = cc_sd_notify("READY=1");
+    if (sent < 0)
+        g_warning("cannot notify the service manager: %s", g_strerror(-sent));
+    if (sent <= 0)
+        return;
+    guint64 watchdog_usec = cc_sd_watchdog_usec();
+    /* Ping at half the interval systemd gave (its own advice); status at least every 5 s. */
+    guint64 interval_ms = watchdog_usec > 0 ? MAX(watchdog_usec / 2000, 1) : 5000;
+    daemon->notify_timer = g_timeout_add((guint)MIN(interval_ms, 5000), on_notify_tick, daemon);
+    on_notify_tick(daemon);
+}
+
 static gboolean
 on_signal(gpointer data)
 {
@@ -124,6 +164,7 @@ on_signal(gpointer data)
     }
     g_message("shutting down");
     daemon->shutting_down = TRUE;
+    cc_sd_notify("STOPPING=1");
     guint drain_ms = daemon->spec->drain != NULL ? daemon->spec->drain(daemon) : 0;
     if (drain_ms > 0 && daemon->spec->drained != NULL) {
         daemon->drain_deadline = g_get_monotonic_time() + (gint64)drain_ms * 1000;
@@ -172,6 +213,7 @@ daemon_clear(CcDaemon *daemon)
     g_clear_pointer(&daemon->metrics, cc_metrics_free);
     g_clear_pointer(&daemon->config, cc_config_free);
     g_clear_pointer(&daemon->loop, g_main_loop_unref);
+    g_clear_pointer(&daemon->notified_status, g_free);
     if (daemon->schema != NULL)
         g_array_unref(daemon->schema);
 }
@@ -247,9 +289,12 @@ cc_daemon_main(const CcDaemonSpec *spec, int argc, char **argv)
         g_message("%s %s started (component %s, health and metrics on %s)", spec->program,
                   CONCLAVE_VERSION, cc_config_get_string(daemon.config, "xmpp", "domain"),
                   daemon.http ? cc_config_get_string(daemon.config, "http", "listen") : "none");
+        notify_ready(&daemon);
         g_main_loop_run(daemon.loop);
         if (daemon.drain_timer != 0)
             g_source_remove(daemon.drain_timer);
+        if (daemon.notify_timer != 0)
+            g_source_remove(daemon.notify_timer);
         g_source_remove(term);
         g_source_remove(intr);
         g_message("stopped");

@@ -46,9 +46,15 @@ class Daemon:
                     f'[log]\nlevel = info\n{extra}')
         self.proc = None
 
-    def start(self):
-        self.proc = procs.start([BINARIES[self.kind], '--config', self.config_path, '-v'],
-                                name=f'conclave-{self.kind}', log_path=self.log_path)
+    def command(self):
+        return [BINARIES[self.kind], '--config', self.config_path, '-v']
+
+    def start(self, command=None, env=None):
+        """Starts the daemon: by default the build's binary with the private config;
+        `command` replaces that command line (a unit's ExecStart, say), `env` the
+        environment."""
+        self.proc = procs.start(command or self.command(), name=f'conclave-{self.kind}',
+                                log_path=self.log_path, env=env)
         return self
 
     def health(self):
