@@ -135,7 +135,15 @@ check_value(CcConfig *config, const CcConfigKey *k, const char *text, GError **e
     switch (k->type) {
     case CC_CONFIG_STRING:
     case CC_CONFIG_SECRET:
+        break;
     case CC_CONFIG_LIST:
+        /* ';' separates lists everywhere else in key files: 'a;b' would be one odd item. No
+         * list here holds a value that may contain it (domains, JIDs, addresses, names). */
+        if (strchr(text, ';') != NULL) {
+            cc_config_set_error(config, k->group, k->key, error,
+                                "'%s' contains ';': list items are separated by commas", text);
+            return NULL;
+        }
         break;
     case CC_CONFIG_INT: {
         gint64 v;

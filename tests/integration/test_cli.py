@@ -78,6 +78,26 @@ class CheckConfig(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0, extra)
             self.assertIn(f'{path}: {expected}', r.stderr)
 
+    def test_semicolon_lists_are_refused(self):
+        """GLib's list separator in a list key fails loudly, naming the key, for every list
+        key of both daemons (it used to pass as one JID 'a;b' and stall every room)."""
+        cases = [
+            ('focus', '[focus]\nbridges = bridge1.example.org;bridge2.example.org\n',
+             '[focus] bridges'),
+            ('focus', '[security]\nauthenticated_domains = example.org;corp.example.org\n',
+             '[security] authenticated_domains'),
+            ('focus', '[security]\nguest_domains = guest.example.org;\n',
+             '[security] guest_domains'),
+            ('bridge', '[media]\naddresses = 10.0.0.1;10.0.0.2\n', '[media] addresses'),
+            ('bridge', '[colibri]\ntrusted = conference.example.org;other.example.org\n',
+             '[colibri] trusted'),
+        ]
+        for kind, extra, key in cases:
+            path, r = self.check(kind, self.valid(extra))
+            self.assertEqual(r.returncode, 2, extra)
+            self.assertIn(f'{path}: {key}:', r.stderr)
+            self.assertIn("contains ';': list items are separated by commas", r.stderr)
+
     def test_bad_domain_is_named(self):
         text = self.valid().replace('conference.example.org', 'room@conference.example.org')
         path, r = self.check('focus', text)

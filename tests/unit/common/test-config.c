@@ -98,6 +98,12 @@ START_TEST(test_errors_name_file_group_key)
     assert_error("[xmpp]\ndomain = d\nsecret = s\ndomain_file = /x\n",
                  "[xmpp] domain_file: unknown key");
     assert_error("this is not a key file\n", "test.conf: ");
+    /* GLib's own list separator is refused with a hint, never read as one odd item. */
+    assert_error("[xmpp]\ndomain = d\nsecret = s\n[misc]\ndomains = a.example;b.example\n",
+                 "test.conf: [misc] domains: 'a.example;b.example' contains ';': list items are "
+                 "separated by commas");
+    assert_error("[xmpp]\ndomain = d\nsecret = s\n[misc]\ndomains = a.example, b.example;\n",
+                 "[misc] domains");
 }
 END_TEST
 
