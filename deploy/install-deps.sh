@@ -32,6 +32,9 @@ if [[ "${1:-}" == "--tests" ]]; then
         gstreamer1.0-tools openssl
         # headless Chromium for the lib-jitsi-meet client test (tests/jitsi/)
         chromium
+        # the Debian package test (tests/deploy/test_debian_package.py) builds the package
+        # from debian/ with dpkg-buildpackage, checks it with lintian and installs it
+        debhelper dpkg-dev fakeroot lintian
     )
     # node and npm drive that test (tests/jitsi/setup.sh). Debian's are installed only
     # where there is no node at all: a node from elsewhere (with its own npm) is never

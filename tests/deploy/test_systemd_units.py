@@ -94,7 +94,7 @@ class SystemdUnits(unittest.TestCase):
         cls.server.stop()
 
     def test_1_verify_is_clean(self):
-        for unit in (FOCUS_UNIT, 'conclave-bridge@1.service'):
+        for unit in (FOCUS_UNIT, 'conclave-bridge@bridge.service'):
             r = analyze('verify', f'--root={self.root}', unit)
             self.assertEqual(r.returncode, 0, f'{unit}: {r.stdout}{r.stderr}')
             self.assertEqual((r.stdout + r.stderr).strip(), '', f'{unit} is not clean')
@@ -116,7 +116,7 @@ class SystemdUnits(unittest.TestCase):
             os.unlink(broken)
 
     def test_3_security_exposure(self):
-        for unit in (FOCUS_UNIT, 'conclave-bridge@1.service'):
+        for unit in (FOCUS_UNIT, 'conclave-bridge@bridge.service'):
             r = analyze('security', '--offline=true', f'--root={self.root}', unit)
             m = re.search(r'Overall exposure level for \S+: (\d+\.\d+)', r.stdout)
             self.assertIsNotNone(m, r.stdout + r.stderr)
