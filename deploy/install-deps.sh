@@ -35,6 +35,9 @@ if [[ "${1:-}" == "--tests" ]]; then
         # the Debian package test (tests/deploy/test_debian_package.py) builds the package
         # from debian/ with dpkg-buildpackage, checks it with lintian and installs it
         debhelper dpkg-dev fakeroot lintian
+        # the TURN test: a private coturn (turnserver) checks the credentials the focus hands
+        # out, and its turnutils_uclient makes a real allocation with them
+        coturn
     )
     # node and npm drive that test (tests/jitsi/setup.sh). Debian's are installed only
     # where there is no node at all: a node from elsewhere (with its own npm) is never
@@ -78,5 +81,5 @@ apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 # they would listen on every interface, and Conclave only ever runs private instances.
 if [[ -d /run/systemd/system ]]; then
     systemctl disable --now prosody.service postgresql.service ejabberd.service \
-        epmd.socket epmd.service >/dev/null 2>&1 || true
+        coturn.service epmd.socket epmd.service >/dev/null 2>&1 || true
 fi

@@ -1,10 +1,12 @@
 /* conclave-focus: the Multi-User Chat service and Jingle focus of a domain. This file
  * declares the focus's configuration keys and builds the MUC service on the shared daemon
- * skeleton; rooms live in muc-*.c and room.c, access rules in policy.c. */
+ * skeleton; rooms live in muc-*.c and room.c, access rules in policy.c, STUN/TURN for
+ * clients (XEP-0215) in turn/. */
 #include "bridges.h"
 #include "conference.h"
 #include "daemon.h"
 #include "muc.h"
+#include "turn.h"
 
 #include <stdio.h>
 
@@ -39,6 +41,13 @@ static const CcConfigKey focus_keys[] = {
     {"muc", "max_room_name_length", CC_CONFIG_INT, FALSE, "256", 1, 1023},
     {"muc", "max_stanzas_per_second", CC_CONFIG_INT, FALSE, "50", 0, 100000},
     {"muc", "default_whois", CC_CONFIG_CHOICE, FALSE, "moderators", 0, 0, whois_choices},
+    {"turn", "host", CC_CONFIG_STRING, FALSE, ""},
+    {"turn", "port", CC_CONFIG_INT, FALSE, "3478", 1, 65535},
+    {"turn", "tls_port", CC_CONFIG_INT, FALSE, "0", 0, 65535},
+    {"turn", "transports", CC_CONFIG_LIST, FALSE, "udp,tcp"},
+    {"turn", "secret", CC_CONFIG_SECRET, FALSE, ""},
+    {"turn", "ttl_s", CC_CONFIG_INT, FALSE, "86400", 300, 604800},
+    {"turn", "stun", CC_CONFIG_BOOL, FALSE, "true"},
 };
 
 typedef struct {
@@ -46,6 +55,7 @@ typedef struct {
     FocusMuc *muc;
     FocusBridges *bridges;
     FocusMedia *media;
+    FocusTurn *turn;
 } Focus;
 
 static gboolean
@@ -105,7 +115,7 @@ focus_validate(const CcConfig *config, GError **error)
             return FALSE;
         }
     }
-    return TRUE;
+    return focus_turn_config_check(config, error);
 }
 
 static GBytes *
@@ -172,6 +182,11 @@ focus_setup(CcDaemon *daemon, GError **error)
     };
     focus->media = focus_media_new(cc_daemon_xmpp(daemon), focus->muc, focus->bridges, &media,
                                    cc_daemon_metrics(daemon));
+    g_autoptr(FocusTurnSettings) turn = focus_turn_settings_from_config(config);
+    focus->turn =
+        focus_turn_new(cc_daemon_xmpp(daemon), focus->policy, key, turn, cc_daemon_metrics(daemon));
+    if (focus_turn_enabled(focus->turn))
+        focus_muc_add_service_feature(focus->muc, FOCUS_NS_EXTDISCO);
     cc_xmpp_component_set_state_callback(cc_daemon_xmpp(daemon), on_connection, focus);
     cc_daemon_set_data(daemon, focus);
     return TRUE;
@@ -183,6 +198,7 @@ focus_teardown(CcDaemon *daemon)
     Focus *focus = cc_daemon_get_data(daemon);
     if (focus == NULL)
         return;
+    focus_turn_free(focus->turn);
     focus_media_free(focus->media);
     focus_bridges_free(focus->bridges);
     focus_muc_free(focus->muc);

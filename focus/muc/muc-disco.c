@@ -135,6 +135,8 @@ on_disco_info(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data)
         add_identity(q, "Conclave conferences");
         for (const char *const *f = service_features; *f != NULL; f++)
             add_feature(q, *f);
+        for (guint i = 0; i < muc->extra_features->len; i++)
+            add_feature(q, g_ptr_array_index(muc->extra_features, i));
         focus_muc_send(muc, reply);
         return TRUE;
     }

@@ -49,6 +49,7 @@ focus_muc_new(CcXmppComponent *xmpp, FocusPolicy *policy, GBytes *room_key,
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)focus_room_free);
     muc->policy = policy;
     muc->limits = *limits;
+    muc->extra_features = g_ptr_array_new_with_free_func(g_free);
     register_metrics(muc, metrics);
     cc_xmpp_component_register_stanza(xmpp, "presence", focus_muc_on_presence, muc);
     cc_xmpp_component_register_stanza(xmpp, "message", focus_muc_on_message, muc);
@@ -70,6 +71,7 @@ focus_muc_free(FocusMuc *muc)
     g_hash_table_unref(muc->rooms);
     g_hash_table_unref(muc->metrics.refusals);
     g_bytes_unref(muc->room_key);
+    g_ptr_array_unref(muc->extra_features);
     g_free(muc->domain);
     g_free(muc);
 }
@@ -78,4 +80,10 @@ void
 focus_muc_set_hooks(FocusMuc *muc, const FocusMucHooks *hooks)
 {
     muc->hooks = *hooks;
+}
+
+void
+focus_muc_add_service_feature(FocusMuc *muc, const char *var)
+{
+    g_ptr_array_add(muc->extra_features, g_strdup(var));
 }

@@ -168,6 +168,7 @@ struct _FocusMuc {
     FocusMucHooks hooks;
     GHashTable *routed;           /* our id -> routed IQ waiting for its answer (muc-iq-route.c) */
     GHashTable *routed_by_sender; /* sender's real JID -> GUINT_TO_POINTER(IQs in flight) */
+    GPtrArray *extra_features;    /* char*: what other wings serve on the domain (disco#info) */
 };
 
 /* muc-service.c */
@@ -175,6 +176,9 @@ FocusMuc *focus_muc_new(CcXmppComponent *xmpp, FocusPolicy *policy, GBytes *room
                         const FocusMucLimits *limits, CcMetrics *metrics);
 void focus_muc_free(FocusMuc *muc);
 void focus_muc_set_hooks(FocusMuc *muc, const FocusMucHooks *hooks);
+/* A feature another part of the focus serves on the service's domain (e.g. XEP-0215), for
+ * the service's disco#info. */
+void focus_muc_add_service_feature(FocusMuc *muc, const char *var);
 
 /* muc-rooms.c */
 FocusRoom *focus_muc_find_room(FocusMuc *muc, const char *local);

@@ -97,6 +97,34 @@ class CheckConfig(unittest.TestCase):
             self.assertEqual(r.returncode, 2, extra)
             self.assertIn(f'{path}: {key}:', r.stderr)
             self.assertIn("contains ';': list items are separated by commas", r.stderr)
+        path, r = self.check('focus', self.valid('[turn]\ntransports = udp;tcp\n'))
+        self.assertIn(f'{path}: [turn] transports:', r.stderr)
+
+    def test_bad_turn_values_are_named(self):
+        turn = f'[turn]\nsecret_file = {self.secret}\n'
+        cases = [
+            (turn + 'host = turn example\n', "[turn] host: 'turn example' is not a host name"),
+            (turn + 'host = -turn.example\n', "[turn] host: '-turn.example' is not a host"),
+            (turn + 'host = turn.example:3478\n', '[turn] host:'),
+            (turn + 'transports = udp, sctp\n', "[turn] transports: 'sctp' is not one of"),
+            (turn + 'host = turn.example\ntransports =\n', '[turn] transports: needs udp'),
+            (turn + 'ttl_s = 10\n', '[turn] ttl_s: 10 is out of range 300..604800'),
+            (turn + 'port = 70000\n', '[turn] port: 70000 is out of range'),
+            (turn + 'stun = yes\n', "[turn] stun: expected true or false, got 'yes'"),
+            ('[turn]\nhost = turn.example\n', '[turn] secret: a host needs'),
+            (turn + 'realm = x\n', '[turn] realm: unknown key'),
+        ]
+        for extra, expected in cases:
+            path, r = self.check('focus', self.valid(extra))
+            self.assertNotEqual(r.returncode, 0, extra)
+            self.assertIn(f'{path}: {expected}', r.stderr)
+        path, r = self.check('focus', self.valid(turn + 'host = turn.example\ntls_port = 5349\n'))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        os.chmod(self.secret, 0o644)
+        path, r = self.check('focus', self.valid().replace('secret_file', 'secret') +
+                             turn + 'host = 192.0.2.7\n')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f'{path}: [turn] secret_file:', r.stderr)
 
     def test_bad_domain_is_named(self):
         text = self.valid().replace('conference.example.org', 'room@conference.example.org')
