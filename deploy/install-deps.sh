@@ -28,8 +28,11 @@ if [[ "${1:-}" == "--tests" ]]; then
         gstreamer1.0-nice python3-gi python3-gst-1.0 gir1.2-gst-plugins-bad-1.0
         gir1.2-gst-plugins-base-1.0 gir1.2-nice-0.1
         # the recording tool's test: gst-launch-1.0 reads the decrypted pcaps (pcapparse is
-        # in plugins-bad), openssl makes an X25519 key pair to show interop
+        # in plugins-bad), openssl makes an X25519 key pair to show interop; the server
+        # configurations' test makes its self-signed TLS certificate with openssl too
         gstreamer1.0-tools openssl
+        # the ejabberd cluster test runs a private epmd (erlang-base, ejabberd pulls it in)
+        erlang-base
         # headless Chromium for the lib-jitsi-meet client test (tests/jitsi/)
         chromium
         # the Debian package test (tests/deploy/test_debian_package.py) builds the package

@@ -74,12 +74,12 @@ def kind(stanza):
 class MucUser:
     """One logged-in user who joins rooms at `service`."""
 
-    def __init__(self, server, user, password=None, domain=None, anonymous=False):
+    def __init__(self, server, user, password=None, domain=None, anonymous=False, tls=False):
         domain = domain or server.domain
         if anonymous:
-            self.client = Client.anonymous(domain, port=server.c2s_port)
+            self.client = Client.anonymous(domain, port=server.c2s_port, tls=tls)
         else:
-            self.client = Client(f'{user}@{domain}', password, port=server.c2s_port)
+            self.client = Client(f'{user}@{domain}', password, port=server.c2s_port, tls=tls)
         self.client.connect()
         self.jid = self.client.jid
         self.stanzas = _StanzaQueue()

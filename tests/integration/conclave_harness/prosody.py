@@ -51,12 +51,19 @@ class Prosody:
     hosts, `extra_host` after the main VirtualHost line (applies to it only).
     With `websocket=True`, XMPP over WebSocket (RFC 7395, mod_websocket) is
     served on a free loopback HTTP port too: `websocket_url`.
+
+    `config`, a function of this instance returning Lua text, replaces the
+    generated configuration (to run a shipped one): it is called once the
+    private folder (`dir`) and the ports (c2s_port, component_port,
+    http_port) are known, and must listen on 127.0.0.1 at those ports and
+    log at least 'info' to `log_path`.
     """
 
     def __init__(self, domain='localhost', guest_domain='guest.localhost',
                  components=None, modules=(), extra_global='', extra_host='',
                  log_level='debug', user='prosody', extra_domains=(),
-                 websocket=False):
+                 websocket=False, config=None):
+        self._custom_config = config
         self.domain = domain
         self.guest_domain = guest_domain
         self.components = dict(DEFAULT_COMPONENTS if components is None
@@ -94,6 +101,10 @@ class Prosody:
     def websocket_url(self):
         return ('ws://%s:%d/xmpp-websocket' % (HOST, self._http_port)
                 if self._http_port else None)
+
+    @property
+    def http_port(self):
+        return self._http_port
 
     def component_port_for(self, domain):
         """Prosody serves every component on the one component port."""
@@ -194,7 +205,8 @@ class Prosody:
                 os.mkdir(os.path.join(self.dir, sub), 0o750)
                 os.chown(os.path.join(self.dir, sub), pw.pw_uid, pw.pw_gid)
         with open(self.config_path, 'w') as f:
-            f.write(self._config())
+            f.write(self._custom_config(self) if self._custom_config
+                    else self._config())
 
     def _log_tail(self, offset=0, limit=4000):
         try:
@@ -232,7 +244,8 @@ class Prosody:
             wanted['component'] = self._component_port
         if self._http_port:
             wanted['http'] = self._http_port
-        up = {s: re.compile(r"Activated service '%s' on \[127\.0\.0\.1\]:%d\b"
+        # (A shipped configuration may listen on [::1] too: "on [::1]:N, [127.0.0.1]:N".)
+        up = {s: re.compile(r"Activated service '%s' on (?:\S+, )*\[127\.0\.0\.1\]:%d\b"
                             % (s, p)) for s, p in wanted.items()}
         conflict = re.compile(r'Failed to open server port (%s)\b' % '|'.join(
             str(p) for p in wanted.values()))

@@ -16,6 +16,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import logging
+import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -205,7 +206,9 @@ class _Xmpp(slixmpp.ClientXMPP):
 # -- the client --------------------------------------------------------
 
 class Client:
-    """A test XMPP client (plaintext c2s, no TLS).
+    """A test XMPP client (plaintext c2s, no TLS; with `tls`, STARTTLS is
+    required, without certificate verification: for servers with a
+    self-signed certificate).
 
     `capture_iqs`: queue incoming get/set iqs for :meth:`wait_iq` instead of
     letting slixmpp answer unknown ones with an error; the test must then
@@ -213,8 +216,10 @@ class Client:
     """
 
     def __init__(self, jid, password, host='127.0.0.1', port=5222, *,
-                 capture_iqs=False, plugins=('xep_0030', 'xep_0199')):
+                 capture_iqs=False, plugins=('xep_0030', 'xep_0199'),
+                 tls=False):
         self.host = host
+        self.tls = tls
         self.port = int(port)
         self.messages = _StanzaQueue()
         self.presences = _StanzaQueue()
@@ -305,8 +310,11 @@ class Client:
         for name, fn in handlers:
             x.add_event_handler(name, fn)
         try:
+            if self.tls:
+                x.ssl_context.check_hostname = False
+                x.ssl_context.verify_mode = ssl.CERT_NONE
             x.connect((self.host, self.port), use_ssl=False,
-                      force_starttls=False, disable_starttls=True)
+                      force_starttls=self.tls, disable_starttls=not self.tls)
             await asyncio.wait_for(done, timeout)
         except BaseException:
             x.cancel_connection_attempt()
