@@ -41,6 +41,9 @@ if [[ "${1:-}" == "--tests" ]]; then
         # the TURN test: a private coturn (turnserver) checks the credentials the focus hands
         # out, and its turnutils_uclient makes a real allocation with them
         coturn
+        # the deployment suites: the AWS template is YAML with CloudFormation tags, and
+        # promtool (shipped in Debian's prometheus package) checks the alert rules
+        python3-yaml prometheus
     )
     # node and npm drive that test (tests/jitsi/setup.sh). Debian's are installed only
     # where there is no node at all: a node from elsewhere (with its own npm) is never
@@ -69,8 +72,8 @@ fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >&2
-# Debian starts system-wide prosody/postgresql services on install where systemd runs;
-# Conclave never uses them (it runs private instances), so keep them from starting.
+# Debian starts system-wide prosody/postgresql/prometheus services on install where systemd
+# runs; Conclave never uses them (it runs private instances), so keep them from starting.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [[ ! -e $policy ]]; then
@@ -84,5 +87,5 @@ apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 # they would listen on every interface, and Conclave only ever runs private instances.
 if [[ -d /run/systemd/system ]]; then
     systemctl disable --now prosody.service postgresql.service ejabberd.service \
-        coturn.service epmd.socket epmd.service >/dev/null 2>&1 || true
+        coturn.service prometheus.service epmd.socket epmd.service >/dev/null 2>&1 || true
 fi
