@@ -19,6 +19,8 @@ if [[ "${1:-}" == "--tests" ]]; then
         python3 python3-slixmpp
         # the bridge channel test's WebSocket client
         python3-websockets
+        # the policy store's test checks conclavectl's Argon2id password hashes independently
+        python3-argon2
         # the second XMPP server the MUC suite runs against
         ejabberd
         # style check, and libFuzzer (clang with its runtime)
