@@ -21,6 +21,9 @@ if [[ "${1:-}" == "--tests" ]]; then
         python3-websockets
         # the policy store's test checks conclavectl's Argon2id password hashes independently
         python3-argon2
+        # the JWT test mints its tokens with PyJWT, an implementation independent of the
+        # focus's own verifier
+        python3-jwt
         # the second XMPP server the MUC suite runs against
         ejabberd
         # style check, and libFuzzer (clang with its runtime)

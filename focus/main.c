@@ -20,6 +20,7 @@ static const CcServiceIdentity focus_identity = {
 };
 
 static const char *const whois_choices[] = {"moderators", "anyone", NULL};
+static const char *const expiry_choices[] = {"warn", "remove", NULL};
 
 static const CcConfigKey focus_keys[] = {
     {"focus", "bridges", CC_CONFIG_LIST, FALSE, ""},
@@ -35,6 +36,12 @@ static const CcConfigKey focus_keys[] = {
     {"security", "failure_window_s", CC_CONFIG_INT, FALSE, "300", 1, 86400},
     {"security", "lockout_s", CC_CONFIG_INT, FALSE, "60", 1, 86400},
     {"security", "lockout_max_s", CC_CONFIG_INT, FALSE, "3600", 1, 604800},
+    {"security", "jwt_algorithm", CC_CONFIG_STRING, FALSE, ""},
+    {"security", "jwt_key_file", CC_CONFIG_STRING, FALSE, ""},
+    {"security", "jwt_issuer", CC_CONFIG_STRING, FALSE, ""},
+    {"security", "jwt_audience", CC_CONFIG_STRING, FALSE, ""},
+    {"security", "jwt_leeway_s", CC_CONFIG_INT, FALSE, "30", 0, 300},
+    {"security", "jwt_expiry_action", CC_CONFIG_CHOICE, FALSE, "warn", 0, 0, expiry_choices},
     {"muc", "max_rooms", CC_CONFIG_INT, FALSE, "10000", 1, 10000000},
     {"muc", "max_occupants", CC_CONFIG_INT, FALSE, "500", 1, 100000},
     {"muc", "max_nick_length", CC_CONFIG_INT, FALSE, "64", 1, 1023},
@@ -84,6 +91,42 @@ check_bridges(const CcConfig *config, GError **error)
     return TRUE;
 }
 
+/* The JWT verification key ([security] jwt_*), loaded as the daemon will use it. TRUE with
+ * *key NULL when tokens are off (no algorithm). */
+static gboolean
+jwt_key(const CcConfig *config, CcJwtKey **key, GError **error)
+{
+    *key = NULL;
+    const char *name = cc_config_get_string(config, "security", "jwt_algorithm");
+    const char *path = cc_config_get_string(config, "security", "jwt_key_file");
+    if (*name == '\0') {
+        if (*path != '\0') {
+            cc_config_set_error(config, "security", "jwt_key_file", error,
+                                "set jwt_algorithm too (HS256, RS256 or ES256)");
+            return FALSE;
+        }
+        return TRUE;
+    }
+    CcJwtAlgorithm algorithm;
+    if (!cc_jwt_algorithm_parse(name, &algorithm)) {
+        cc_config_set_error(config, "security", "jwt_algorithm", error,
+                            "'%s' is not one of: HS256, RS256, ES256 (or empty: no tokens)", name);
+        return FALSE;
+    }
+    if (*path == '\0') {
+        cc_config_set_error(config, "security", "jwt_key_file", error,
+                            "required when jwt_algorithm is set");
+        return FALSE;
+    }
+    g_autoptr(GError) local = NULL;
+    *key = cc_jwt_key_load(algorithm, path, &local);
+    if (*key == NULL) {
+        cc_config_set_error(config, "security", "jwt_key_file", error, "%s", local->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 focus_validate(const CcConfig *config, GError **error)
 {
@@ -115,7 +158,37 @@ focus_validate(const CcConfig *config, GError **error)
             return FALSE;
         }
     }
+    g_autoptr(CcJwtKey) jwt = NULL;
+    if (!jwt_key(config, &jwt, error))
+        return FALSE;
     return focus_turn_config_check(config, error);
+}
+
+static char *
+optional_string(const CcConfig *config, const char *key)
+{
+    const char *value = cc_config_get_string(config, "security", key);
+    return *value != '\0' ? g_strdup(value) : NULL;
+}
+
+/* Tokens are accepted when [security] jwt_algorithm is set; FALSE on a key that no longer
+ * loads. */
+static gboolean
+setup_tokens(CcConfig *config, FocusMuc *muc, GError **error)
+{
+    FocusTokenSettings tokens = {
+        .issuer = optional_string(config, "jwt_issuer"),
+        .audience = optional_string(config, "jwt_audience"),
+        .leeway_s = (guint)cc_config_get_int(config, "security", "jwt_leeway_s"),
+        .remove_on_exp =
+            g_str_equal(cc_config_get_string(config, "security", "jwt_expiry_action"), "remove"),
+    };
+    gboolean ok = jwt_key(config, &tokens.key, error);
+    if (ok && tokens.key != NULL)
+        focus_muc_set_tokens(muc, &tokens); /* takes the key */
+    g_free(tokens.issuer);
+    g_free(tokens.audience);
+    return ok;
 }
 
 static GBytes *
@@ -171,6 +244,12 @@ focus_setup(CcDaemon *daemon, GError **error)
                          cc_config_get_list(config, "security", "guest_domains"), &settings);
     focus->muc = focus_muc_new(cc_daemon_xmpp(daemon), focus->policy, key, &limits,
                                cc_daemon_metrics(daemon));
+    if (!setup_tokens(config, focus->muc, error)) {
+        focus_muc_free(focus->muc);
+        focus_policy_free(focus->policy);
+        g_free(focus);
+        return FALSE;
+    }
     focus->bridges = focus_bridges_new(
         cc_daemon_xmpp(daemon), cc_config_get_list(config, "focus", "bridges"),
         (guint)cc_config_get_int(config, "focus", "bridge_check_interval_s"),

@@ -234,13 +234,17 @@ on_jitsi_conference(CcXmppComponent *comp, xmpp_stanza_t *iq, gpointer data)
         focus_muc_error(muc, iq, "modify", "bad-request", "room must be a room of this service");
         return TRUE;
     }
-    FocusDomainClass class = focus_policy_classify(muc->policy, from);
-    if (class == FOCUS_DOMAIN_REFUSED) {
-        focus_muc_refuse_stanza(muc, iq, FOCUS_REFUSE_POLICY);
+    /* A `token` is checked here and remembered for the join that follows (muc-token.c). */
+    FocusTokenGrant grant;
+    g_autofree char *from_text = cc_jid_to_string(from);
+    if (!focus_muc_token_for_conference(muc, iq, from_text, room_jid->local, &grant))
         return TRUE;
-    }
-    if (class == FOCUS_DOMAIN_GUEST && focus_muc_find_room(muc, room_jid->local) == NULL) {
-        focus_muc_refuse_stanza(muc, iq, FOCUS_REFUSE_GUEST_CREATE);
+    FocusDomainClass class = focus_policy_classify(muc->policy, from);
+    FocusRefusal refusal;
+    if (!focus_token_may_enter(class, grant, TRUE, &refusal) ||
+        !focus_token_may_enter(class, grant, focus_muc_find_room(muc, room_jid->local) != NULL,
+                               &refusal)) {
+        focus_muc_refuse_stanza(muc, iq, refusal);
         return TRUE;
     }
     g_autoptr(xmpp_stanza_t) reply = cc_stanza_iq_result(iq);

@@ -65,16 +65,18 @@ nick_acceptable(FocusMuc *muc, xmpp_stanza_t *stanza, const char *nick)
     return TRUE;
 }
 
-/* The checks an existing room makes before letting someone in; TRUE if admitted. */
+/* The checks an existing room makes before letting someone in; TRUE if admitted. `floor`
+ * is the affiliation a token gives (a ban still wins over it). */
 static gboolean
 admit(FocusMuc *muc, FocusRoom *room, const CcJid *from, const char *bare_key, const char *nick,
-      xmpp_stanza_t *stanza)
+      xmpp_stanza_t *stanza, FocusAffiliation floor)
 {
     FocusAffiliation aff = focus_room_affiliation_by_key(room, bare_key);
     if (aff == FOCUS_AFF_OUTCAST) {
         focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_BANNED);
         return FALSE;
     }
+    aff = MAX(aff, floor);
     if (room->config.members_only && aff < FOCUS_AFF_MEMBER) {
         focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_MEMBERS_ONLY);
         return FALSE;
@@ -102,11 +104,18 @@ admit(FocusMuc *muc, FocusRoom *room, const CcJid *from, const char *bare_key, c
 }
 
 static void
-join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_stanza_t *stanza)
+join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_stanza_t *stanza,
+     const char *from_text)
 {
+    /* An access token (muc-token.c) only adds to what the sender's domain allows. */
+    g_autoptr(CcJwtClaims) token = NULL;
+    if (!focus_muc_token_for_join(muc, stanza, from_text, to->local, &token))
+        return;
+    FocusTokenGrant grant = focus_token_grant(token);
+    FocusRefusal refusal;
     FocusDomainClass class = focus_policy_classify(muc->policy, from);
-    if (class == FOCUS_DOMAIN_REFUSED) {
-        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_POLICY);
+    if (!focus_token_may_enter(class, grant, TRUE, &refusal)) {
+        focus_muc_refuse_stanza(muc, stanza, refusal);
         return;
     }
     g_autofree char *bare_key = cc_jid_bare_key(from);
@@ -127,8 +136,8 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
             focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_ROOM_NAME_TOO_LONG);
             return;
         }
-        if (class == FOCUS_DOMAIN_GUEST) {
-            focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_GUEST_CREATE);
+        if (!focus_token_may_enter(class, grant, FALSE, &refusal)) {
+            focus_muc_refuse_stanza(muc, stanza, refusal);
             return;
         }
         if (g_hash_table_size(muc->rooms) >= muc->limits.max_rooms) {
@@ -138,10 +147,12 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
         room = focus_muc_create_room(muc, to->local);
         focus_room_set_affiliation(room, bare_key, FOCUS_AFF_OWNER);
         created = TRUE;
-    } else if (!admit(muc, room, from, bare_key, to->resource, stanza)) {
+    } else if (!admit(muc, room, from, bare_key, to->resource, stanza,
+                      focus_token_affiliation(grant))) {
         return;
     }
-    aff = focus_room_affiliation_by_key(room, bare_key);
+    aff = MAX(focus_room_affiliation_by_key(room, bare_key), focus_token_affiliation(grant));
+    focus_room_set_affiliation(room, bare_key, aff);
     FocusOccupant *occ =
         focus_room_add_occupant(room, to->resource, from, focus_room_default_role(room, aff));
     store_presence(muc, occ, stanza);
@@ -159,6 +170,7 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
     /* Everyone else first, the joiner's own presence (with 110) last. */
     focus_room_broadcast_presence(room, occ, NULL, NULL, codes, NULL, NULL);
     focus_room_send_subject(room, occ);
+    focus_muc_token_watch(muc, room, occ, token);
     g_info("room %s: occupant joined (%u now)", room->tag, room->occupants->len);
     if (muc->hooks.joined != NULL)
         muc->hooks.joined(room, occ, stanza, muc->hooks.data);
@@ -245,7 +257,7 @@ focus_muc_on_presence(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer dat
         return TRUE;
     }
     if (occ == NULL)
-        join(muc, room, from, to, stanza);
+        join(muc, room, from, to, stanza, from_text);
     else if (g_str_equal(occ->nick, to->resource)) {
         store_presence(muc, occ, stanza);
         focus_room_broadcast_presence(room, occ, NULL, NULL, NULL, NULL, NULL);

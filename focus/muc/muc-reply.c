@@ -3,9 +3,9 @@
 #include "muc.h"
 
 static const char *const refusal_reasons[] = {
-    "policy",       "guest_create", "password",  "locked_out",    "banned",
-    "members_only", "room_full",    "max_rooms", "nick_conflict", "nick_invalid",
-    "rate_limited", "not_occupant", "forbidden", "bad_request",   NULL,
+    "policy",    "guest_create", "password",      "locked_out",   "banned",       "members_only",
+    "room_full", "max_rooms",    "nick_conflict", "nick_invalid", "rate_limited", "not_occupant",
+    "forbidden", "bad_request",  "token",         NULL,
 };
 
 void
@@ -49,6 +49,8 @@ static const struct {
                                    "You are not in this room"},
     [FOCUS_REFUSE_VISITOR_SPEAKS] = {"forbidden", "auth", "forbidden",
                                      "Visitors may not speak here"},
+    /* Nothing says what is wrong with the token: that would help whoever forges one. */
+    [FOCUS_REFUSE_TOKEN] = {"token", "auth", "not-authorized", "Invalid token"},
 };
 
 void

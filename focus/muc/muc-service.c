@@ -1,7 +1,8 @@
 /* The MUC service (see muc.h), the top of the wing: creates the service, registers its
  * handlers with the component connection (muc-presence.c, muc-message.c, muc-disco.c, which
- * dispatches to muc-admin.c and muc-owner.c, and muc-iq-route.c) and its metrics. Nothing in
- * the wing calls back into this file. */
+ * dispatches to muc-admin.c and muc-owner.c, and muc-iq-route.c), its metrics, and the
+ * access tokens (muc-token.c, handed the removal of muc-presence.c). Nothing in the wing
+ * calls back into this file. */
 #include "muc.h"
 
 static gboolean
@@ -69,6 +70,7 @@ focus_muc_free(FocusMuc *muc)
     cc_xmpp_component_set_iq_router(muc->xmpp, NULL, NULL);
     focus_muc_routes_free(muc);
     g_hash_table_unref(muc->rooms);
+    focus_muc_tokens_free(muc->tokens);
     g_hash_table_unref(muc->metrics.refusals);
     g_bytes_unref(muc->room_key);
     g_ptr_array_unref(muc->extra_features);
@@ -80,6 +82,13 @@ void
 focus_muc_set_hooks(FocusMuc *muc, const FocusMucHooks *hooks)
 {
     muc->hooks = *hooks;
+}
+
+void
+focus_muc_set_tokens(FocusMuc *muc, FocusTokenSettings *settings)
+{
+    focus_muc_tokens_free(muc->tokens);
+    muc->tokens = focus_muc_tokens_new(muc, settings, focus_muc_remove_occupant);
 }
 
 void

@@ -13,6 +13,7 @@
  *   muc-admin.c     muc#admin: roles, affiliations, lists
  *   muc-owner.c     muc#owner: configuration form, destroy
  *   muc-notice.c    what the room tells its occupants itself: recording (170/171), notices
+ *   muc-token.c     JSON Web Tokens: verification, what one grants, expiry during a meeting
  *   policy.c        who may create or join (by domain), password lockout, stanza rate limit
  */
 #pragma once
@@ -20,6 +21,7 @@
 #include "cc-autoptr.h"
 #include "crypto.h"
 #include "jid.h"
+#include "jwt.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -37,6 +39,7 @@ G_BEGIN_DECLS
 #define NS_JITSI_FOCUS   "http://jitsi.org/protocol/focus"
 #define NS_SELF_PING_OPT "http://jabber.org/protocol/muc#self-ping-optimization"
 #define NS_STABLE_ID     "http://jabber.org/protocol/muc#stable_id"
+#define NS_CONCLAVE_JWT  "urn:conclave:jwt:0" /* a join's access token (schemas/jwt.md) */
 
 /* The nickname of the focus inside every room (Jingle comes from room@service/focus); no
  * occupant may take it. */
@@ -71,6 +74,7 @@ typedef struct {
     FocusRole role;
     char *occupant_id;       /* XEP-0421: HMAC of the bare JID under the room's key */
     xmpp_stanza_t *presence; /* last available presence as sent (show, status, extensions) */
+    guint token_timer;       /* the expiry of the token it joined with (muc-token.c), or 0 */
 } FocusOccupant;
 
 typedef struct {
@@ -87,6 +91,7 @@ typedef struct {
 } FocusRoomConfig;
 
 typedef struct _FocusMuc FocusMuc;
+typedef struct _FocusMucTokens FocusMucTokens;
 
 /* Every refusal the MUC answers the same way wherever it happens: one error (type,
  * condition, text) and one metric label each (muc-reply.c holds the table). */
@@ -106,6 +111,7 @@ typedef enum {
     FOCUS_REFUSE_RATE_LIMITED,   /* over the per-session stanza rate */
     FOCUS_REFUSE_NOT_OCCUPANT,   /* a message from outside the room */
     FOCUS_REFUSE_VISITOR_SPEAKS, /* a visitor's groupchat message */
+    FOCUS_REFUSE_TOKEN,          /* a token that is invalid in any way, or not for this room */
 } FocusRefusal;
 
 typedef struct {
@@ -169,6 +175,7 @@ struct _FocusMuc {
     GHashTable *routed;           /* our id -> routed IQ waiting for its answer (muc-iq-route.c) */
     GHashTable *routed_by_sender; /* sender's real JID -> GUINT_TO_POINTER(IQs in flight) */
     GPtrArray *extra_features;    /* char*: what other wings serve on the domain (disco#info) */
+    FocusMucTokens *tokens;       /* JSON Web Tokens (muc-token.c); NULL: tokens are ignored */
 };
 
 /* muc-service.c */
@@ -179,6 +186,9 @@ void focus_muc_set_hooks(FocusMuc *muc, const FocusMucHooks *hooks);
 /* A feature another part of the focus serves on the service's domain (e.g. XEP-0215), for
  * the service's disco#info. */
 void focus_muc_add_service_feature(FocusMuc *muc, const char *var);
+/* Accepts JSON Web Tokens from now on ([security] jwt_*); takes `settings->key`. */
+typedef struct _FocusTokenSettings FocusTokenSettings;
+void focus_muc_set_tokens(FocusMuc *muc, FocusTokenSettings *settings);
 
 /* muc-rooms.c */
 FocusRoom *focus_muc_find_room(FocusMuc *muc, const char *local);
@@ -246,6 +256,55 @@ gboolean focus_muc_on_presence(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpo
 /* Removes an occupant after a kick, ban, bounce...: unavailable presence with `codes` to all. */
 void focus_muc_remove_occupant(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ, const int *codes,
                                FocusPresenceDecorator decorate, gpointer data);
+
+/* muc-token.c */
+struct _FocusTokenSettings {
+    CcJwtKey *key;          /* the verification key; its algorithm is the only one accepted */
+    char *issuer;           /* required `iss`; NULL: not checked */
+    char *audience;         /* required in `aud`; NULL: not checked */
+    guint leeway_s;         /* tolerated clock difference for `exp` and `nbf` */
+    gboolean remove_on_exp; /* an occupant whose token expires is removed (else only warned) */
+    gint64 (*clock)(void);  /* wall clock in microseconds; NULL: g_get_real_time (tests) */
+};
+
+/* What a valid token grants for the room it names; no token grants nothing. */
+typedef enum {
+    FOCUS_TOKEN_NONE,        /* no token: the domain rules alone decide */
+    FOCUS_TOKEN_PARTICIPANT, /* may join the room once it exists (moderator false or unset) */
+    FOCUS_TOKEN_MODERATOR,   /* may create the room, and is its owner */
+} FocusTokenGrant;
+
+/* Removes an occupant as focus_muc_remove_occupant does; given to the tokens by the service
+ * so that this file needs nothing of muc-presence.c, which calls it. */
+typedef void (*FocusMucRemover)(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ,
+                                const int *codes, FocusPresenceDecorator decorate, gpointer data);
+FocusMucTokens *focus_muc_tokens_new(FocusMuc *muc, FocusTokenSettings *settings,
+                                     FocusMucRemover remove);
+void focus_muc_tokens_free(FocusMucTokens *tokens);
+/* How many conference-IQ tokens are remembered now (tests). */
+guint focus_muc_tokens_remembered(FocusMucTokens *tokens);
+
+FocusTokenGrant focus_token_grant(const CcJwtClaims *claims);
+/* Whether a sender of domain `class` holding `grant` may join `room_exists` ? the room :
+ * create it: FALSE with the refusal to answer otherwise. */
+gboolean focus_token_may_enter(FocusDomainClass class, FocusTokenGrant grant, gboolean room_exists,
+                               FocusRefusal *refusal);
+/* The affiliation the grant gives in the room: owner for a moderator, none otherwise. */
+FocusAffiliation focus_token_affiliation(FocusTokenGrant grant);
+
+/* The token of a join: the <token xmlns='urn:conclave:jwt:0'/> of the presence, or else the
+ * one the same full JID gave in its conference IQ for this room. FALSE when it is invalid or
+ * not for `room` (the presence has been refused); TRUE otherwise, with *claims NULL when
+ * there is no token or tokens are off. */
+gboolean focus_muc_token_for_join(FocusMuc *muc, xmpp_stanza_t *presence, const char *from,
+                                  const char *room, CcJwtClaims **claims);
+/* The `token` attribute of a conference IQ, remembered for the sender's next join of
+ * `room`. FALSE when it is invalid or not for `room` (the IQ has been refused). */
+gboolean focus_muc_token_for_conference(FocusMuc *muc, xmpp_stanza_t *iq, const char *from,
+                                        const char *room, FocusTokenGrant *grant);
+/* Warns `occ` a minute before its token expires and, when configured, removes it then. */
+void focus_muc_token_watch(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ,
+                           const CcJwtClaims *claims);
 
 /* muc-message.c */
 gboolean focus_muc_on_message(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data);

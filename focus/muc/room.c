@@ -45,6 +45,7 @@ focus_affiliation_parse(const char *name, FocusAffiliation *aff)
 static void
 occupant_free(FocusOccupant *occ)
 {
+    g_clear_handle_id(&occ->token_timer, g_source_remove);
     g_free(occ->nick);
     cc_jid_free(occ->jid);
     g_free(occ->jid_text);
@@ -207,8 +208,9 @@ is_ours(xmpp_stanza_t *child)
     const char *name = xmpp_stanza_get_name(child);
     if (ns == NULL || name == NULL)
         return FALSE;
-    /* Clients must not smuggle in MUC status or someone else's occupant-id. */
-    return g_str_equal(ns, NS_OCCUPANT_ID) ||
+    /* Clients must not smuggle in MUC status or someone else's occupant-id; a join's access
+     * token is for the service alone. */
+    return g_str_equal(ns, NS_OCCUPANT_ID) || g_str_equal(ns, NS_CONCLAVE_JWT) ||
            (g_str_equal(name, "x") && (g_str_equal(ns, NS_MUC) || g_str_equal(ns, NS_MUC_USER)));
 }
 

@@ -172,7 +172,8 @@ START_TEST(test_alg_none_and_confusion)
     ck_assert(g_error_matches(error, CC_JWT_ERROR, CC_JWT_ERROR_ALGORITHM));
     /* ...and an HS256 token signed with it fails on the RS256 verifier. */
     g_autoptr(CcJwtKey) rs_key = key_from_pem(CC_JWT_RS256, rsa);
-    g_autofree char *hp = g_strdup_printf("%s.%s", b64("{\"alg\":\"HS256\"}"), p);
+    g_autofree char *h4 = b64("{\"alg\":\"HS256\"}");
+    g_autofree char *hp = g_strdup_printf("%s.%s", h4, p);
     guint8 mac[CC_HMAC_SHA256_LEN];
     ck_assert(cc_hmac_sha256((const guint8 *)pem, strlen(pem), hp, strlen(hp), mac, NULL));
     g_autofree char *mac_text = cc_base64url_encode(mac, sizeof mac);
