@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <libpq-fe.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -17,3 +18,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_KDF, EVP_KDF_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_KDF_CTX, EVP_KDF_CTX_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIO, BIO_free_all)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PGresult, PQclear)

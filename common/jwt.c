@@ -153,6 +153,17 @@ cc_jwt_key_load(CcJwtAlgorithm algorithm, const char *path, GError **error)
     return key;
 }
 
+CcJwtClaims *
+cc_jwt_claims_copy(const CcJwtClaims *claims)
+{
+    if (claims == NULL)
+        return NULL;
+    CcJwtClaims *copy = g_memdup2(claims, sizeof *claims);
+    copy->room = g_strdup(claims->room);
+    copy->sub = g_strdup(claims->sub);
+    return copy;
+}
+
 void
 cc_jwt_claims_free(CcJwtClaims *claims)
 {

@@ -69,6 +69,7 @@ typedef struct {
     CcJwtModerator moderator;
 } CcJwtClaims;
 
+CcJwtClaims *cc_jwt_claims_copy(const CcJwtClaims *claims); /* NULL stays NULL */
 void cc_jwt_claims_free(CcJwtClaims *claims);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CcJwtClaims, cc_jwt_claims_free)
 

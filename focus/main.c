@@ -1,11 +1,12 @@
 /* conclave-focus: the Multi-User Chat service and Jingle focus of a domain. This file
  * declares the focus's configuration keys and builds the MUC service on the shared daemon
  * skeleton; rooms live in muc-*.c and room.c, access rules in policy.c, STUN/TURN for
- * clients (XEP-0215) in turn/. */
+ * clients (XEP-0215) in turn/, the optional PostgreSQL policy store in store/. */
 #include "bridges.h"
 #include "conference.h"
 #include "daemon.h"
 #include "muc.h"
+#include "store.h"
 #include "turn.h"
 
 #include <stdio.h>
@@ -55,7 +56,13 @@ static const CcConfigKey focus_keys[] = {
     {"turn", "secret", CC_CONFIG_SECRET, FALSE, ""},
     {"turn", "ttl_s", CC_CONFIG_INT, FALSE, "86400", 300, 604800},
     {"turn", "stun", CC_CONFIG_BOOL, FALSE, "true"},
+    {"database", "conninfo", CC_CONFIG_SECRET, FALSE, ""},
+    {"database", "lookup_timeout_ms", CC_CONFIG_INT, FALSE, "2000", 50, 60000},
+    {"database", "audit_retention_days", CC_CONFIG_INT, FALSE, "90", 0, 36500},
 };
+
+/* Audit rows held in memory while the database is away (beyond: dropped and counted). */
+#define AUDIT_QUEUE_MAX 10000
 
 typedef struct {
     FocusPolicy *policy;
@@ -63,6 +70,7 @@ typedef struct {
     FocusBridges *bridges;
     FocusMedia *media;
     FocusTurn *turn;
+    FocusStore *store; /* NULL: no database */
 } Focus;
 
 static gboolean
@@ -150,6 +158,12 @@ focus_validate(const CcConfig *config, GError **error)
         return FALSE;
     }
     const char *key_file = cc_config_get_string(config, "security", "room_key_file");
+    if (*cc_config_get_string(config, "database", "conninfo") != '\0' && *key_file == '\0') {
+        /* A random key per start would make every row written before unreachable. */
+        cc_config_set_error(config, "security", "room_key_file", error,
+                            "is required when [database] conninfo is set");
+        return FALSE;
+    }
     if (*key_file != '\0') {
         g_autoptr(GError) local = NULL;
         g_autoptr(GBytes) key = cc_key_file_load(key_file, &local);
@@ -266,6 +280,17 @@ focus_setup(CcDaemon *daemon, GError **error)
         focus_turn_new(cc_daemon_xmpp(daemon), focus->policy, key, turn, cc_daemon_metrics(daemon));
     if (focus_turn_enabled(focus->turn))
         focus_muc_add_service_feature(focus->muc, FOCUS_NS_EXTDISCO);
+    const char *conninfo = cc_config_get_string(config, "database", "conninfo");
+    if (*conninfo != '\0') {
+        FocusStoreSettings store = {
+            .lookup_timeout_ms = (guint)cc_config_get_int(config, "database", "lookup_timeout_ms"),
+            .audit_retention_days =
+                (guint)cc_config_get_int(config, "database", "audit_retention_days"),
+            .audit_queue_max = AUDIT_QUEUE_MAX,
+        };
+        focus->store = focus_store_new(conninfo, key, &store, cc_daemon_metrics(daemon));
+        focus_muc_set_store(focus->muc, focus->store);
+    }
     cc_xmpp_component_set_state_callback(cc_daemon_xmpp(daemon), on_connection, focus);
     cc_daemon_set_data(daemon, focus);
     return TRUE;
@@ -277,12 +302,27 @@ focus_teardown(CcDaemon *daemon)
     Focus *focus = cc_daemon_get_data(daemon);
     if (focus == NULL)
         return;
+    /* The store first: its last answers must find the MUC still whole, and do nothing. */
+    focus_muc_set_store(focus->muc, NULL);
+    focus_store_free(focus->store);
     focus_turn_free(focus->turn);
     focus_media_free(focus->media);
     focus_bridges_free(focus->bridges);
     focus_muc_free(focus->muc);
     focus_policy_free(focus->policy);
     g_free(focus);
+}
+
+/* A database that is down degrades the service but does not stop it (free rooms work):
+ * /health stays 200 and says why in its body; metrics have conclave_focus_store_up. */
+static gboolean
+focus_ready(CcDaemon *daemon, GString *reason)
+{
+    Focus *focus = cc_daemon_get_data(daemon);
+    if (focus != NULL && focus->store != NULL && !focus_store_is_up(focus->store))
+        g_string_append_printf(reason, "degraded: database unavailable (%s)",
+                               focus_store_down_reason(focus->store));
+    return TRUE;
 }
 
 static const CcDaemonSpec focus_spec = {
@@ -297,6 +337,7 @@ static const CcDaemonSpec focus_spec = {
     .validate = focus_validate,
     .setup = focus_setup,
     .teardown = focus_teardown,
+    .ready = focus_ready,
 };
 
 int

@@ -228,6 +228,10 @@ admin_set(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq)
     for (guint i = 0; i < changes->len; i++) {
         Change *c = &g_array_index(changes, Change, i);
         Cause cause = {.actor_nick = actor ? actor->nick : NULL, .reason = item_reason(c->item)};
+        g_autofree char *actor_key = actor_jid ? cc_jid_bare_key(actor_jid) : NULL;
+        const char *role = c->role == FOCUS_ROLE_NONE ? "kicked" : focus_role_name(c->role);
+        focus_muc_audit(muc, c->is_role ? "role_change" : "affiliation_change", room->local,
+                        actor_key, c->is_role ? role : focus_affiliation_name(c->aff));
         gboolean room_alive = TRUE;
         if (c->is_role) {
             /* An earlier item of this request may have removed the occupant already. */

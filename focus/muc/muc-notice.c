@@ -32,6 +32,7 @@ focus_muc_set_recording(FocusMuc *muc, FocusRoom *room, gboolean on, const char 
     if (room->recording == on)
         return;
     room->recording = on;
+    focus_muc_audit(muc, on ? "recording_start" : "recording_stop", room->local, NULL, "ok");
     if (text == NULL)
         text = on ? "This room is now being recorded." : "This room is no longer being recorded.";
     for (guint i = 0; i < room->occupants->len; i++) {

@@ -274,6 +274,7 @@ destroy_room(FocusMuc *muc, FocusRoom *room, xmpp_stanza_t *iq, xmpp_stanza_t *d
         return;
     }
     g_autoptr(xmpp_stanza_t) reply = cc_stanza_iq_result(iq);
+    room->destroyed = TRUE;
     /* Everyone hears it; then the room is gone, with all it knew. */
     while (room->occupants->len > 1) {
         FocusOccupant *o = g_ptr_array_index(room->occupants, room->occupants->len - 1);

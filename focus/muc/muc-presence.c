@@ -129,8 +129,11 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
     }
     if (!nick_acceptable(muc, stanza, to->resource))
         return;
+    if (muc->join_hook != NULL) {
+        muc->join_hook(muc, from, to, stanza, class, token); /* the database's rules decide */
+        return;
+    }
     gboolean created = FALSE;
-    FocusAffiliation aff;
     if (room == NULL) {
         if (g_utf8_strlen(to->local, -1) > (glong)muc->limits.max_room_name_length) {
             focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_ROOM_NAME_TOO_LONG);
@@ -151,7 +154,17 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
                       focus_token_affiliation(grant))) {
         return;
     }
-    aff = MAX(focus_room_affiliation_by_key(room, bare_key), focus_token_affiliation(grant));
+    focus_muc_enter(muc, room, from, to, stanza, created, token);
+}
+
+void
+focus_muc_enter(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to,
+                xmpp_stanza_t *stanza, gboolean created, const CcJwtClaims *token)
+{
+    g_autofree char *bare_key = cc_jid_bare_key(from);
+    /* A token only adds to the affiliation the room gives (muc-token.c). */
+    FocusAffiliation aff = MAX(focus_room_affiliation_by_key(room, bare_key),
+                               focus_token_affiliation(focus_token_grant(token)));
     focus_room_set_affiliation(room, bare_key, aff);
     FocusOccupant *occ =
         focus_room_add_occupant(room, to->resource, from, focus_room_default_role(room, aff));
@@ -172,6 +185,7 @@ join(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to, xmpp_st
     focus_room_send_subject(room, occ);
     focus_muc_token_watch(muc, room, occ, token);
     g_info("room %s: occupant joined (%u now)", room->tag, room->occupants->len);
+    focus_muc_audit(muc, "join", room->local, bare_key, focus_role_name(occ->role));
     if (muc->hooks.joined != NULL)
         muc->hooks.joined(room, occ, stanza, muc->hooks.data);
 }

@@ -2,11 +2,14 @@
  * refusals (one error and one metric label each, the same wherever the refusal happens). */
 #include "muc.h"
 
+/* clang-format off */
 static const char *const refusal_reasons[] = {
-    "policy",    "guest_create", "password",      "locked_out",   "banned",       "members_only",
-    "room_full", "max_rooms",    "nick_conflict", "nick_invalid", "rate_limited", "not_occupant",
-    "forbidden", "bad_request",  "token",         NULL,
+    "policy",       "guest_create",      "password",   "locked_out",  "banned",
+    "members_only", "room_full",         "max_rooms",  "nick_conflict", "nick_invalid",
+    "rate_limited", "not_occupant",      "forbidden",  "bad_request",   "token",
+    "store_unavailable", "store_busy",   "not_started", "not_valid_now", NULL,
 };
+/* clang-format on */
 
 void
 focus_muc_refusals_register(FocusMuc *muc, CcMetrics *registry)
@@ -51,6 +54,14 @@ static const struct {
                                      "Visitors may not speak here"},
     /* Nothing says what is wrong with the token: that would help whoever forges one. */
     [FOCUS_REFUSE_TOKEN] = {"token", "auth", "not-authorized", "Invalid token"},
+    [FOCUS_REFUSE_STORE_UNAVAILABLE] = {"store_unavailable", "wait", "service-unavailable",
+                                        "Room policies are unavailable; try again shortly"},
+    [FOCUS_REFUSE_STORE_BUSY] = {"store_busy", "wait", "resource-constraint",
+                                 "Too many joins waiting"},
+    /* With a database, what someone who may not enter hears whether the room is reserved,
+     * free or missing: exactly the wrong password's answer (docs/muc.md). */
+    [FOCUS_REFUSE_NOT_STARTED] = {"not_started", "auth", "not-authorized", NULL},
+    [FOCUS_REFUSE_NOT_VALID_NOW] = {"not_valid_now", "auth", "not-authorized", NULL},
 };
 
 void
@@ -58,6 +69,7 @@ focus_muc_refuse_stanza(FocusMuc *muc, xmpp_stanza_t *stanza, FocusRefusal refus
 {
     g_return_if_fail((guint)refusal < G_N_ELEMENTS(refusals));
     focus_muc_refuse(muc, refusals[refusal].reason);
+    focus_muc_audit_refusal(muc, stanza, refusals[refusal].reason);
     focus_muc_error(muc, stanza, refusals[refusal].type, refusals[refusal].condition,
                     refusals[refusal].text);
 }

@@ -24,6 +24,8 @@ void
 focus_muc_destroy_room(FocusMuc *muc, FocusRoom *room)
 {
     g_info("room %s destroyed", room->tag);
+    focus_muc_audit(muc, "room_destroyed", room->local, NULL,
+                    room->destroyed ? "destroyed" : "empty");
     if (muc->hooks.destroying != NULL)
         muc->hooks.destroying(room, muc->hooks.data);
     cc_metric_add(muc->metrics.occupants, -(gint64)room->occupants->len);

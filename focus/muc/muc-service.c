@@ -67,6 +67,7 @@ focus_muc_free(FocusMuc *muc)
     if (muc == NULL)
         return;
     g_clear_handle_id(&muc->sweep_source, g_source_remove);
+    focus_muc_join_policy_free(muc);
     cc_xmpp_component_set_iq_router(muc->xmpp, NULL, NULL);
     focus_muc_routes_free(muc);
     g_hash_table_unref(muc->rooms);

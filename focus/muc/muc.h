@@ -15,6 +15,9 @@
  *   muc-notice.c    what the room tells its occupants itself: recording (170/171), notices
  *   muc-token.c     JSON Web Tokens: verification, what one grants, expiry during a meeting
  *   policy.c        who may create or join (by domain), password lockout, stanza rate limit
+ *   muc-join-policy.c  with a database: joins wait for the store's lookup, reserved rooms,
+ *                   roles, Argon2id password checks off the main loop
+ *   muc-audit.c     the audit rows the MUC writes through the store
  */
 #pragma once
 
@@ -26,6 +29,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "stanza.h"
+#include "store.h"
 #include "xmpp.h"
 
 G_BEGIN_DECLS
@@ -112,7 +116,21 @@ typedef enum {
     FOCUS_REFUSE_NOT_OCCUPANT,   /* a message from outside the room */
     FOCUS_REFUSE_VISITOR_SPEAKS, /* a visitor's groupchat message */
     FOCUS_REFUSE_TOKEN,          /* a token that is invalid in any way, or not for this room */
+
+    /* With a database (muc-join-policy.c). */
+    FOCUS_REFUSE_STORE_UNAVAILABLE, /* the join needs the database, which is down */
+    FOCUS_REFUSE_STORE_BUSY,        /* too many joins waiting for the database */
+    FOCUS_REFUSE_NOT_STARTED,       /* may not start this room: the same answer as a password */
+    FOCUS_REFUSE_NOT_VALID_NOW,     /* a reserved room outside its window: the same again */
 } FocusRefusal;
+
+/* What a room created from a reservation keeps of it (muc-join-policy.c). */
+typedef struct {
+    char *password_hash; /* Argon2id PHC string, NULL: none */
+    GHashTable *owners;  /* subject HMAC hex -> itself */
+    GHashTable *members;
+    gint64 valid_until; /* unix seconds, 0: unbounded */
+} FocusReservation;
 
 typedef struct {
     FocusMuc *muc;
@@ -130,6 +148,8 @@ typedef struct {
     char *meeting_id;
     gpointer media;     /* the room's conference (conference.c), owned through the hooks */
     gboolean recording; /* the media side records it (focus_muc_set_recording) */
+    FocusReservation *reservation; /* NULL: a free room */
+    gboolean destroyed;            /* an owner destroyed it (for the audit) */
 } FocusRoom;
 
 typedef struct {
@@ -176,6 +196,11 @@ struct _FocusMuc {
     GHashTable *routed_by_sender; /* sender's real JID -> GUINT_TO_POINTER(IQs in flight) */
     GPtrArray *extra_features;    /* char*: what other wings serve on the domain (disco#info) */
     FocusMucTokens *tokens;       /* JSON Web Tokens (muc-token.c); NULL: tokens are ignored */
+    FocusStore *store;            /* NULL: no database */
+    struct _FocusJoinPolicy *join_policy;
+    /* With a database, joins past the first checks continue here (muc-join-policy.c). */
+    void (*join_hook)(FocusMuc *muc, const CcJid *from, const CcJid *to, xmpp_stanza_t *stanza,
+                      FocusDomainClass class, const CcJwtClaims *token);
 };
 
 /* muc-service.c */
@@ -305,6 +330,20 @@ gboolean focus_muc_token_for_conference(FocusMuc *muc, xmpp_stanza_t *iq, const 
 /* Warns `occ` a minute before its token expires and, when configured, removes it then. */
 void focus_muc_token_watch(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ,
                            const CcJwtClaims *claims);
+/* Lets a join in that passed every check: occupant, presences, subject, hooks, audit. */
+void focus_muc_enter(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to,
+                     xmpp_stanza_t *stanza, gboolean created, const CcJwtClaims *token);
+
+/* muc-join-policy.c */
+/* Puts the MUC on the policy store (NULL: takes it off, before the store is freed). */
+void focus_muc_set_store(FocusMuc *muc, FocusStore *store);
+void focus_muc_join_policy_free(FocusMuc *muc);
+
+/* muc-audit.c: nothing happens without a store. `bare_key` is a case-folded bare JID. */
+void focus_muc_audit(FocusMuc *muc, const char *event, const char *room_local, const char *bare_key,
+                     const char *detail);
+/* A refused join (a presence to room@service/nick), with the refusal's metric label. */
+void focus_muc_audit_refusal(FocusMuc *muc, xmpp_stanza_t *stanza, const char *reason);
 
 /* muc-message.c */
 gboolean focus_muc_on_message(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data);

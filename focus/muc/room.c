@@ -93,6 +93,12 @@ focus_room_free(FocusRoom *room)
     g_free(room->subject);
     g_free(room->subject_by);
     g_free(room->meeting_id);
+    if (room->reservation != NULL) {
+        g_free(room->reservation->password_hash);
+        g_hash_table_unref(room->reservation->owners);
+        g_hash_table_unref(room->reservation->members);
+        g_free(room->reservation);
+    }
     memset(room->occupant_key, 0, sizeof room->occupant_key);
     g_free(room->local);
     g_free(room->jid);

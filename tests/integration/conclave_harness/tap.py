@@ -10,7 +10,9 @@ import os
 import sys
 import unittest
 
-__all__ = ['main']
+__all__ = ['main', 'diag']
+
+_tap_out = None  # the TAP stream while main() runs
 
 
 def _clean(text):
@@ -123,13 +125,22 @@ def _flatten(suite):
             yield t
 
 
+def diag(text):
+    """A TAP diagnostic line ('# ...') from inside a test, e.g. a measurement."""
+    out = _tap_out or sys.stderr
+    for line in str(text).rstrip('\n').split('\n'):
+        out.write('# ' + line + '\n')
+    out.flush()
+
+
 def main(*testcase_classes):
     """Run the given TestCase classes (in order), print TAP, and exit with
     status 1 if anything failed, errored, was skipped or did not run."""
     # TAP owns the real stdout.  Point fd 1 at stderr so that stray prints
     # and child processes cannot corrupt the TAP stream.
     sys.stdout.flush()
-    tap_out = os.fdopen(os.dup(1), 'w', buffering=1)
+    global _tap_out
+    tap_out = _tap_out = os.fdopen(os.dup(1), 'w', buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
