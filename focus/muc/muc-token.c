@@ -301,6 +301,7 @@ on_expiry(gpointer data)
     e->occ->token_timer = 0; /* this source ends here, whatever comes next */
     if (!e->warned) {
         send_warning(t, e, e->end - now_us(t) / G_USEC_PER_SEC);
+        focus_muc_audit(t->muc, "token_expired", e->room->local, e->occ->bare_key, "warned");
         if (t->s.remove_on_exp) {
             Expiry *next = g_memdup2(e, sizeof *e);
             next->warned = TRUE;
@@ -309,6 +310,7 @@ on_expiry(gpointer data)
         return G_SOURCE_REMOVE;
     }
     g_info("room %s: occupant removed, its token expired", e->room->tag);
+    focus_muc_audit(t->muc, "token_expired", e->room->local, e->occ->bare_key, "removed");
     static const int kicked[] = {307, 0};
     t->remove(t->muc, e->room, e->occ, kicked, add_reason, (gpointer)EXPIRED_REASON);
     return G_SOURCE_REMOVE; /* `e` is freed with the source; the room may be gone */

@@ -14,7 +14,7 @@ from conclave_harness import procs, tap
 from conclave_harness.tempdir import make_tempdir
 from conclave_harness.xmpp_client import Client
 from conclave_daemons import BINARIES
-from muc_client import MucUser, codes
+from muc_client import MucUser, codes, item
 
 def websocket_stream_features(url):
     """Opens an XMPP stream over WebSocket (RFC 7395) and says whether the server offered
@@ -98,6 +98,20 @@ class LocalStack(unittest.TestCase):
             with urllib.request.urlopen(url, timeout=2) as r:
                 return 'conclave_focus_bridges_available 1\n' in r.read().decode()
         procs.wait_until(bridge_available, timeout=15, message='focus never saw its bridge')
+
+        # ...and its policy store, where the printed example room is reserved: its owner
+        # starts it without a password, anyone else needs the one up.sh kept.
+        def store_up():
+            url = f'http://127.0.0.1:{self.ports["FOCUS_HTTP"]}/metrics'
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return 'conclave_focus_store_up 1\n' in r.read().decode()
+        procs.wait_until(store_up, timeout=15, message='focus never reached its database')
+        reserved = re.search(r'reserved room\s+(\S+)@conference\.localhost', out)
+        self.assertIsNotNone(reserved, out)
+        owner = MucUser(server, users[0][0], users[0][1])
+        _, own, _ = owner.join(f'{reserved.group(1)}@conference.localhost', 'owner')
+        self.assertEqual(item(own)['affiliation'], 'owner')
+        owner.close()
         # PostgreSQL answers on its private socket.
         pgbin = open(os.path.join(self.state, 'run', 'pgbin')).read().strip()
         r = subprocess.run([os.path.join(pgbin, 'psql'), '-h',
