@@ -54,7 +54,18 @@ is_true(const PGresult *r, int column)
     return !PQgetisnull(r, 0, column) && g_str_equal(PQgetvalue(r, 0, column), "t");
 }
 
-/* "owner:<hex>,member:<hex>,..." into the two sets. */
+static gboolean
+is_lower_hex(const char *text, gsize len)
+{
+    if (strlen(text) != len)
+        return FALSE;
+    for (gsize i = 0; i < len; i++)
+        if (!g_ascii_isxdigit(text[i]) || g_ascii_isupper(text[i]))
+            return FALSE;
+    return TRUE;
+}
+
+/* "owner:<hex>,member:<hex>,..." into the two sets; anything else is skipped. */
 static void
 parse_affiliations(FocusStoreAnswer *a, const char *text)
 {
@@ -65,7 +76,7 @@ parse_affiliations(FocusStoreAnswer *a, const char *text)
     g_auto(GStrv) items = g_strsplit(text, ",", -1);
     for (char **item = items; *item != NULL; item++) {
         const char *colon = strchr(*item, ':');
-        if (colon == NULL || strlen(colon + 1) != 2 * CC_HMAC_SHA256_LEN)
+        if (colon == NULL || !is_lower_hex(colon + 1, 2 * CC_HMAC_SHA256_LEN))
             continue;
         if (g_str_has_prefix(*item, "owner:"))
             g_hash_table_add(a->owners, g_strdup(colon + 1));
@@ -74,10 +85,10 @@ parse_affiliations(FocusStoreAnswer *a, const char *text)
     }
 }
 
-static FocusStoreAnswer *
-parse_answer(const PGresult *r)
+FocusStoreAnswer *
+focus_store_parse_answer(const PGresult *r)
 {
-    if (PQntuples(r) != 1 || PQnfields(r) != 9)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 9)
         return NULL;
     FocusStoreAnswer *a = g_new0(FocusStoreAnswer, 1);
     a->reserved = is_true(r, 0);
@@ -98,7 +109,7 @@ static void
 on_lookup(FocusStore *store, const PGresult *result, gpointer data)
 {
     Lookup *lookup = data;
-    FocusStoreAnswer *answer = result ? parse_answer(result) : NULL;
+    FocusStoreAnswer *answer = result ? focus_store_parse_answer(result) : NULL;
     lookup->done(answer, lookup->data);
     g_free(lookup);
 }

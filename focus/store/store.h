@@ -124,6 +124,11 @@ typedef struct {
 void focus_store_answer_free(FocusStoreAnswer *answer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FocusStoreAnswer, focus_store_answer_free)
 
+/* Wing-internal, and for tests: the lookup's one row (nine columns, text format) into an
+ * answer; NULL when the result does not have that shape. Unknown roles count as none,
+ * malformed affiliation items are skipped. */
+FocusStoreAnswer *focus_store_parse_answer(const PGresult *result);
+
 /* `answer` is NULL when the store could not answer; the callee owns it otherwise. */
 typedef void (*FocusStoreLookupDone)(FocusStoreAnswer *answer, gpointer data);
 /* What the database says about a join of `bare_key` (case-folded bare JID, whose domain is
