@@ -79,14 +79,6 @@ refuse(PendingJoin *pj, FocusRefusal refusal)
     done(pj);
 }
 
-static char *
-join_password(xmpp_stanza_t *stanza)
-{
-    xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(stanza, "x", NS_MUC);
-    xmpp_stanza_t *pw = x ? xmpp_stanza_get_child_by_name(x, "password") : NULL;
-    return pw ? xmpp_stanza_get_text(pw) : NULL;
-}
-
 /* --- password checks off the main loop -------------------------------------------------- */
 
 static void
@@ -142,7 +134,7 @@ verify(PendingJoin *pj, const char *hash, FocusRefusal deny)
     g_free(pj->hash);
     pj->hash = g_strdup(hash);
     g_free(pj->password);
-    char *given = join_password(pj->stanza);
+    char *given = focus_muc_join_password(pj->stanza);
     pj->password = g_strdup(given != NULL && strlen(given) <= CC_PASSWORD_MAX_LEN ? given : "");
     if (given != NULL)
         memset(given, 0, strlen(given));
@@ -281,7 +273,7 @@ password_ok(PendingJoin *pj, FocusRoom *room, FocusAffiliation aff)
     if (privileged)
         return TRUE;
     if (room->config.password != NULL) {
-        g_autofree char *given = join_password(pj->stanza);
+        g_autofree char *given = focus_muc_join_password(pj->stanza);
         if (given != NULL && cc_secret_equal(given, room->config.password))
             return TRUE;
         verify(pj, NULL, FOCUS_REFUSE_PASSWORD); /* the time a hash would have taken */

@@ -5,8 +5,8 @@
 
 static const int no_codes[] = {0};
 
-static char *
-join_password(xmpp_stanza_t *stanza)
+char *
+focus_muc_join_password(xmpp_stanza_t *stanza)
 {
     xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(stanza, "x", NS_MUC);
     xmpp_stanza_t *pw = x ? xmpp_stanza_get_child_by_name(x, "password") : NULL;
@@ -82,7 +82,7 @@ admit(FocusMuc *muc, FocusRoom *room, const CcJid *from, const char *bare_key, c
         return FALSE;
     }
     if (room->config.password_protected) {
-        g_autofree char *given = join_password(stanza);
+        g_autofree char *given = focus_muc_join_password(stanza);
         if (given == NULL || !cc_secret_equal(given, room->config.password)) {
             if (focus_policy_record_failure(muc->policy, bare_key, room->tag)) {
                 cc_metric_inc(muc->metrics.lockouts);

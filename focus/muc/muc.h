@@ -330,6 +330,8 @@ gboolean focus_muc_token_for_conference(FocusMuc *muc, xmpp_stanza_t *iq, const 
 /* Warns `occ` a minute before its token expires and, when configured, removes it then. */
 void focus_muc_token_watch(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ,
                            const CcJwtClaims *claims);
+/* The <password/> of a join presence (XEP-0045 7.2.6), or NULL. */
+char *focus_muc_join_password(xmpp_stanza_t *stanza);
 /* Lets a join in that passed every check: occupant, presences, subject, hooks, audit. */
 void focus_muc_enter(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *to,
                      xmpp_stanza_t *stanza, gboolean created, const CcJwtClaims *token);
