@@ -17,7 +17,7 @@
 #define SCHEMA_VERSION 1
 
 typedef struct {
-    const char *sql; /* static text */
+    char *sql; /* a copy: callers may build it (the audit batches) */
     int n;
     char **values;
     int *lengths, *formats;
@@ -34,6 +34,7 @@ static void
 query_free(StoreQuery *q)
 {
     g_clear_handle_id(&q->timer, g_source_remove);
+    g_free(q->sql);
     for (int i = 0; i < q->n; i++)
         g_free(q->values[i]);
     g_free(q->values);
@@ -259,7 +260,7 @@ connected(FocusStore *store)
     store->state = FOCUS_STORE_CHECKING;
     store->read_watch = g_unix_fd_add(PQsocket(store->conn), G_IO_IN, on_readable, store);
     StoreQuery *q = g_new0(StoreQuery, 1);
-    q->sql = "SELECT max(version) FROM conclave_migrations";
+    q->sql = g_strdup("SELECT max(version) FROM conclave_migrations");
     q->done = on_schema_checked;
     q->store = store;
     g_queue_push_head(&store->queries, q);
@@ -334,7 +335,7 @@ focus_store_query(FocusStore *store, const char *sql, int n_params, const char *
         return;
     }
     StoreQuery *q = g_new0(StoreQuery, 1);
-    q->sql = sql;
+    q->sql = g_strdup(sql);
     q->n = n_params;
     q->values = g_new0(char *, MAX(n_params, 1));
     q->lengths = g_new0(int, MAX(n_params, 1));

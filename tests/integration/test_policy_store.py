@@ -432,6 +432,31 @@ class PolicyStore(unittest.TestCase):
         self.assertAudit('join', free, None, 'participant', since=down_at - 60)
         self.assertAudit('refusal', r, 'alice@localhost', 'unavailable')
 
+    def test_08b_a_burst_of_joins(self):
+        """Twenty rooms started at once: lookups and audit batches queue behind each other on
+        the one connection, and every query still goes through (an audit batch built on the
+        fly once outlived its text while it waited), every row is written."""
+        errors = metric(Env.focus, 'conclave_focus_store_queries_total', 'result="error"')
+        dropped = metric(Env.focus, 'conclave_focus_store_audit_dropped_total')
+        bob = self.user('bob')
+        rooms = [name('burst') for _ in range(20)]
+        nick = name('Bob')
+        for r in rooms:
+            bob.send(f"<presence to='{room_jid(r)}/{nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+        joined = set()
+        while len(joined) < len(rooms):
+            s = bob.next(timeout=15, predicate=lambda s: s['from'].bare in
+                         {room_jid(r) for r in rooms} and 110 in codes(s))
+            joined.add(s['from'].bare)
+        for r in rooms:
+            self.assertAudit('room_created', r, 'bob@localhost', 'free')
+            self.assertAudit('join', r, 'bob@localhost', 'moderator')
+        self.assertEqual(metric(Env.focus, 'conclave_focus_store_queries_total',
+                                'result="error"'), errors, 'a query failed')
+        self.assertEqual(metric(Env.focus, 'conclave_focus_store_audit_dropped_total'), dropped)
+        for r in rooms:
+            bob.leave(room_jid(r), nick)
+
     def test_09_check_config(self):
         d = make_tempdir(prefix='conclave-policy-check-')
         path = os.path.join(d, 'focus.conf')
