@@ -82,7 +82,8 @@ class Focus:
     """conclave-focus with a private config (as tests/integration/conclave_daemons.py
     does), but logging at 'message' level: per-join info lines would cost time."""
 
-    def __init__(self, binary, component_port, rooms_limit, occupants_limit, rate):
+    def __init__(self, binary, component_port, rooms_limit, occupants_limit, rate,
+                 security='', extra=''):
         self.binary = binary
         self.dir = make_tempdir(prefix='conclave-bench-focus-')
         self.http_port = procs.free_port()
@@ -95,11 +96,11 @@ class Focus:
         with open(self.config_path, 'w') as f:
             f.write(f'[xmpp]\nserver = 127.0.0.1\nport = {component_port}\n'
                     f'domain = {SERVICE}\nsecret_file = {secret}\nreconnect_max_ms = 1000\n'
-                    f'[security]\nauthenticated_domains = {BENCH_DOMAIN}\n'
+                    f'[security]\nauthenticated_domains = {BENCH_DOMAIN}\n{security}'
                     f'[muc]\nmax_rooms = {rooms_limit}\nmax_occupants = {occupants_limit}\n'
                     f'max_stanzas_per_second = {rate}\n'
                     f'[http]\nlisten = 127.0.0.1:{self.http_port}\n'
-                    f'[log]\nlevel = message\n')
+                    f'[log]\nlevel = message\n{extra}')
         self.proc = None
 
     def start(self):
@@ -331,6 +332,11 @@ def main():
                     help='extra global Prosody configuration, e.g. '
                          '\'network_settings = { nagle = false }\'')
     ap.add_argument('--json', metavar='FILE', help='also write the JSON report to FILE')
+    ap.add_argument('--compare-database', action='store_true',
+                    help='run without and with the PostgreSQL policy store, interleaved, '
+                         'and compare joins per second and join latency')
+    ap.add_argument('--rounds', type=int, default=2,
+                    help='with --compare-database: runs per side')
     ap.add_argument('--keep-logs', metavar='DIR',
                     help='copy the focus, Prosody and muc-load logs into DIR')
     args = ap.parse_args()
@@ -355,10 +361,82 @@ def main():
                       components={SERVICE: SECRET}, log_level='info',
                       extra_global=args.prosody_global)
     prosody.start()
+    if not args.compare_database:
+        report = run(args, prosody, database=None)
+        prosody.stop()
+        return 0 if report['complete'] else 1
+    store = PolicyStore(args)
+    reports = []
+    for i in range(args.rounds):  # interleaved, so that drift hits both sides alike
+        for database in (None, store):
+            label = 'with database' if database else 'without database'
+            log('round %d of %d, %s', i + 1, args.rounds, label)
+            reports.append((label, run(args, prosody, database)))
+    print(comparison(reports))
+    sys.stdout.flush()
+    prosody.stop()
+    return 0 if all(r['complete'] for _, r in reports) else 1
+
+
+class PolicyStore:
+    """A private PostgreSQL with the policy schema (applied by conclavectl db migrate), and
+    the focus configuration that uses it."""
+
+    def __init__(self, args):
+        from conclave_harness.postgres import Postgres
+        self.pg = Postgres()
+        self.pg.start()
+        folder = make_tempdir(prefix='conclave-bench-store-')
+        self.key = os.path.join(folder, 'room.key')
+        ctl = os.path.abspath(os.path.join(args.build, 'tools', 'conclavectl'))
+        procs.run([ctl, 'keygen', self.key], timeout=30)
+        self.config = os.path.join(folder, 'ctl.conf')
+        with open(self.config, 'w') as f:
+            f.write(f'[database]\nconninfo = {self.pg.conninfo}\n'
+                    f'[security]\nroom_key_file = {self.key}\n')
+        procs.run([ctl, '--config', self.config, 'db', 'migrate'], timeout=60)
+
+    def focus_security(self):
+        return f'room_key_file = {self.key}\n'
+
+    def focus_extra(self):
+        return f'[database]\nconninfo = {self.pg.conninfo}\n'
+
+
+def comparison(reports):
+    """Joins per second and join latency, each run and the medians per side, and the
+    ratio of the medians (with / without)."""
+    import statistics
+    keys = ('joins_per_s', 'join_p50_ms', 'join_p99_ms')
+    lines = ['Joins with and without the policy store (runs interleaved):',
+             f"  {'run':<20} {'joins/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'joined':>7}"]
+    sides = {}
+    for label, report in reports:
+        load = report['load'] or {}
+        lines.append(f"  {label:<20} {load.get('joins_per_s')!s:>9} "
+                     f"{load.get('join_p50_ms')!s:>8} {load.get('join_p99_ms')!s:>8} "
+                     f"{load.get('joined')!s:>7}")
+        for k in keys:
+            if load.get(k) is not None:
+                sides.setdefault(label, {}).setdefault(k, []).append(float(load[k]))
+    without, with_db = sides.get('without database', {}), sides.get('with database', {})
+    for k in keys:
+        if without.get(k) and with_db.get(k):
+            a, b = statistics.median(without[k]), statistics.median(with_db[k])
+            lines.append(f"  median {k}: without {a:g}, with {b:g}, ratio with/without "
+                         f"{b / a:.3f}" if a else f"  median {k}: without {a:g}, with {b:g}")
+    return '\n'.join(lines)
+
+
+def run(args, prosody, database):
+    """One MUC load run against a fresh focus (with the policy store when `database` is
+    given); prints the report and returns it."""
     port = (prosody.component_port_for(SERVICE) if hasattr(prosody, 'component_port_for')
             else prosody.component_port)
     focus = Focus(args.focus, port, rooms_limit=max(10000, args.rooms),
-                  occupants_limit=min(100000, max(500, args.clients)), rate=10000).start()
+                  occupants_limit=min(100000, max(500, args.clients)), rate=10000,
+                  security=database.focus_security() if database else '',
+                  extra=database.focus_extra() if database else '').start()
     time.sleep(1.0)   # let both settle before the idle sample
     pids = {'focus': focus.pid, 'prosody': prosody.pid}
     idle = snapshot(pids)
@@ -401,7 +479,7 @@ def main():
                                                        joined),
             'cpu_s_total': delta({'a': idle, 'b': after}, 'a', 'b', 'focus'),
             'metrics': {k: v for k, v in metrics.items()
-                        if k.startswith(('conclave_muc_', 'conclave_xmpp_'))
+                        if k.startswith(('conclave_muc_', 'conclave_xmpp_', 'conclave_focus_store_'))
                         and (v or 'refusals' not in k)},
             'log_problems': log_problems(focus.log_text(), ('WARNING', 'CRITICAL', 'ERROR',
                                                             'warning', 'critical',
@@ -431,8 +509,7 @@ def main():
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2, sort_keys=True)
-    prosody.stop()
-    return 0 if report['complete'] else 1
+    return report
 
 
 if __name__ == '__main__':
