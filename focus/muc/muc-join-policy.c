@@ -85,7 +85,11 @@ static void
 count_failure(PendingJoin *pj)
 {
     FocusMuc *muc = pj->jp->muc;
-    if (!focus_policy_record_failure(muc->policy, pj->bare_key, pj->tag))
+    /* Only a wrong password counts against the room: a refusal to start it (the same answer,
+     * the same cost) counts against the sender alone, or anyone could lock any name, owners
+     * of a reserved room included, by knocking on a room that does not run. */
+    const char *room = pj->deny == FOCUS_REFUSE_PASSWORD ? pj->tag : NULL;
+    if (!focus_policy_record_failure(muc->policy, pj->bare_key, room))
         return;
     cc_metric_inc(muc->metrics.lockouts);
     g_message("room %s: password lockout started", pj->tag);
@@ -121,6 +125,8 @@ verify_in_thread(gpointer data, gpointer pool_data)
     else
         cc_password_verify_dummy(pj->password);
     GSource *source = g_idle_source_new();
+    /* Not starved by a steady stream of stanzas at the default priority. */
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
     g_source_set_callback(source, on_verified, pj, NULL);
     g_source_attach(source, pj->jp->context);
     g_source_unref(source);

@@ -129,8 +129,8 @@ focus_policy_record_failure(FocusPolicy *policy, const char *bare_key, const cha
     gint64 now = policy_now(policy);
     gboolean by_jid =
         count_failure(policy, policy->failures_by_jid, bare_key, policy->s.jid_failures, now);
-    gboolean by_room =
-        count_failure(policy, policy->failures_by_room, room, policy->s.room_failures, now);
+    gboolean by_room = room != NULL && count_failure(policy, policy->failures_by_room, room,
+                                                     policy->s.room_failures, now);
     return by_jid || by_room;
 }
 

@@ -36,7 +36,8 @@ FocusDomainClass focus_policy_classify(FocusPolicy *policy, const CcJid *from);
 
 /* TRUE while the JID (bare key) or the room (its tag) is locked out. */
 gboolean focus_policy_is_locked(FocusPolicy *policy, const char *bare_key, const char *room);
-/* Counts a wrong password; TRUE when this failure started a lockout. */
+/* Counts a wrong password; TRUE when this failure started a lockout. `room` NULL counts
+ * against the JID only. */
 gboolean focus_policy_record_failure(FocusPolicy *policy, const char *bare_key, const char *room);
 
 /* Takes one token for `full_jid`; FALSE when it is over its rate. */
