@@ -12,6 +12,7 @@
 
 #include "cc-autoptr.h"
 #include "stanza.h"
+#include "tsan.h"
 
 #include <string.h>
 
@@ -220,6 +221,7 @@ static gboolean
 send_lost(gpointer data)
 {
     Lost *l = data;
+    cc_tsan_acquire(l);
     xmpp_ctx_t *ctx = cc_xmpp_component_ctx(l->srv->xmpp);
     g_autoptr(xmpp_stanza_t) msg = xmpp_message_new(ctx, NULL, l->owner, NULL);
     xmpp_stanza_set_from(msg, cc_xmpp_component_domain(l->srv->xmpp));
@@ -242,6 +244,7 @@ on_endpoint_lost(BridgeConference *conf, const char *endpoint, const char *reaso
     l->meeting_id = g_strdup(conf->meeting_id);
     l->endpoint = g_strdup(endpoint);
     l->reason = g_strdup(reason);
+    cc_tsan_release(l); /* built on a worker, read on the control thread */
     g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_lost, l, lost_free);
 }
 
@@ -250,6 +253,7 @@ static gboolean
 send_speaker(gpointer data)
 {
     Lost *l = data;
+    cc_tsan_acquire(l);
     if (l->srv->channels != NULL)
         bridge_channels_dominant_speaker(l->srv->channels, l->meeting_id, l->endpoint);
     return G_SOURCE_REMOVE;
@@ -262,6 +266,7 @@ on_speaker_changed(BridgeConference *conf, const char *endpoint, gpointer data)
     l->srv = data;
     l->meeting_id = g_strdup(conf->meeting_id);
     l->endpoint = g_strdup(endpoint);
+    cc_tsan_release(l);
     g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_speaker, l, lost_free);
 }
 

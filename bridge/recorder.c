@@ -9,6 +9,7 @@
 #include "recorder.h"
 
 #include "rec-queue.h"
+#include "tsan.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -387,9 +388,9 @@ writer_main(gpointer data)
 {
     BridgeRecorder *rec = data;
     for (;;) {
-        g_mutex_lock(&rec->lock);
+        cc_mutex_lock(&rec->lock);
         gboolean stopping = rec->stopping;
-        g_mutex_unlock(&rec->lock);
+        cc_mutex_unlock(&rec->lock);
         gint n = drain(rec);
         if (n < 0)
             return NULL;
@@ -411,10 +412,10 @@ writer_main(gpointer data)
             continue;
         gboolean busy = rec->taken > bridge_rec_queue_capacity(rec->queue) / 8;
         rec->taken = 0;
-        g_mutex_lock(&rec->lock);
+        cc_mutex_lock(&rec->lock);
         if (!rec->stopping)
-            g_cond_wait_until(&rec->cond, &rec->lock, now + (busy ? POLL_BUSY_US : POLL_US));
-        g_mutex_unlock(&rec->lock);
+            cc_cond_wait_until(&rec->cond, &rec->lock, now + (busy ? POLL_BUSY_US : POLL_US));
+        cc_mutex_unlock(&rec->lock);
     }
 }
 
@@ -465,10 +466,10 @@ gboolean
 bridge_recorder_finish(BridgeRecorder *rec, BridgeRecFailure *failure, GError **error)
 {
     if (!rec->finished) {
-        g_mutex_lock(&rec->lock);
+        cc_mutex_lock(&rec->lock);
         rec->stopping = TRUE;
         g_cond_signal(&rec->cond);
-        g_mutex_unlock(&rec->lock);
+        cc_mutex_unlock(&rec->lock);
         g_thread_join(rec->thread);
         rec->thread = NULL;
         rec->finished = TRUE;

@@ -2,6 +2,8 @@
  * the threads and their main contexts; knows nothing of what runs on them. */
 #include "worker.h"
 
+#include "tsan.h"
+
 struct _BridgeWorkerPool {
     GPtrArray *workers; /* BridgeWorker* */
 };
@@ -107,11 +109,12 @@ static gboolean
 run_call(gpointer data)
 {
     Call *call = data;
+    cc_tsan_acquire(call); /* the caller's writes before the hand-off */
     call->fn(call->data);
-    g_mutex_lock(&call->lock);
+    cc_mutex_lock(&call->lock);
     call->done = TRUE;
     g_cond_signal(&call->cond);
-    g_mutex_unlock(&call->lock);
+    cc_mutex_unlock(&call->lock);
     return G_SOURCE_REMOVE;
 }
 
@@ -124,12 +127,13 @@ bridge_worker_call(BridgeWorker *worker, void (*fn)(gpointer data), gpointer dat
     GSource *source = g_idle_source_new();
     g_source_set_priority(source, G_PRIORITY_HIGH);
     g_source_set_callback(source, run_call, &call, NULL);
+    cc_tsan_release(&call);
     g_source_attach(source, worker->context);
     g_source_unref(source);
-    g_mutex_lock(&call.lock);
+    cc_mutex_lock(&call.lock);
     while (!call.done)
-        g_cond_wait(&call.cond, &call.lock);
-    g_mutex_unlock(&call.lock);
+        cc_cond_wait(&call.cond, &call.lock);
+    cc_mutex_unlock(&call.lock);
     g_mutex_clear(&call.lock);
     g_cond_clear(&call.cond);
 }

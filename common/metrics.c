@@ -2,6 +2,8 @@
  * what they count. */
 #include "metrics.h"
 
+#include "tsan.h"
+
 #include <stdarg.h>
 #include <stdatomic.h>
 
@@ -131,7 +133,7 @@ series_get(CcMetrics *metrics, const char *name, const char *help, Kind kind, ch
 {
     g_return_val_if_fail(cc_metrics_name_valid(name, FALSE) && labels != NULL, NULL);
     CcMetric *found = NULL;
-    g_mutex_lock(&metrics->lock);
+    cc_mutex_lock(&metrics->lock);
     Family *f = family_get(metrics, name, help, kind);
     for (guint i = 0; f != NULL && i < f->series->len && found == NULL; i++) {
         CcMetric *m = g_ptr_array_index(f->series, i);
@@ -144,7 +146,7 @@ series_get(CcMetrics *metrics, const char *name, const char *help, Kind kind, ch
         labels = NULL;
         g_ptr_array_add(f->series, found);
     }
-    g_mutex_unlock(&metrics->lock);
+    cc_mutex_unlock(&metrics->lock);
     g_free(labels);
     return found;
 }
@@ -209,7 +211,7 @@ char *
 cc_metrics_render(CcMetrics *metrics)
 {
     GString *out = g_string_new(NULL);
-    g_mutex_lock(&metrics->lock);
+    cc_mutex_lock(&metrics->lock);
     for (guint i = 0; i < metrics->families->len; i++) {
         Family *f = g_ptr_array_index(metrics->families, i);
         g_string_append_printf(out, "# HELP %s ", f->name);
@@ -222,6 +224,6 @@ cc_metrics_render(CcMetrics *metrics)
                                    cc_metric_get(m));
         }
     }
-    g_mutex_unlock(&metrics->lock);
+    cc_mutex_unlock(&metrics->lock);
     return g_string_free(out, FALSE);
 }

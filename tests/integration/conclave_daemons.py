@@ -17,6 +17,7 @@ BINARIES = {
 }
 
 SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                   'WARNING: ThreadSanitizer',
                    'SUMMARY: UndefinedBehaviorSanitizer')
 
 
