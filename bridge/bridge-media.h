@@ -36,6 +36,16 @@ typedef struct {
 #define BRIDGE_NACK_PER_PACKET 64
 #define BRIDGE_NACK_PER_SECOND 1000
 #define BRIDGE_RTX_SLOTS       256 /* retransmission buffer entries per endpoint */
+/* Sequence numbers the bridge never got are asked of their sender once per hold time,
+ * however many receivers NACK them (a lossy uplink would otherwise cost every receiver). */
+#define BRIDGE_NACK_ASKED_SLOTS   64
+#define BRIDGE_NACK_ASKED_HOLD_US (100 * 1000)
+
+typedef struct {
+    guint32 ssrc;
+    guint16 seq;
+    gint64 at_us; /* 0: free */
+} BridgeNackAsked;
 
 typedef struct _BridgeConference BridgeConference;
 typedef struct _BridgeEndpoint BridgeEndpoint;
@@ -100,6 +110,8 @@ struct _BridgeEndpoint {
     gint64 nack_window_us;
     guint nack_window_count;
     BridgeRtxSlot *rtx; /* BRIDGE_RTX_SLOTS entries */
+    /* As a sender: what the bridge recently asked it to retransmit (router.c). */
+    BridgeNackAsked nack_asked[BRIDGE_NACK_ASKED_SLOTS];
     /* The selected pair's UDP socket and remote address: media goes out with one sendto()
      * instead of through libnice's send path. -1 until a host/UDP pair is selected. */
     GSocket *direct_socket;

@@ -148,7 +148,23 @@ typedef struct {
     BridgeEndpoint *owner;
     guint32 media_ssrc;
     guint answered;
+    gint64 now;
+    guint16 missing[BRIDGE_NACK_PER_PACKET]; /* to ask of the sender, ascending */
+    guint n_missing;
 } NackContext;
+
+/* TRUE when the bridge asked `owner` for this packet less than the hold time ago; else
+ * remembers that it asks now. */
+static gboolean
+asked_recently(BridgeEndpoint *owner, guint32 ssrc, guint16 seq, gint64 now)
+{
+    BridgeNackAsked *a = &owner->nack_asked[seq % BRIDGE_NACK_ASKED_SLOTS];
+    if (a->at_us != 0 && a->ssrc == ssrc && a->seq == seq &&
+        now - a->at_us < BRIDGE_NACK_ASKED_HOLD_US)
+        return TRUE;
+    *a = (BridgeNackAsked){.ssrc = ssrc, .seq = seq, .at_us = now};
+    return FALSE;
+}
 
 static void
 answer_nack(guint16 seq, gpointer data)
@@ -158,11 +174,40 @@ answer_nack(guint16 seq, gpointer data)
         nc->requester->nack_window_count >= BRIDGE_NACK_PER_SECOND)
         return;
     const BridgeRtxSlot *slot = bridge_rtx_lookup(nc->owner, nc->media_ssrc, seq);
-    if (slot == NULL)
+    if (slot == NULL) {
+        /* Lost on the way in (or too old): the sender may still have it. */
+        if (nc->n_missing < BRIDGE_NACK_PER_PACKET &&
+            !asked_recently(nc->owner, nc->media_ssrc, seq, nc->now)) {
+            nc->missing[nc->n_missing++] = seq;
+            nc->requester->nack_window_count++; /* asking costs the requester's budget too */
+        }
         return;
+    }
     send_rtp_copy(nc->requester, nc->requester->conference->worker->out, slot->data, slot->len);
     nc->answered++;
     nc->requester->nack_window_count++;
+}
+
+/* One NACK to the sender for what the bridge never received: each entry a packet id and the
+ * bitmask of the 16 that follow it (RFC 4585 6.2.1). */
+static void
+ask_sender(BridgeEndpoint *owner, const NackContext *nc)
+{
+    guint8 nack[BRIDGE_NACK_PER_PACKET * 16];
+    gsize len = 0;
+    for (guint i = 0; i < nc->n_missing; i++) {
+        guint16 pid = nc->missing[i], blp = 0;
+        while (i + 1 < nc->n_missing) {
+            guint16 d = (guint16)(nc->missing[i + 1] - pid);
+            if (d == 0 || d > 16)
+                break;
+            blp |= (guint16)(1u << (d - 1));
+            i++;
+        }
+        len += bridge_rtcp_write_nack(nack + len, owner->rtcp_ssrc, nc->media_ssrc, pid, blp);
+    }
+    send_rtcp_copy(owner, owner->conference->worker->out, nack, len);
+    cc_metric_add(owner->config->stats->nacks_relayed, nc->n_missing);
 }
 
 static void
@@ -177,10 +222,12 @@ handle_nack(BridgeEndpoint *from, const BridgeRtcpPacket *pkt)
         from->nack_window_us = now;
         from->nack_window_count = 0;
     }
-    NackContext nc = {.requester = from, .owner = owner, .media_ssrc = pkt->media_ssrc};
+    NackContext nc = {.requester = from, .owner = owner, .media_ssrc = pkt->media_ssrc, .now = now};
     guint n = bridge_rtcp_nack_foreach(pkt, answer_nack, &nc);
     cc_metric_add(s->nacks_received, n);
     cc_metric_add(s->nacks_answered, nc.answered);
+    if (nc.n_missing > 0 && can_receive(owner))
+        ask_sender(owner, &nc);
 }
 
 static void

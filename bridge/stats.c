@@ -51,6 +51,9 @@ bridge_stats_init(BridgeStats *s, CcMetrics *m)
                            "NACKed packets retransmitted from the retransmission buffer", NULL);
     s->plis_received = cc_metrics_counter(m, "conclave_bridge_plis_received_total",
                                           "PLI and FIR received from receivers", NULL);
+    s->nacks_relayed =
+        cc_metrics_counter(m, "conclave_bridge_nacks_relayed_total",
+                           "NACKed packets the bridge never received, asked of their sender", NULL);
     s->plis_sent =
         cc_metrics_counter(m, "conclave_bridge_plis_sent_total", "PLI sent to senders", NULL);
     s->plis_throttled = cc_metrics_counter(m, "conclave_bridge_plis_throttled_total",

@@ -13,7 +13,8 @@ typedef struct {
         *drop_not_ready, *drop_unknown, *drop_too_big, *drop_send_failed, *drop_payload_type;
     CcMetric *dtls_ok, *dtls_failed, *dtls_fingerprint_mismatch;
     CcMetric *ice_failed;
-    CcMetric *nacks_received, *nacks_answered, *plis_received, *plis_sent, *plis_throttled;
+    CcMetric *nacks_received, *nacks_answered, *nacks_relayed, *plis_received, *plis_sent,
+        *plis_throttled;
     CcMetric *sr_forwarded, *rr_terminated;
     CcMetric *endpoints_created, *endpoints_expired_media, *endpoints_expired_ice,
         *endpoints_expired_dtls, *endpoints_expired_signalled;

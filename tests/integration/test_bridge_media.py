@@ -198,6 +198,29 @@ class BridgeMedia(unittest.TestCase):
         self.assertGreaterEqual(counters.delta('conclave_bridge_plis_sent_total'), 1)
         self.expire(meeting)
 
+    def test_a_packet_the_bridge_never_got_is_asked_of_its_sender_once(self):
+        counters = Counters(self.bridge)
+        meeting, peers = self.conference([
+            ('up', dict(audio=4201, video=4202)),
+            ('down', dict(audio=4301)),
+        ])
+        up, down = peers['up'], peers['down']
+        sent = self.send_all([up, down], seconds=0.5)
+        self.assert_received_all(down, [up], sent)
+        # The peers' sequence numbers start below 0x4000 and a second of media adds a few
+        # hundred: 50000 and 60000 never reached the bridge. The first is NACKed twice in a
+        # row (as two receivers of one lost packet would): the sender is asked once. The
+        # second one arrives after it, so once the sender has been asked for it, the
+        # duplicate has been dealt with.
+        down.send(cmd='nack', ssrc=up.video, seq=50000, repeat=2)
+        down.send(cmd='nack', ssrc=up.video, seq=60000)
+        procs.wait_until(lambda: up.report()['nacked'].get(str(up.video), 0) >= 2, timeout=5,
+                         message='the bridge did not ask the sender for what it never got')
+        self.assertEqual(up.report()['nacked'], {str(up.video): 2})
+        self.assertEqual(counters.delta('conclave_bridge_nacks_relayed_total'), 2)
+        self.assertEqual(counters.delta('conclave_bridge_nacks_answered_total'), 0)
+        self.expire(meeting)
+
     def test_bridge_as_dtls_client_when_the_peer_is_passive(self):
         meeting, peers = self.conference([
             ('act', dict(audio=5501, video=5502)),

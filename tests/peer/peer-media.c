@@ -110,6 +110,13 @@ receive_rtp(Peer *p, guint8 *buf, gsize len)
 }
 
 static void
+count_nacked(guint16 seq, gpointer data)
+{
+    (void)seq;
+    (*(guint *)data)++;
+}
+
+static void
 receive_rtcp(Peer *p, guint8 *buf, gsize len)
 {
     if (bridge_srtp_unprotect_rtcp(p->srtp_in, buf, &len) != 0) {
@@ -132,6 +139,11 @@ receive_rtcp(Peer *p, guint8 *buf, gsize len)
             gpointer key = GUINT_TO_POINTER(pkt.media_ssrc);
             guint n = GPOINTER_TO_UINT(g_hash_table_lookup(p->plis, key));
             g_hash_table_insert(p->plis, key, GUINT_TO_POINTER(n + 1));
+        } else if (pkt.type == BRIDGE_RTCP_RTPFB && pkt.count == BRIDGE_RTCP_FMT_NACK) {
+            gpointer key = GUINT_TO_POINTER(pkt.media_ssrc);
+            guint n = GPOINTER_TO_UINT(g_hash_table_lookup(p->nacked, key));
+            bridge_rtcp_nack_foreach(&pkt, count_nacked, &n);
+            g_hash_table_insert(p->nacked, key, GUINT_TO_POINTER(n));
         }
     }
 }
@@ -312,6 +324,12 @@ peer_media_start(Peer *p, double seconds)
 }
 
 void
+peer_media_send_nack(Peer *p, guint32 media_ssrc, guint16 seq)
+{
+    send_nack(p, media_ssrc, seq);
+}
+
+void
 peer_media_send_pli(Peer *p, guint32 media_ssrc)
 {
     guint8 buf[64 + BRIDGE_SRTP_MAX_TRAILER];
@@ -388,6 +406,23 @@ peer_media_send_hostile(Peer *p, const char *what, guint count)
     peer_emit("{\"event\":\"hostile-sent\",\"what\":\"%s\",\"count\":%u}", what, sent);
 }
 
+/* {"ssrc":count,...} of a table keyed by SSRC. */
+static void
+append_counts(GString *s, GHashTable *counts)
+{
+    GHashTableIter it;
+    gpointer key, value;
+    const char *sep = "";
+    g_string_append_c(s, '{');
+    g_hash_table_iter_init(&it, counts);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        g_string_append_printf(s, "%s\"%u\":%u", sep, GPOINTER_TO_UINT(key),
+                               GPOINTER_TO_UINT(value));
+        sep = ",";
+    }
+    g_string_append_c(s, '}');
+}
+
 void
 peer_media_report(Peer *p)
 {
@@ -410,16 +445,10 @@ peer_media_report(Peer *p)
         }
         g_string_append_c(s, '}');
     }
-    g_string_append(s, "],\"plis\":{");
-    GHashTableIter it;
-    gpointer key, value;
-    gboolean first = TRUE;
-    g_hash_table_iter_init(&it, p->plis);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        g_string_append_printf(s, "%s\"%u\":%u", first ? "" : ",", GPOINTER_TO_UINT(key),
-                               GPOINTER_TO_UINT(value));
-        first = FALSE;
-    }
+    g_string_append(s, "],\"plis\":");
+    append_counts(s, p->plis);
+    g_string_append(s, ",\"nacked\":");
+    append_counts(s, p->nacked);
     guint64 total = 0, p50 = 0, p99 = 0, acc = 0;
     for (guint i = 0; i < PEER_LATENCY_BUCKETS; i++)
         total += p->latency_hist[i];
@@ -433,7 +462,7 @@ peer_media_report(Peer *p)
         }
     }
     g_string_append_printf(s,
-                           "},\"latency_us\":{\"count\":%" G_GUINT64_FORMAT
+                           ",\"latency_us\":{\"count\":%" G_GUINT64_FORMAT
                            ",\"p50\":%" G_GUINT64_FORMAT ",\"p99\":%" G_GUINT64_FORMAT "}",
                            total, p50, p99);
     g_string_append_printf(
@@ -461,6 +490,7 @@ peer_media_reset_rx(Peer *p)
     g_hash_table_remove_all(p->requested);
     p->srs = p->rrs = p->srtp_errors = p->unexpected = p->malformed_rtcp = 0;
     g_hash_table_remove_all(p->plis);
+    g_hash_table_remove_all(p->nacked);
     memset(p->latency_hist, 0, PEER_LATENCY_BUCKETS * sizeof *p->latency_hist);
     peer_emit("{\"event\":\"rx-reset\",\"t_us\":%" G_GINT64_FORMAT "}", g_get_monotonic_time());
 }

@@ -10,6 +10,7 @@
  *   {"cmd":"expect","sources":[{"ssrc":N,"kind":"audio|video|rtx|foreign|bench"}]}
  *       (an SSRC already expected, e.g. one offered over Jingle, takes the new kind)
  *   {"cmd":"send","seconds":S}      {"cmd":"pli","ssrc":N}
+ * {"cmd":"nack","ssrc":N,"seq":S[,"repeat":R]}
  *   {"cmd":"audio-level","level":N} (RFC 6464 level 0..127 in audio from now on; -1: none)
  *   {"cmd":"hostile","what":"malformed|unsignalled","count":N}
  *   {"cmd":"report"}                {"cmd":"reset-rx"}        {"cmd":"quit"}
@@ -362,6 +363,11 @@ run_command(Peer *p, const char *line)
         peer_media_start(p, json_object_get_double_member_with_default(o, "seconds", 1.0));
     else if (g_str_equal(cmd, "pli") && p->srtp_out != NULL)
         peer_media_send_pli(p, (guint32)json_object_get_int_member_with_default(o, "ssrc", 0));
+    else if (g_str_equal(cmd, "nack") && p->srtp_out != NULL)
+        for (gint64 i = CLAMP(json_object_get_int_member_with_default(o, "repeat", 1), 1, 16);
+             i > 0; i--)
+            peer_media_send_nack(p, (guint32)json_object_get_int_member_with_default(o, "ssrc", 0),
+                                 (guint16)json_object_get_int_member_with_default(o, "seq", 0));
     else if (g_str_equal(cmd, "hostile") && p->srtp_out != NULL)
         peer_media_send_hostile(p, json_object_get_string_member_with_default(o, "what", ""),
                                 (guint)json_object_get_int_member_with_default(o, "count", 1));
@@ -472,6 +478,7 @@ main(int argc, char **argv)
     }
     p->requested = g_hash_table_new(g_direct_hash, g_direct_equal);
     p->plis = g_hash_table_new(g_direct_hash, g_direct_equal);
+    p->nacked = g_hash_table_new(g_direct_hash, g_direct_equal);
     p->identity = bridge_dtls_identity_new(profiles, &error);
     if (p->identity == NULL) {
         fprintf(stderr, "conclave-test-peer: %s\n", error->message);
@@ -509,6 +516,7 @@ main(int argc, char **argv)
     bridge_dtls_identity_free(p->identity);
     g_hash_table_unref(p->requested);
     g_hash_table_unref(p->plis);
+    g_hash_table_unref(p->nacked);
     g_free(p->latency_hist);
     if (p->video_file != NULL)
         g_bytes_unref(p->video_file);

@@ -65,7 +65,8 @@ typedef struct {
     guint64 video_rx, dropped_for_nack, nacks_sent;
     GHashTable *requested; /* (ssrc << 16 | seq) -> 1 */
     guint64 srs, rrs, srtp_errors, unexpected, malformed_rtcp;
-    GHashTable *plis; /* media ssrc -> count */
+    GHashTable *plis;   /* media ssrc -> count */
+    GHashTable *nacked; /* media ssrc -> sequence numbers NACKed to this peer */
     /* --video-file: VP8 RTP payloads replayed on the video SSRC instead of synthetic ones */
     GBytes *video_file;
     guint8 video_file_pt; /* its payload type: VP8's in the session's offer (XMPP mode) */
@@ -117,6 +118,7 @@ void peer_media_start(Peer *peer, double seconds);
 /* Ends a send period early (session teardown), with its "sent" event. */
 void peer_media_stop(Peer *peer, const char *why);
 void peer_media_send_pli(Peer *peer, guint32 media_ssrc);
+void peer_media_send_nack(Peer *peer, guint32 media_ssrc, guint16 seq);
 void peer_media_send_hostile(Peer *peer, const char *what, guint count);
 void peer_media_report(Peer *peer);
 /* Zeroes every receive counter (streams stay expected) and the latency histogram. */
