@@ -52,17 +52,19 @@ def offer_sdp(answer, pt, ssrc=None):
 class WebrtcbinParticipant:
     """webrtcbin on its own GLib main loop thread, sending a live VP8 test pattern with
     SSRC `ssrc` in payload type `pt`; with `decode`, it decodes what it receives and counts
-    the frames."""
+    the frames; with `nack`, it NACKs what it misses (and waits for it in its jitter
+    buffer, of `latency_ms`)."""
 
-    def __init__(self, ssrc, pt, pattern='ball', decode=False):
+    def __init__(self, ssrc, pt, pattern='ball', decode=False, nack=False, latency_ms=200):
         self.pipe = Gst.parse_launch(
-            f'webrtcbin name=w bundle-policy=max-bundle '
+            f'webrtcbin name=w bundle-policy=max-bundle latency={latency_ms} '
             f'videotestsrc is-live=true pattern={pattern} ! {VIDEO_CAPS} ! '
             f'vp8enc deadline=1 keyframe-max-dist=30 ! '
             f'rtpvp8pay pt={pt} ssrc={ssrc} mtu=1100 ! '
             f'application/x-rtp,media=video,encoding-name=VP8,payload={pt},clock-rate=90000 ! '
             f'queue ! w.')
         self.webrtc = self.pipe.get_by_name('w')
+        self.nack = nack
         self.ice = loopback_ice(self.webrtc)
         self.candidates = []
         self.gathered = threading.Event()
@@ -124,6 +126,12 @@ class WebrtcbinParticipant:
             self.answered.set()
 
         def on_remote_set(_promise, _data):
+            # Before the first packet: the jitter buffer is made per SSRC when media arrives
+            # and takes do-retransmission from the transceiver then.
+            i = 0
+            while self.nack and (t := self.webrtc.emit('get-transceiver', i)) is not None:
+                t.set_property('do-nack', True)
+                i += 1
             self.webrtc.emit('create-answer', None,
                              Gst.Promise.new_with_change_func(on_answer, None))
 

@@ -109,11 +109,28 @@ receive_rtp(Peer *p, guint8 *buf, gsize len)
         s->highest = k;
 }
 
+typedef struct {
+    Peer *peer;
+    guint32 ssrc;
+    guint count;
+} Nacked;
+
+/* A NACK for the file video is answered with the packet itself, when it is still held. */
 static void
-count_nacked(guint16 seq, gpointer data)
+on_nacked(guint16 seq, gpointer data)
 {
-    (void)seq;
-    (*(guint *)data)++;
+    Nacked *n = data;
+    Peer *p = n->peer;
+    n->count++;
+    if (p->video_file == NULL || n->ssrc != p->video_ssrc)
+        return;
+    const PeerHistorySlot *h = &p->history[seq % PEER_HISTORY];
+    if (h->len == 0 || h->seq != seq)
+        return;
+    guint8 buf[1600 + BRIDGE_SRTP_MAX_TRAILER];
+    memcpy(buf, h->data, h->len);
+    if (protect_and_send(p, buf, h->len, FALSE) == 0)
+        p->retransmitted++;
 }
 
 static void
@@ -141,9 +158,9 @@ receive_rtcp(Peer *p, guint8 *buf, gsize len)
             g_hash_table_insert(p->plis, key, GUINT_TO_POINTER(n + 1));
         } else if (pkt.type == BRIDGE_RTCP_RTPFB && pkt.count == BRIDGE_RTCP_FMT_NACK) {
             gpointer key = GUINT_TO_POINTER(pkt.media_ssrc);
-            guint n = GPOINTER_TO_UINT(g_hash_table_lookup(p->nacked, key));
-            bridge_rtcp_nack_foreach(&pkt, count_nacked, &n);
-            g_hash_table_insert(p->nacked, key, GUINT_TO_POINTER(n));
+            Nacked n = {p, pkt.media_ssrc, GPOINTER_TO_UINT(g_hash_table_lookup(p->nacked, key))};
+            bridge_rtcp_nack_foreach(&pkt, on_nacked, &n);
+            g_hash_table_insert(p->nacked, key, GUINT_TO_POINTER(n.count));
         }
     }
 }
@@ -194,10 +211,19 @@ send_file_frame(Peer *p)
         memcpy(buf + off, r + 7, plen);
         p->video_off += 7 + plen;
         p->video_last_ts = ts;
-        if (protect_and_send(p, buf, off + plen, FALSE) == 0)
+        gsize len = off + plen;
+        if (len <= sizeof p->history[0].data) {
+            PeerHistorySlot *h = &p->history[seq % PEER_HISTORY];
+            h->seq = seq;
+            h->len = (guint16)len;
+            memcpy(h->data, buf, len);
+        }
+        if (protect_and_send(p, buf, len, FALSE) == 0)
             p->sent_video++;
-        if (marker)
+        if (marker) {
+            p->sent_frames++;
             return;
+        }
     }
 }
 
@@ -223,11 +249,12 @@ static void
 emit_sent(Peer *p, const char *stopped)
 {
     GString *s = g_string_new(NULL);
-    g_string_append_printf(s,
-                           "{\"event\":\"sent\",\"audio\":%" G_GUINT64_FORMAT
-                           ",\"video\":%" G_GUINT64_FORMAT ",\"rtx\":%" G_GUINT64_FORMAT
-                           ",\"bench\":%" G_GUINT64_FORMAT,
-                           p->sent_audio, p->sent_video, p->sent_rtx, p->sent_bench);
+    g_string_append_printf(
+        s,
+        "{\"event\":\"sent\",\"audio\":%" G_GUINT64_FORMAT ",\"video\":%" G_GUINT64_FORMAT
+        ",\"rtx\":%" G_GUINT64_FORMAT ",\"bench\":%" G_GUINT64_FORMAT
+        ",\"frames\":%" G_GUINT64_FORMAT ",\"retransmitted\":%" G_GUINT64_FORMAT,
+        p->sent_audio, p->sent_video, p->sent_rtx, p->sent_bench, p->sent_frames, p->retransmitted);
     if (p->n_extra > 0) {
         g_string_append(s, ",\"extra\":{");
         for (guint i = 0; i < p->n_extra; i++)

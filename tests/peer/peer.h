@@ -18,6 +18,14 @@
 #define PEER_MAX_STREAMS 64
 #define PEER_MAX_EXTRA   4 /* extra video streams (add-source) */
 
+#define PEER_HISTORY 512
+
+typedef struct {
+    guint16 seq;
+    guint16 len; /* 0: empty */
+    guint8 data[1400];
+} PeerHistorySlot;
+
 typedef struct {
     guint32 ssrc;
     PeerKind kind;
@@ -71,6 +79,11 @@ typedef struct {
     GBytes *video_file;
     guint8 video_file_pt; /* its payload type: VP8's in the session's offer (XMPP mode) */
     gsize video_off;
+    guint64 sent_frames; /* file video: frames (marker packets) sent */
+    /* File video: the last packets sent, in clear, by sequence number modulo the size, to
+     * answer NACKs with (the same packet again, as a sender without RTX does). */
+    PeerHistorySlot history[PEER_HISTORY];
+    guint64 retransmitted; /* packets sent again for a NACK */
     guint32 video_ts_base, video_last_ts;
     /* --bench-rate: timestamped packets instead of the normal streams, and latencies */
     guint bench_rate;
