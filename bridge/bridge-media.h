@@ -23,6 +23,7 @@ typedef struct {
     gboolean ice_lite;
     guint media_timeout_s;   /* expire a connected endpoint after this long without media */
     guint connect_timeout_s; /* expire an endpoint that never connects */
+    guint empty_grace_s;     /* remove a conference without endpoints after this long */
     guint pli_interval_ms;   /* at most one PLI per sender in this interval */
     BridgeDtlsIdentity *identity;
     BridgeStats *stats;
@@ -129,6 +130,9 @@ typedef void (*BridgeEndpointLost)(BridgeConference *conference, const char *end
 /* Told (on the conference's worker) when the conference elects a new dominant speaker. */
 typedef void (*BridgeSpeakerChanged)(BridgeConference *conference, const char *endpoint,
                                      gpointer data);
+/* Told (on the conference's worker) once the conference has had no endpoint for
+ * [media] empty_conference_grace: its owner is gone or lost track of it. */
+typedef void (*BridgeConferenceEmpty)(BridgeConference *conference, gpointer data);
 
 struct _BridgeConference {
     char *meeting_id;
@@ -137,6 +141,10 @@ struct _BridgeConference {
     gpointer lost_data;
     BridgeSpeakerChanged speaker_changed;
     gpointer speaker_data;
+    BridgeConferenceEmpty empty;
+    gpointer empty_data;
+    gint64 empty_since_us; /* when it last became empty; 0 while it has endpoints */
+    gboolean empty_told;   /* `empty` was called for the current empty spell */
     BridgeSpeakerElection election;
     BridgeWorker *worker;
     const BridgeMediaConfig *config;
@@ -160,8 +168,13 @@ gboolean bridge_endpoint_is_trickle(const BridgeEndpoint *endpoint,
                                     const CcIceUdpTransport *remote);
 void bridge_endpoint_add_remote_candidates(BridgeEndpoint *endpoint,
                                            const CcIceUdpTransport *remote);
-gboolean bridge_endpoint_set_remote(BridgeEndpoint *endpoint, const CcIceUdpTransport *remote,
-                                    GError **error);
+/* The client's transport in two steps, so that a Colibri2 request can be refused whole:
+ * prepare (may fail; changes nothing, the DTLS it returns is the caller's until committed)
+ * and commit (cannot fail; takes the DTLS). */
+BridgeDtls *bridge_endpoint_prepare_remote(BridgeEndpoint *endpoint,
+                                           const CcIceUdpTransport *remote, GError **error);
+void bridge_endpoint_commit_remote(BridgeEndpoint *endpoint, const CcIceUdpTransport *remote,
+                                   BridgeDtls *dtls);
 /* Replaces the endpoint's signalled SSRCs. Returns FALSE if there are too many. */
 gboolean bridge_endpoint_set_sources(BridgeEndpoint *endpoint, GPtrArray *sources);
 /* Drives DTLS retransmissions and decides expiry; returns the reason to expire, if any. */
@@ -177,6 +190,10 @@ const BridgeRtxSlot *bridge_rtx_lookup(const BridgeEndpoint *endpoint, guint32 s
 /* conference.c: created and freed on the control thread, everything else on its worker. */
 BridgeConference *bridge_conference_new(const char *meeting_id, BridgeWorker *worker,
                                         const BridgeMediaConfig *config);
+/* On the worker: starts the timer that drives the conference (idempotent). */
+void bridge_conference_start(BridgeConference *conference);
+/* On the worker: TRUE while it has no endpoint and `empty` was told so. */
+gboolean bridge_conference_expirable(BridgeConference *conference);
 /* Must run on the worker: expires every endpoint and stops the timer. */
 void bridge_conference_shutdown(BridgeConference *conference);
 void bridge_conference_free(BridgeConference *conference);

@@ -1,13 +1,14 @@
-/* Colibri2 request handling (see colibri-server.h). A request is parsed and checked as a
- * whole before anything changes; then it is applied on the conference's worker, and the
- * answer (each created endpoint's ICE ufrag, pwd, candidates, DTLS fingerprint and bridge
- * channel URL) is built back on the control thread, which also keeps the bridge channel's
- * table of endpoints in step. A <recording> start creates its file first and attaches the
- * recorder as the last step of applying; a stop detaches it there (recordings.c owns the
- * recordings). Errors are stanza errors plus a colibri2 `reason`. */
+/* Colibri2 request handling (see colibri-server.h). A request is parsed, checked against
+ * the table of conferences, then applied whole or not at all on the conference's worker
+ * (colibri-apply.c), and the answer (each created endpoint's ICE ufrag, pwd, candidates, DTLS
+ * fingerprint and bridge channel URL) is built back on the control thread, which also keeps the
+ * bridge channel's table of endpoints in step. A <recording> start creates its file first and
+ * attaches the recorder as the last step of applying; a stop detaches it there (recordings.c owns
+ * the recordings). Errors are stanza errors plus a colibri2 `reason`. */
 #include "colibri-server.h"
 
 #include "channel.h"
+#include "colibri-apply.h"
 #include "recordings.h"
 
 #include "cc-autoptr.h"
@@ -31,170 +32,13 @@ struct _BridgeColibriServer {
     gint64 rate_in, rate_out; /* packets per second over the last second */
 };
 
-typedef struct {
-    const char *type, *condition, *reason;
-    char *text;
-} Failure;
-
 static void
-set_failure(Failure *f, const char *type, const char *condition, const char *reason,
-            const char *text)
-{
-    if (f->reason != NULL)
-        return;
-    f->type = type;
-    f->condition = condition;
-    f->reason = reason;
-    f->text = g_strdup(text);
-}
-
-static void
-send_failure(CcXmppComponent *xmpp, xmpp_stanza_t *request, Failure *f)
+send_failure(CcXmppComponent *xmpp, xmpp_stanza_t *request, BridgeColibriFailure *f)
 {
     g_autoptr(xmpp_stanza_t) reply = cc_stanza_error_reply(request, f->type, f->condition, f->text);
     cc_colibri2_error_reason(xmpp_stanza_get_child_by_name(reply, "error"), f->reason);
     cc_xmpp_component_send(xmpp, reply);
-    g_free(f->text);
-}
-
-/* --- applying a request on the worker -------------------------------------------------- */
-
-typedef struct {
-    BridgeConference *conf;
-    CcColibri2Modify *modify;
-    GPtrArray *answers;    /* CcIceUdpTransport* or NULL, one per request endpoint */
-    GHashTable *claimed;   /* ssrc -> endpoint id, over the whole request */
-    BridgeRecorder *start; /* a recording to attach once the request applied, or NULL */
-    Failure failure;
-} Apply;
-
-static gboolean
-ssrc_taken(BridgeConference *conf, const CcColibri2Endpoint *req, guint32 ssrc)
-{
-    BridgeEndpoint *owner = g_hash_table_lookup(conf->ssrc_owner, GUINT_TO_POINTER(ssrc));
-    return owner != NULL && strcmp(owner->id, req->id) != 0;
-}
-
-static gboolean
-check_endpoint(Apply *a, const CcColibri2Endpoint *req)
-{
-    BridgeEndpoint *ep = bridge_conference_endpoint(a->conf, req->id);
-    if (req->create && ep != NULL) {
-        set_failure(&a->failure, "cancel", "conflict", "endpoint_already_exists", req->id);
-        return FALSE;
-    }
-    if (!req->create && !req->expire && ep == NULL) {
-        set_failure(&a->failure, "cancel", "item-not-found", "unknown_endpoint", req->id);
-        return FALSE;
-    }
-    if (req->transport != NULL && ep != NULL && bridge_endpoint_is_trickle(ep, req->transport)) {
-        /* more candidates for the same ICE session: nothing else to check */
-    } else if (req->transport != NULL) {
-        const CcIceUdpTransport *t = req->transport;
-        if (t->fingerprint == NULL || g_ascii_strcasecmp(t->fp_hash, "sha-256") != 0 ||
-            !bridge_dtls_fingerprint_valid(t->fingerprint)) {
-            set_failure(&a->failure, "modify", "bad-request", "bad_request",
-                        "a transport needs a sha-256 DTLS fingerprint");
-            return FALSE;
-        }
-        if (ep != NULL && ep->remote_set) {
-            set_failure(&a->failure, "modify", "bad-request", "bad_request",
-                        "the endpoint's transport is already set (only candidates may be "
-                        "added, with the same ufrag)");
-            return FALSE;
-        }
-    }
-    if (req->sources != NULL) {
-        guint n = 0;
-        for (guint i = 0; i < req->sources->len; i++) {
-            const CcColibri2Source *src = g_ptr_array_index(req->sources, i);
-            for (guint j = 0; j < src->ssrcs->len; j++, n++) {
-                guint32 ssrc = g_array_index(src->ssrcs, guint32, j);
-                const char *claimant = g_hash_table_lookup(a->claimed, GUINT_TO_POINTER(ssrc));
-                /* Two endpoints of one request claiming an SSRC is as wrong as taking one
-                 * that another endpoint already owns. */
-                if (ssrc_taken(a->conf, req, ssrc) ||
-                    (claimant != NULL && strcmp(claimant, req->id) != 0)) {
-                    set_failure(&a->failure, "modify", "bad-request", "bad_request",
-                                "an ssrc is already used by another endpoint");
-                    return FALSE;
-                }
-                g_hash_table_insert(a->claimed, GUINT_TO_POINTER(ssrc), req->id);
-            }
-        }
-        if (n > BRIDGE_MAX_SSRCS) {
-            set_failure(&a->failure, "modify", "bad-request", "bad_request", "too many ssrcs");
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
-static void
-apply_on_worker(gpointer data)
-{
-    Apply *a = data;
-    CcColibri2Modify *m = a->modify;
-    g_autoptr(GHashTable) claimed = g_hash_table_new(g_direct_hash, g_direct_equal);
-    a->claimed = claimed;
-    for (guint i = 0; i < m->endpoints->len; i++) {
-        if (!check_endpoint(a, g_ptr_array_index(m->endpoints, i)))
-            return;
-    }
-    a->claimed = NULL;
-    gboolean sources_changed = FALSE;
-    for (guint i = 0; i < m->endpoints->len; i++) {
-        const CcColibri2Endpoint *req = g_ptr_array_index(m->endpoints, i);
-        BridgeEndpoint *ep = bridge_conference_endpoint(a->conf, req->id);
-        if (req->expire) {
-            if (ep != NULL)
-                bridge_conference_remove_endpoint(a->conf, ep, BRIDGE_EXPIRE_SIGNALLED);
-            continue;
-        }
-        if (req->create) {
-            g_autoptr(GError) error = NULL;
-            ep = bridge_endpoint_new(a->conf, req->id, &error);
-            if (ep == NULL) {
-                g_warning("cannot create endpoint %s: %s", req->id, error->message);
-                set_failure(&a->failure, "wait", "internal-server-error", "internal_error",
-                            "cannot allocate ICE resources");
-                continue;
-            }
-            bridge_conference_add_endpoint(a->conf, ep);
-            CcIceUdpTransport *answer = cc_ice_udp_transport_new();
-            bridge_endpoint_local_transport(ep, answer);
-            g_ptr_array_index(a->answers, i) = answer;
-        }
-        if (req->transport != NULL && bridge_endpoint_is_trickle(ep, req->transport)) {
-            bridge_endpoint_add_remote_candidates(ep, req->transport);
-        } else if (req->transport != NULL) {
-            g_autoptr(GError) error = NULL;
-            if (!bridge_endpoint_set_remote(ep, req->transport, &error))
-                set_failure(&a->failure, "modify", "bad-request", "bad_request", error->message);
-        }
-        if (req->sources != NULL) {
-            bridge_endpoint_set_sources(ep, req->sources);
-            sources_changed = TRUE;
-        }
-        if (req->has_payload_types) {
-            ep->pt_filter = TRUE;
-            ep->accepted_pts.bits[0] = req->audio.bits[0] | req->video.bits[0];
-            ep->accepted_pts.bits[1] = req->audio.bits[1] | req->video.bits[1];
-        }
-        if (req->has_payload_types || req->audio_level_ext != 0)
-            ep->audio_level_ext = req->audio_level_ext;
-        if (req->occupant_id != NULL) {
-            g_free(ep->occupant_id);
-            ep->occupant_id = g_strdup(req->occupant_id);
-        }
-    }
-    if (sources_changed)
-        bridge_conference_rebuild_ssrcs(a->conf);
-    /* Only a request that applied whole starts or stops its recording. */
-    if (a->failure.reason == NULL && m->recording == CC_COLIBRI2_RECORDING_STOP)
-        a->conf->recorder = NULL;
-    if (a->failure.reason == NULL && a->start != NULL)
-        a->conf->recorder = a->start;
+    bridge_colibri_failure_clear(f);
 }
 
 /* --- endpoints the bridge lost on its own ------------------------------------------------ */
@@ -268,6 +112,59 @@ on_speaker_changed(BridgeConference *conf, const char *endpoint, gpointer data)
     l->endpoint = g_strdup(endpoint);
     cc_tsan_release(l);
     g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_speaker, l, lost_free);
+}
+
+/* --- conferences left empty ----------------------------------------------------------- */
+
+static void
+check_expirable(gpointer data)
+{
+    gpointer *args = data;
+    args[1] = GINT_TO_POINTER(bridge_conference_expirable(args[0]));
+}
+
+/* On the control thread: removes a conference that stayed empty for the grace period (its
+ * focus died, restarted or lost track of it) and tells the JID that created it. A focus
+ * that missed this message learns it the Jitsi way: `conference_not_found` to its next
+ * request for the conference. */
+static gboolean
+expire_empty(gpointer data)
+{
+    Lost *l = data;
+    cc_tsan_acquire(l);
+    BridgeColibriServer *srv = l->srv;
+    BridgeConference *conf = g_hash_table_lookup(srv->conferences, l->meeting_id);
+    if (conf == NULL)
+        return G_SOURCE_REMOVE;
+    gpointer args[2] = {conf, NULL};
+    bridge_worker_call(conf->worker, check_expirable, args);
+    if (args[1] == NULL)
+        return G_SOURCE_REMOVE; /* a request gave it endpoints meanwhile */
+    g_info("a conference had no endpoint for %u s: expired", srv->config->empty_grace_s);
+    cc_metric_inc(srv->config->stats->conferences_expired_empty);
+    if (srv->channels != NULL)
+        bridge_channels_remove_conference(srv->channels, l->meeting_id);
+    g_hash_table_remove(srv->conferences, l->meeting_id);
+    bridge_recordings_stopped(srv->recordings, l->meeting_id);
+    xmpp_ctx_t *ctx = cc_xmpp_component_ctx(srv->xmpp);
+    g_autoptr(xmpp_stanza_t) msg = xmpp_message_new(ctx, NULL, l->owner, NULL);
+    xmpp_stanza_set_from(msg, cc_xmpp_component_domain(srv->xmpp));
+    xmpp_stanza_t *e = cc_stanza_add_child(msg, "conference-expired", CC_NS_COLIBRI2);
+    xmpp_stanza_set_attribute(e, "meeting-id", l->meeting_id);
+    xmpp_stanza_set_attribute(e, "reason", "empty");
+    cc_xmpp_component_send(srv->xmpp, msg);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_conference_empty(BridgeConference *conf, gpointer data)
+{
+    Lost *l = g_new0(Lost, 1);
+    l->srv = data;
+    l->owner = g_strdup(conf->owner);
+    l->meeting_id = g_strdup(conf->meeting_id);
+    cc_tsan_release(l);
+    g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, expire_empty, l, lost_free);
 }
 
 static void
@@ -349,17 +246,17 @@ build_result(xmpp_stanza_t *request, const CcColibri2Modify *m, GPtrArray *answe
  * refuses it before anything changes. */
 static gboolean
 check_request(BridgeColibriServer *srv, const CcColibri2Modify *m, BridgeConference *conf,
-              Failure *f)
+              BridgeColibriFailure *f)
 {
     BridgeRecRefusal r;
     if (m->create && conf != NULL)
-        set_failure(f, "cancel", "conflict", "conference_already_exists", NULL);
+        bridge_colibri_fail(f, "cancel", "conflict", "conference_already_exists", NULL);
     else if (m->create && srv->draining)
-        set_failure(f, "cancel", "service-unavailable", "graceful_shutdown", NULL);
+        bridge_colibri_fail(f, "cancel", "service-unavailable", "graceful_shutdown", NULL);
     else if (!m->create && conf == NULL)
-        set_failure(f, "cancel", "item-not-found", "conference_not_found", NULL);
+        bridge_colibri_fail(f, "cancel", "item-not-found", "conference_not_found", NULL);
     else if (!bridge_recordings_check(srv->recordings, m, &r))
-        set_failure(f, r.type, r.condition, r.reason, r.text);
+        bridge_colibri_fail(f, r.type, r.condition, r.reason, r.text);
     return f->reason == NULL;
 }
 
@@ -373,6 +270,8 @@ create_conference(BridgeColibriServer *srv, const CcColibri2Modify *m, const cha
     conf->lost_data = srv;
     conf->speaker_changed = on_speaker_changed;
     conf->speaker_data = srv;
+    conf->empty = on_conference_empty;
+    conf->empty_data = srv;
     g_hash_table_insert(srv->conferences, conf->meeting_id, conf);
     return conf;
 }
@@ -381,7 +280,7 @@ create_conference(BridgeColibriServer *srv, const CcColibri2Modify *m, const cha
  * the bridge channel's endpoints, the conference expired. */
 static void
 complete_request(BridgeColibriServer *srv, xmpp_stanza_t *stanza, const CcColibri2Modify *m,
-                 Apply *a)
+                 BridgeColibriApply *a)
 {
     if (a->start != NULL)
         bridge_recordings_started(srv->recordings, a->conf, m->recording_id, a->start);
@@ -401,23 +300,24 @@ static gboolean
 on_modify(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
 {
     BridgeColibriServer *srv = data;
-    Failure f = {0};
+    BridgeColibriFailure f = {0};
     xmpp_stanza_t *elem =
         xmpp_stanza_get_child_by_name_and_ns(stanza, "conference-modify", CC_NS_COLIBRI2);
     if (g_strcmp0(xmpp_stanza_get_type(stanza), "set") != 0 || elem == NULL) {
-        set_failure(&f, "modify", "bad-request", "bad_request", "conference-modify is a set");
+        bridge_colibri_fail(&f, "modify", "bad-request", "bad_request",
+                            "conference-modify is a set");
         send_failure(xmpp, stanza, &f);
         return TRUE;
     }
     if (!is_trusted(srv, xmpp_stanza_get_from(stanza))) {
-        set_failure(&f, "auth", "forbidden", "forbidden", NULL);
+        bridge_colibri_fail(&f, "auth", "forbidden", "forbidden", NULL);
         send_failure(xmpp, stanza, &f);
         return TRUE;
     }
     g_autoptr(GError) error = NULL;
     g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_parse(elem, &error);
     if (m == NULL) {
-        set_failure(&f, "modify", "bad-request", "bad_request", error->message);
+        bridge_colibri_fail(&f, "modify", "bad-request", "bad_request", error->message);
         send_failure(xmpp, stanza, &f);
         return TRUE;
     }
@@ -429,16 +329,16 @@ on_modify(CcXmppComponent *xmpp, xmpp_stanza_t *stanza, gpointer data)
     gboolean created = conf == NULL;
     if (created)
         conf = create_conference(srv, m, xmpp_stanza_get_from(stanza));
-    Apply a = {.conf = conf, .modify = m};
+    BridgeColibriApply a = {.conf = conf, .modify = m};
     a.answers = g_ptr_array_new_with_free_func((GDestroyNotify)cc_ice_udp_transport_free);
     g_ptr_array_set_size(a.answers, m->endpoints->len);
     BridgeRecRefusal r;
     if (m->recording == CC_COLIBRI2_RECORDING_START &&
         (a.start = bridge_recordings_open(srv->recordings, m->meeting_id, m->recording_id, &r)) ==
             NULL)
-        set_failure(&a.failure, r.type, r.condition, r.reason, r.text);
+        bridge_colibri_fail(&a.failure, r.type, r.condition, r.reason, r.text);
     else
-        bridge_worker_call(conf->worker, apply_on_worker, &a);
+        bridge_worker_call(conf->worker, bridge_colibri_apply, &a);
     if (a.failure.reason != NULL) {
         bridge_recorder_free(a.start, TRUE);
         if (created)

@@ -1,8 +1,10 @@
 /* A conference: the endpoints that forward to each other, the SSRC table the router checks
  * every packet against (rebuilt when sources are signalled, never on the packet path), and
  * a timer that drives DTLS retransmissions, expires endpoints whose ICE, DTLS or media
- * stopped, and runs the dominant speaker election (speaker.c) over the audio levels the
- * router collected. Created on the control thread, then only touched on its worker. */
+ * stopped, runs the dominant speaker election (speaker.c) over the audio levels the
+ * router collected, and says when the conference stayed empty for the grace period (its
+ * owner is gone or forgot it: the Colibri2 server removes it). Created on the control thread, then
+ * only touched on its worker. */
 #include "bridge-media.h"
 
 #define TICK_MS 100
@@ -17,6 +19,7 @@ bridge_conference_new(const char *meeting_id, BridgeWorker *worker, const Bridge
     conf->endpoints = g_hash_table_new(g_str_hash, g_str_equal);
     conf->list = g_ptr_array_new();
     conf->ssrc_owner = g_hash_table_new(g_direct_hash, g_direct_equal);
+    conf->empty_since_us = g_get_monotonic_time();
     bridge_worker_add_conferences(worker, 1);
     cc_metric_inc(config->stats->conferences_created);
     return conf;
@@ -87,6 +90,10 @@ bridge_conference_remove_endpoint(BridgeConference *conf, BridgeEndpoint *ep,
     bridge_conference_rebuild_ssrcs(conf);
     count_expiry(conf->config->stats, reason);
     bridge_worker_add_endpoints(conf->worker, -1);
+    if (conf->list->len == 0) {
+        conf->empty_since_us = g_get_monotonic_time();
+        conf->empty_told = FALSE;
+    }
     g_info("endpoint %s expired (%s)", ep->id, expire_reason_name(reason));
     if (reason != BRIDGE_EXPIRE_SIGNALLED && conf->lost != NULL)
         conf->lost(conf, ep->id, expire_reason_name(reason), conf->lost_data);
@@ -126,7 +133,28 @@ on_tick(gpointer data)
             bridge_conference_remove_endpoint(conf, ep, reason);
     }
     elect_speaker(conf);
+    if (conf->list->len == 0 && !conf->empty_told && conf->empty != NULL &&
+        now - conf->empty_since_us >= (gint64)conf->config->empty_grace_s * G_USEC_PER_SEC) {
+        conf->empty_told = TRUE;
+        conf->empty(conf, conf->empty_data);
+    }
     return G_SOURCE_CONTINUE;
+}
+
+void
+bridge_conference_start(BridgeConference *conf)
+{
+    if (conf->timer != NULL)
+        return;
+    conf->timer = g_timeout_source_new(TICK_MS);
+    g_source_set_callback(conf->timer, on_tick, conf, NULL);
+    g_source_attach(conf->timer, conf->worker->context);
+}
+
+gboolean
+bridge_conference_expirable(BridgeConference *conf)
+{
+    return conf->list->len == 0 && conf->empty_told;
 }
 
 void
@@ -135,11 +163,9 @@ bridge_conference_add_endpoint(BridgeConference *conf, BridgeEndpoint *ep)
     g_hash_table_insert(conf->endpoints, ep->id, ep);
     g_ptr_array_add(conf->list, ep);
     bridge_worker_add_endpoints(conf->worker, 1);
-    if (conf->timer == NULL) {
-        conf->timer = g_timeout_source_new(TICK_MS);
-        g_source_set_callback(conf->timer, on_tick, conf, NULL);
-        g_source_attach(conf->timer, conf->worker->context);
-    }
+    conf->empty_since_us = 0;
+    conf->empty_told = FALSE;
+    bridge_conference_start(conf);
 }
 
 void

@@ -337,38 +337,43 @@ add_candidates(BridgeEndpoint *ep, const CcIceUdpTransport *t)
     g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
 }
 
-gboolean
-bridge_endpoint_set_remote(BridgeEndpoint *ep, const CcIceUdpTransport *t, GError **error)
+BridgeDtls *
+bridge_endpoint_prepare_remote(BridgeEndpoint *ep, const CcIceUdpTransport *t, GError **error)
 {
     if (ep->remote_set) {
         g_set_error(error, CC_ERROR, CC_ERROR_INVALID,
                     "the endpoint's transport is already set (ICE restarts are not supported)");
-        return FALSE;
+        return NULL;
     }
-    if (t->fingerprint == NULL) {
-        g_set_error(error, CC_ERROR, CC_ERROR_INVALID, "transport without a DTLS fingerprint");
-        return FALSE;
+    if (t->fingerprint == NULL || t->ufrag == NULL || t->pwd == NULL) {
+        g_set_error(error, CC_ERROR, CC_ERROR_INVALID,
+                    "a transport needs ICE credentials and a DTLS fingerprint");
+        return NULL;
     }
     gboolean client = g_strcmp0(t->fp_setup, "active") != 0;
     g_autoptr(BridgeDtls) dtls = bridge_dtls_new(ep->config->identity, client, dtls_send, ep);
     if (!bridge_dtls_set_remote_fingerprint(dtls, t->fp_hash, t->fingerprint)) {
         g_set_error(error, CC_ERROR, CC_ERROR_INVALID,
                     "the DTLS fingerprint must be a sha-256 one (32 hex pairs)");
-        return FALSE;
+        return NULL;
     }
-    if (!nice_agent_set_remote_credentials(ep->agent, ep->stream_id, t->ufrag, t->pwd)) {
-        g_set_error(error, CC_ERROR, CC_ERROR_INVALID, "bad ICE credentials");
-        return FALSE;
-    }
+    return g_steal_pointer(&dtls);
+}
+
+void
+bridge_endpoint_commit_remote(BridgeEndpoint *ep, const CcIceUdpTransport *t, BridgeDtls *dtls)
+{
+    /* Cannot fail: the credentials were checked by bridge_endpoint_prepare_remote(), and
+     * libnice refuses only missing ones. */
+    nice_agent_set_remote_credentials(ep->agent, ep->stream_id, t->ufrag, t->pwd);
     add_candidates(ep, t);
-    ep->dtls = g_steal_pointer(&dtls);
-    ep->dtls_client = client;
+    ep->dtls = dtls;
+    ep->dtls_client = g_strcmp0(t->fp_setup, "active") != 0;
     ep->remote_set = TRUE;
     ep->remote_ufrag = g_strdup(t->ufrag);
-    if (client && ep->ice_connected)
+    if (ep->dtls_client && ep->ice_connected)
         bridge_dtls_start(ep->dtls);
     replay_early_dtls(ep);
-    return TRUE;
 }
 
 gboolean

@@ -32,6 +32,7 @@ static const CcConfigKey bridge_keys[] = {
     {"media", "ice_lite", CC_CONFIG_BOOL, FALSE, "false"},
     {"media", "media_timeout", CC_CONFIG_INT, FALSE, "30", 2, 3600},
     {"media", "connect_timeout", CC_CONFIG_INT, FALSE, "30", 2, 3600},
+    {"media", "empty_conference_grace", CC_CONFIG_INT, FALSE, "30", 1, 3600},
     {"media", "pli_interval_ms", CC_CONFIG_INT, FALSE, "500", 0, 60000},
     {"media", "capacity_pps", CC_CONFIG_INT, FALSE, "200000", 1, G_MAXINT32},
     {"media", "drain_timeout", CC_CONFIG_INT, FALSE, "0", 0, 86400},
@@ -191,6 +192,7 @@ bridge_setup(CcDaemon *daemon, GError **error)
     b->media.ice_lite = cc_config_get_bool(config, "media", "ice_lite");
     b->media.media_timeout_s = (guint)cc_config_get_int(config, "media", "media_timeout");
     b->media.connect_timeout_s = (guint)cc_config_get_int(config, "media", "connect_timeout");
+    b->media.empty_grace_s = (guint)cc_config_get_int(config, "media", "empty_conference_grace");
     b->media.pli_interval_ms = (guint)cc_config_get_int(config, "media", "pli_interval_ms");
     guint workers = (guint)cc_config_get_int(config, "media", "workers");
     if (workers == 0)

@@ -76,4 +76,9 @@ bridge_stats_init(BridgeStats *s, CcMetrics *m)
         cc_metrics_counter(m, EXPIRED, EXPIRED_HELP, "reason", "signalled", NULL);
     s->conferences_created = cc_metrics_counter(m, "conclave_bridge_conferences_created_total",
                                                 "Conferences created", NULL);
+    s->conferences_expired_empty =
+        cc_metrics_counter(m, "conclave_bridge_conferences_expired_empty_total",
+                           "Conferences the bridge removed on its own, empty for "
+                           "[media] empty_conference_grace",
+                           NULL);
 }

@@ -18,7 +18,7 @@ typedef struct {
     CcMetric *sr_forwarded, *rr_terminated;
     CcMetric *endpoints_created, *endpoints_expired_media, *endpoints_expired_ice,
         *endpoints_expired_dtls, *endpoints_expired_signalled;
-    CcMetric *conferences_created;
+    CcMetric *conferences_created, *conferences_expired_empty;
 } BridgeStats;
 
 void bridge_stats_init(BridgeStats *stats, CcMetrics *metrics);

@@ -12,9 +12,20 @@ typedef struct {
     char *jid;
     FocusBridgeReport last;
     gboolean checking;
-    guint placed; /* conferences this focus placed there */
+    guint placed;        /* conferences this focus placed there */
+    GHashTable *pending; /* meeting-id -> Expiry*: conferences to expire there */
     CcMetric *m_up, *m_stress, *m_failures, *m_conferences;
 } Bridge;
+
+/* A conference to expire on a bridge that did not answer; freed once the bridge answers. */
+typedef struct {
+    Bridge *bridge;
+    char *meeting_id;
+    gboolean in_flight;
+    /* The conference is placed there again: this expiry went ahead of the create, and is
+     * never sent again, whatever its answer. */
+    gboolean final;
+} Expiry;
 
 struct _FocusBridges {
     CcXmppComponent *xmpp;
@@ -27,8 +38,16 @@ struct _FocusBridges {
 };
 
 static void
+expiry_free(Expiry *e)
+{
+    g_free(e->meeting_id);
+    g_free(e);
+}
+
+static void
 bridge_free(Bridge *b)
 {
+    g_hash_table_unref(b->pending);
     g_free(b->jid);
     g_free(b);
 }
@@ -165,6 +184,84 @@ focus_bridges_parse_stats(xmpp_stanza_t *reply, FocusBridgeReport *report)
     return TRUE;
 }
 
+/* --- expiries the bridge has yet to hear ---------------------------------------------------- */
+
+static void
+on_expiry_reply(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpointer data)
+{
+    Expiry *e = data;
+    Bridge *b = e->bridge;
+    xmpp_stanza_t *err = reply ? xmpp_stanza_get_child_by_name(reply, "error") : NULL;
+    /* A result, or any colibri2 refusal (conference_not_found...): the bridge heard it. */
+    if (error == NULL ||
+        (err != NULL && xmpp_stanza_get_child_by_name_and_ns(err, "error", CC_NS_COLIBRI2))) {
+        g_info("bridge %s: a conference that moved away was expired there", b->jid);
+        g_hash_table_remove(b->pending, e->meeting_id);
+    } else if (e->final) {
+        g_hash_table_remove(b->pending, e->meeting_id);
+    } else {
+        e->in_flight = FALSE;
+    }
+}
+
+static void
+send_expiry(FocusBridges *pool, Expiry *e)
+{
+    if (e->in_flight || !cc_xmpp_component_is_connected(pool->xmpp))
+        return;
+    g_autoptr(CcColibri2Modify) m = cc_colibri2_modify_new(e->meeting_id);
+    m->expire = TRUE;
+    xmpp_stanza_t *iq = xmpp_iq_new(cc_xmpp_component_ctx(pool->xmpp), "set", NULL);
+    xmpp_stanza_set_to(iq, e->bridge->jid);
+    xmpp_stanza_set_from(iq, cc_xmpp_component_domain(pool->xmpp));
+    cc_colibri2_modify_write(iq, m);
+    e->in_flight = TRUE;
+    cc_xmpp_component_send_iq(pool->xmpp, iq, pool->timeout_ms, on_expiry_reply, e);
+    xmpp_stanza_release(iq);
+}
+
+void
+focus_bridges_expire_later(FocusBridges *pool, const char *jid, const char *meeting_id)
+{
+    Bridge *b = find(pool, jid);
+    if (b == NULL || g_hash_table_contains(b->pending, meeting_id))
+        return;
+    if (g_hash_table_size(b->pending) >= FOCUS_BRIDGES_MAX_PENDING) {
+        g_warning("bridge %s: too many conferences to expire there; one is left to the bridge's "
+                  "own expiry",
+                  b->jid);
+        return;
+    }
+    Expiry *e = g_new0(Expiry, 1);
+    e->bridge = b;
+    e->meeting_id = g_strdup(meeting_id);
+    g_hash_table_insert(b->pending, e->meeting_id, e);
+}
+
+void
+focus_bridges_expire_pending(FocusBridges *pool, const char *jid, const char *meeting_id)
+{
+    Bridge *b = find(pool, jid);
+    Expiry *e = b ? g_hash_table_lookup(b->pending, meeting_id) : NULL;
+    if (e == NULL)
+        return;
+    send_expiry(pool, e); /* if in flight already, it is ahead of the create anyway */
+    if (e->in_flight)
+        e->final = TRUE;
+    else /* not connected: neither goes, and a later retry would hit the new conference */
+        g_hash_table_remove(b->pending, meeting_id);
+}
+
+static void
+send_pending(FocusBridges *pool, Bridge *b)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, b->pending);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        send_expiry(pool, value);
+}
+
 static void
 on_health_reply(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpointer data)
 {
@@ -178,6 +275,8 @@ on_health_reply(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error
         g_info("bridge %s: health check failed: %s", b->jid, error->message);
     }
     focus_bridges_record(b->pool, b->jid, &report);
+    if (report.ok)
+        send_pending(b->pool, b);
 }
 
 static void
@@ -223,6 +322,8 @@ focus_bridges_new(CcXmppComponent *xmpp, const char *const *jids, guint interval
         Bridge *b = g_new0(Bridge, 1);
         b->pool = pool;
         b->jid = g_strdup(*j);
+        b->pending =
+            g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)expiry_free);
         b->m_up =
             cc_metrics_gauge(metrics, "conclave_focus_bridge_up",
                              "1 while a bridge is healthy and not draining", "bridge", *j, NULL);

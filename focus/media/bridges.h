@@ -48,6 +48,17 @@ void focus_bridges_fail(FocusBridges *bridges, const char *jid);
  * focus_bridges_select between health reports). */
 void focus_bridges_count_conference(FocusBridges *bridges, const char *jid, int delta);
 
+/* The conference `meeting_id` must be expired on `jid`, which could not be told (no answer,
+ * not connected): the expiry is sent again each time the bridge answers a health check,
+ * until the bridge answers it, so that a bridge that comes back (a stopped process
+ * resumed, a partition healed) drops what it still holds for a conference that moved.
+ * At most FOCUS_BRIDGES_MAX_PENDING per bridge. */
+#define FOCUS_BRIDGES_MAX_PENDING 4096
+void focus_bridges_expire_later(FocusBridges *bridges, const char *jid, const char *meeting_id);
+/* A conference `meeting_id` is placed on `jid` again: a pending expiry of that id there is
+ * sent now, ahead of the create (the bridge answers requests in order), and not later. */
+void focus_bridges_expire_pending(FocusBridges *bridges, const char *jid, const char *meeting_id);
+
 /* Reads a health check answer (`<stats>` of `<stat name value>`). FALSE if malformed. */
 gboolean focus_bridges_parse_stats(xmpp_stanza_t *reply, FocusBridgeReport *report);
 

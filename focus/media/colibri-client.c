@@ -49,19 +49,43 @@ focus_colibri_bridge_at_fault(xmpp_stanza_t *reply, const GError *error)
         return TRUE;
     /* forbidden: the bridge does not trust this focus, a configuration error to route
      * around like a dead bridge. */
-    static const char *const fatal[] = {"graceful_shutdown", "conference_not_found",
-                                        "internal_error", "forbidden", NULL};
+    static const char *const fatal[] = {"graceful_shutdown", "internal_error", "forbidden", NULL};
     return g_strv_contains(fatal, reason);
 }
 
+gboolean
+focus_colibri_conference_gone(xmpp_stanza_t *reply)
+{
+    return g_strcmp0(focus_colibri_reason(reply), "conference_not_found") == 0;
+}
+
 /* --- expiry: nothing waits for the answer ------------------------------------------------- */
+
+static gboolean
+placed_there(FocusMedia *media, const char *bridge, const char *meeting_id)
+{
+    g_autoptr(GPtrArray) confs = focus_media_conferences(media);
+    for (guint i = 0; i < confs->len; i++) {
+        FocusConference *conf = g_ptr_array_index(confs, i);
+        if (g_strcmp0(conf->bridge, bridge) == 0 &&
+            g_strcmp0(conf->room->meeting_id, meeting_id) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
 
 static void
 on_expired(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpointer data)
 {
     g_autoptr(FocusRequest) request = data;
-    if (error != NULL)
-        g_info("bridge %s: expiring failed: %s", request->bridge, error->message);
+    const char *meeting_id = request->payload;
+    if (error == NULL || focus_colibri_reason(reply) != NULL)
+        return; /* done, or refused by the bridge itself (it no longer has it) */
+    g_info("bridge %s: expiring failed: %s", request->bridge, error->message);
+    /* The bridge did not hear it (stopped, or not connected): tell it again when it answers
+     * health checks, unless the conference has meanwhile come back to it. */
+    if (meeting_id != NULL && !placed_there(request->media, request->bridge, meeting_id))
+        focus_bridges_expire_later(request->media->bridges, request->bridge, meeting_id);
 }
 
 void
@@ -79,5 +103,8 @@ focus_colibri_expire_conference(FocusConference *conf)
 {
     g_autoptr(CcColibri2Modify) m = focus_colibri_modify_new(conf);
     m->expire = TRUE;
-    focus_colibri_send(conf, m, on_expired, focus_request_new(conf->media, conf, NULL));
+    FocusRequest *request = focus_request_new(conf->media, conf, NULL);
+    request->payload = g_strdup(conf->room->meeting_id);
+    request->payload_free = g_free;
+    focus_colibri_send(conf, m, on_expired, request);
 }

@@ -1,7 +1,9 @@
 /* Rooms' conferences on bridges (see conference.h): a conference's participants, placing
  * it on the least-stressed bridge, asking that bridge for endpoints, keeping endpoints'
  * transports and sources up to date, and moving everything to another bridge when one
- * fails (a failed request, the pool's listener, or the bridge saying it lost an endpoint).
+ * fails (a failed request, the pool's listener, or the bridge saying it lost an endpoint),
+ * and re-creating it when the bridge expired it on its own (conference-expired, or
+ * conference_not_found to a later request).
  * A recording (recording.c) ends when its conference leaves the bridge, by either way.
  * A conference's id on the bridge is a random meeting id per room instance. It does not
  * hear the MUC itself: media-service.c turns the MUC's hooks into calls here. */
@@ -69,6 +71,10 @@ on_allocated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, g
     if (conf == NULL)
         return; /* moved or gone: those endpoints went with the old conference */
     if (error != NULL) {
+        if (focus_colibri_conference_gone(reply)) {
+            focus_conference_recreate(conf, "conference_not_found");
+            return;
+        }
         if (focus_colibri_bridge_at_fault(reply, error)) {
             bridge_failed(request, reply, error);
             return;
@@ -142,6 +148,9 @@ focus_conference_pump(FocusConference *conf)
         }
         conf->bridge = g_strdup(bridge);
         focus_bridges_count_conference(media->bridges, bridge, 1);
+        /* The bridge may still hold this meeting id from before a failover: expire it
+         * first (requests are answered in order). */
+        focus_bridges_expire_pending(media->bridges, bridge, conf->room->meeting_id);
         g_info("room %s: conference placed on %s", conf->room->tag, bridge);
     }
     g_autoptr(CcColibri2Modify) m = focus_colibri_modify_new(conf);
@@ -183,6 +192,10 @@ on_updated(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpo
     if (p == NULL || g_strcmp0(p->endpoint, endpoint) != 0)
         return; /* that session is over */
     if (error != NULL) {
+        if (focus_colibri_conference_gone(reply)) {
+            focus_conference_recreate(conf, "conference_not_found");
+            return;
+        }
         if (focus_colibri_bridge_at_fault(reply, error)) {
             bridge_failed(request, reply, error);
             return;
@@ -233,6 +246,16 @@ focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p,
         focus_conference_sync_sources(conf);
 }
 
+/* The conference is no longer on its bridge, as far as this focus is concerned. */
+static void
+forget_bridge(FocusConference *conf)
+{
+    focus_bridges_count_conference(conf->media->bridges, conf->bridge, -1);
+    g_clear_pointer(&conf->bridge, g_free);
+    conf->created = conf->creating = FALSE;
+    conf->generation++;
+}
+
 void
 focus_conference_release(FocusConference *conf)
 {
@@ -240,10 +263,7 @@ focus_conference_release(FocusConference *conf)
         return;
     focus_recording_end(conf, FOCUS_REC_END_CONFERENCE); /* expiring it stops the recording */
     focus_colibri_expire_conference(conf);
-    focus_bridges_count_conference(conf->media->bridges, conf->bridge, -1);
-    g_clear_pointer(&conf->bridge, g_free);
-    conf->created = conf->creating = FALSE;
-    conf->generation++;
+    forget_bridge(conf);
 }
 
 void
@@ -280,6 +300,24 @@ focus_conference_restart(FocusConference *conf, FocusParticipant *p, const char 
     focus_conference_pump(conf);
 }
 
+/* Every participant that wants media gets a new session, wherever the conference is placed
+ * next. */
+static void
+renew_everyone(FocusConference *conf, const char *text)
+{
+    for (guint i = 0; i < conf->participants->len; i++) {
+        FocusParticipant *p = g_ptr_array_index(conf->participants, i);
+        if (p->state < PART_WAITING)
+            continue;
+        if (p->state >= PART_ALLOCATING)
+            cc_metric_inc(conf->media->metrics.reinvites);
+        focus_participant_end_session(p, "connectivity-error", text, FALSE);
+        focus_participant_set_state(p, PART_WAITING);
+        focus_participant_renew(p);
+    }
+    focus_conference_pump(conf);
+}
+
 void
 focus_conference_move(FocusConference *conf, const char *why)
 {
@@ -291,18 +329,21 @@ focus_conference_move(FocusConference *conf, const char *why)
      * conference (a new one is a moderator's decision). */
     focus_recording_end(conf, FOCUS_REC_END_BRIDGE_FAILED);
     focus_conference_release(conf);
-    for (guint i = 0; i < conf->participants->len; i++) {
-        FocusParticipant *p = g_ptr_array_index(conf->participants, i);
-        if (p->state < PART_WAITING)
-            continue;
-        if (p->state >= PART_ALLOCATING)
-            cc_metric_inc(media->metrics.reinvites);
-        focus_participant_end_session(p, "connectivity-error",
-                                      "The media bridge failed: a new session follows", FALSE);
-        focus_participant_set_state(p, PART_WAITING);
-        focus_participant_renew(p);
-    }
-    focus_conference_pump(conf);
+    renew_everyone(conf, "The media bridge failed: a new session follows");
+}
+
+void
+focus_conference_recreate(FocusConference *conf, const char *why)
+{
+    if (conf->bridge == NULL)
+        return;
+    g_message("room %s: bridge %s no longer has its conference (%s): creating it afresh",
+              conf->room->tag, conf->bridge, why);
+    cc_metric_inc(conf->media->metrics.recreated);
+    /* The bridge already ended it, recording included: nothing to expire there. */
+    focus_recording_end(conf, FOCUS_REC_END_CONFERENCE);
+    forget_bridge(conf);
+    renew_everyone(conf, "The media bridge ended the conference: a new session follows");
 }
 
 void
@@ -364,33 +405,49 @@ focus_conference_remove(FocusConference *conf, FocusParticipant *p, const char *
 
 /* --- failover ------------------------------------------------------------------------------ */
 
-/* Only the conference's own bridge is believed about its endpoints. */
+/* The conference `meeting` on `from`, if that bridge carries it now. */
+static FocusConference *
+on_bridge(FocusMedia *media, const char *from, const char *meeting)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, media->conferences);
+    while (meeting != NULL && from != NULL && g_hash_table_iter_next(&it, NULL, &value)) {
+        FocusConference *conf = value;
+        if (conf->bridge != NULL && g_ascii_strcasecmp(conf->bridge, from) == 0 &&
+            g_strcmp0(conf->room->meeting_id, meeting) == 0)
+            return conf;
+    }
+    return NULL;
+}
+
+/* Only the conference's own bridge is believed about its endpoints and about the
+ * conference: a bridge the conference left (a stopped one resumed, say) is ignored. */
 gboolean
 focus_conference_on_bridge_message(xmpp_stanza_t *message, gpointer data)
 {
     FocusMedia *media = data;
+    const char *from = xmpp_stanza_get_from(message);
+    xmpp_stanza_t *gone =
+        xmpp_stanza_get_child_by_name_and_ns(message, "conference-expired", CC_NS_COLIBRI2);
+    if (gone != NULL) {
+        FocusConference *conf =
+            on_bridge(media, from, xmpp_stanza_get_attribute(gone, "meeting-id"));
+        if (conf != NULL)
+            focus_conference_recreate(conf, "conference-expired");
+        return TRUE;
+    }
     xmpp_stanza_t *e =
         xmpp_stanza_get_child_by_name_and_ns(message, "endpoint-expired", CC_NS_COLIBRI2);
     if (e == NULL)
         return FALSE;
-    const char *meeting = xmpp_stanza_get_attribute(e, "meeting-id");
+    FocusConference *conf = on_bridge(media, from, xmpp_stanza_get_attribute(e, "meeting-id"));
     const char *endpoint = xmpp_stanza_get_attribute(e, "id");
-    const char *from = xmpp_stanza_get_from(message);
-    GHashTableIter it;
-    gpointer value;
-    g_hash_table_iter_init(&it, media->conferences);
-    while (meeting != NULL && endpoint != NULL && g_hash_table_iter_next(&it, NULL, &value)) {
-        FocusConference *conf = value;
-        if (conf->bridge == NULL || g_ascii_strcasecmp(conf->bridge, from) != 0 ||
-            g_strcmp0(conf->room->meeting_id, meeting) != 0)
-            continue;
-        FocusParticipant *p = by_endpoint(conf, endpoint);
-        if (p != NULL && p->state >= PART_INITIATED) {
-            g_info("room %s: the bridge lost a participant's endpoint (%s)", conf->room->tag,
-                   xmpp_stanza_get_attribute(e, "reason"));
-            focus_conference_restart(conf, p, "connectivity-error");
-        }
-        break;
+    FocusParticipant *p = conf && endpoint ? by_endpoint(conf, endpoint) : NULL;
+    if (p != NULL && p->state >= PART_INITIATED) {
+        g_info("room %s: the bridge lost a participant's endpoint (%s)", conf->room->tag,
+               xmpp_stanza_get_attribute(e, "reason"));
+        focus_conference_restart(conf, p, "connectivity-error");
     }
     return TRUE; /* handled, or not believed: either way nothing to answer */
 }

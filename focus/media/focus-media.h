@@ -107,7 +107,7 @@ struct _FocusConference {
 
 typedef struct {
     CcMetric *sessions, *participants, *reinvites, *moves, *jingle_in, *colibri_errors, *text_only,
-        *restarts, *candidates_skipped, *recordings, *recordings_failed;
+        *restarts, *candidates_skipped, *recordings, *recordings_failed, *recreated;
     GHashTable *jingle_errors; /* condition -> CcMetric* */
 } FocusMediaMetrics;
 
@@ -193,6 +193,9 @@ void focus_colibri_send(FocusConference *conf, CcColibri2Modify *m, CcIqCallback
 const char *focus_colibri_reason(xmpp_stanza_t *reply);
 /* TRUE when a failed answer says the bridge, not our request, is the problem. */
 gboolean focus_colibri_bridge_at_fault(xmpp_stanza_t *reply, const GError *error);
+/* TRUE when the answer is `conference_not_found`: the bridge expired the conference (empty
+ * for its grace period) or lost it. Not the bridge's fault: the conference is re-created. */
+gboolean focus_colibri_conference_gone(xmpp_stanza_t *reply);
 /* Frees `endpoint` on the conference's bridge, if it has one (answer ignored). */
 void focus_colibri_expire_endpoint(FocusConference *conf, const char *endpoint);
 /* Ends the conference on its bridge (answer ignored). */
@@ -300,6 +303,10 @@ void focus_conference_update_endpoint(FocusConference *conf, FocusParticipant *p
 void focus_conference_restart(FocusConference *conf, FocusParticipant *p, const char *reason);
 /* Moves the conference off its bridge: every session ends and starts again elsewhere. */
 void focus_conference_move(FocusConference *conf, const char *why);
+/* The bridge no longer has the conference (it expired it, or lost it): forgotten there
+ * without blaming the bridge, and everyone who wants media gets a new session, wherever the
+ * conference is placed next (possibly the same bridge). */
+void focus_conference_recreate(FocusConference *conf, const char *why);
 /* Ends the conference on its bridge, if placed; answers to earlier requests become stale. */
 void focus_conference_release(FocusConference *conf);
 /* After a session ended: syncs sources, and ends the conference on its bridge when no

@@ -51,7 +51,8 @@ on_destroying(FocusRoom *room, gpointer data)
     focus_conference_free(conf);
 }
 
-/* A message to the service from a bridge: a lost endpoint, or a recording's report. */
+/* A message to the service from a bridge: a lost endpoint or conference, or a recording's
+ * report. */
 static gboolean
 on_service_message(xmpp_stanza_t *message, gpointer data)
 {
@@ -93,6 +94,10 @@ register_metrics(FocusMedia *media, CcMetrics *r)
     m->recordings_failed =
         cc_metrics_counter(r, "conclave_focus_recordings_failed_total",
                            "Recordings that ended on their own (bridge failure or failover)", NULL);
+    m->recreated = cc_metrics_counter(r, "conclave_focus_conferences_recreated_total",
+                                      "Conferences re-created after their bridge expired or lost "
+                                      "them (conference-expired, conference_not_found)",
+                                      NULL);
     /* The Jingle condition when there is one, else the stanza error's. */
     static const char *const conditions[] = {
         "unknown-session", "out-of-order",     "unsupported-info",    "bad-request",

@@ -119,6 +119,11 @@ start_refused(FocusConference *conf, xmpp_stanza_t *iq, xmpp_stanza_t *reply, co
     } else if (g_strcmp0(reason, "recording_failed") == 0) {
         reply_error(media, iq, "wait", "internal-server-error",
                     "The media bridge could not create the recording");
+    } else if (focus_colibri_conference_gone(reply)) {
+        /* The bridge expired the conference: it is created afresh at the next request
+         * for it, or on the bridge's conference-expired (conference.c). */
+        reply_error(media, iq, "wait", "service-unavailable",
+                    "The media bridge ended the conference; try again");
     } else if (focus_colibri_bridge_at_fault(reply, error)) {
         reply_error(media, iq, "wait", "service-unavailable",
                     "The media bridge did not answer; try again");
@@ -159,9 +164,9 @@ on_stopped(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpo
     FocusMedia *media = conf->media;
     FocusRecording *rec = &conf->recording;
     g_autoptr(xmpp_stanza_t) iq = g_steal_pointer(&rec->pending);
-    gboolean gone = error == NULL ||
-                    g_strcmp0(focus_colibri_reason(reply), "unknown_recording") == 0 ||
-                    focus_colibri_bridge_at_fault(reply, error);
+    gboolean gone =
+        error == NULL || g_strcmp0(focus_colibri_reason(reply), "unknown_recording") == 0 ||
+        focus_colibri_conference_gone(reply) || focus_colibri_bridge_at_fault(reply, error);
     if (!gone) { /* the bridge says it still records: so does everyone else */
         g_warning("room %s: bridge %s did not stop recording %s: %s", conf->room->tag, conf->bridge,
                   rec->id, error->message);

@@ -8,8 +8,9 @@
  * Besides stanzas, the input may hold control elements: <fail-bridge/> (the next Colibri2
  * answer is an error, graceful_shutdown), <refuse-bridge/> (a refusal, bad_request),
  * <kill-bridge/> (the bridge carrying a conference is reported dead), <lose-endpoint/> (the
- * bridge expired a participant's endpoint), <revive-bridges/> (health checks again),
- * <refuse-recording reason='R'/> (the next Colibri2 request with a <recording> is refused
+ * bridge expired a participant's endpoint), <lose-conference/> (the next Colibri2 answer is
+ * conference_not_found: the bridge expired the conference), <revive-bridges/> (health checks
+ * again), <refuse-recording reason='R'/> (the next Colibri2 request with a <recording> is refused
  * with reason R, recording_disabled by default, and its stanza error), <recording-status
  * state='S' reason='R'/> (the bridge of a running recording reports it, state failed and
  * reason disk_full by default) and <advance seconds='N'/> (the policy's clock, frozen
@@ -35,6 +36,7 @@ typedef struct {
     GPtrArray *sent;        /* copies of everything the focus sent, when recording; else NULL */
     gboolean fail_next;     /* the next Colibri2 answer says graceful_shutdown */
     gboolean refuse_next;   /* the next Colibri2 answer says bad_request */
+    gboolean lose_next;     /* the next Colibri2 answer says conference_not_found */
     char *refuse_recording; /* the reason refusing the next <recording>; NULL: none */
 } FocusWorld;
 
@@ -116,6 +118,13 @@ focus_world_colibri2_answer(FocusWorld *w, xmpp_stanza_t *s, xmpp_stanza_t *payl
         abort();
     if (m->recording != CC_COLIBRI2_RECORDING_NONE && w->refuse_recording != NULL)
         return focus_world_recording_refusal(w, s);
+    if (w->lose_next) {
+        w->lose_next = FALSE;
+        xmpp_stanza_t *reply = cc_stanza_error_reply(s, "cancel", "item-not-found", NULL);
+        cc_colibri2_error_reason(xmpp_stanza_get_child_by_name(reply, "error"),
+                                 "conference_not_found");
+        return reply;
+    }
     if (w->fail_next || w->refuse_next) {
         gboolean fail = w->fail_next;
         w->fail_next = w->refuse_next = FALSE;
@@ -286,6 +295,8 @@ focus_world_control(FocusWorld *w, xmpp_stanza_t *s)
         g_autofree char *dead = focus_world_carrying_bridge(w->media);
         if (dead != NULL)
             focus_bridges_fail(w->bridges, dead);
+    } else if (g_strcmp0(name, "lose-conference") == 0) {
+        w->lose_next = TRUE;
     } else if (g_strcmp0(name, "lose-endpoint") == 0) {
         focus_world_lose_endpoint(w);
     } else if (g_strcmp0(name, "revive-bridges") == 0) {

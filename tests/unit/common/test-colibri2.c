@@ -77,13 +77,18 @@ START_TEST(test_examples)
         g_autoptr(xmpp_stanza_t) s = parse_xml(g_ptr_array_index(examples, i));
         if (g_str_equal(xmpp_stanza_get_name(s), "message")) {
             /* a bridge reporting what happened on its own: a recording that failed, an
-             * endpoint it expired */
+             * endpoint or a conference it expired */
             xmpp_stanza_t *e =
                 xmpp_stanza_get_child_by_name_and_ns(s, "endpoint-expired", CC_NS_COLIBRI2);
             xmpp_stanza_t *r =
                 xmpp_stanza_get_child_by_name_and_ns(s, "recording-status", CC_NS_RECORDING);
-            ck_assert(e != NULL || r != NULL);
-            if (e != NULL) {
+            xmpp_stanza_t *c =
+                xmpp_stanza_get_child_by_name_and_ns(s, "conference-expired", CC_NS_COLIBRI2);
+            ck_assert(e != NULL || r != NULL || c != NULL);
+            if (c != NULL) {
+                ck_assert_str_eq(xmpp_stanza_get_attribute(c, "meeting-id"), "7f3e2a10-c0de");
+                ck_assert_str_eq(xmpp_stanza_get_attribute(c, "reason"), "empty");
+            } else if (e != NULL) {
                 ck_assert_str_eq(xmpp_stanza_get_attribute(e, "reason"), "ice_failed");
             } else {
                 g_autoptr(GError) status_error = NULL;
@@ -110,7 +115,7 @@ START_TEST(test_examples)
             ck_assert_str_eq(m->recording_id, "rec-5d1f");
         }
     }
-    ck_assert_uint_eq(messages, 2);
+    ck_assert_uint_eq(messages, 3);
     g_autoptr(GError) error = NULL;
     g_autoptr(CcColibri2Modify) create = parse_modify(g_ptr_array_index(examples, 0), &error);
     ck_assert_msg(create != NULL, "%s", error ? error->message : "");
