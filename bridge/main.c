@@ -8,6 +8,7 @@
 #include "recordings.h"
 
 #include "cc-error.h"
+#include "jid.h"
 
 #include <conclave-version.h>
 #include <errno.h>
@@ -143,10 +144,27 @@ check_recording(const CcConfig *config, EVP_PKEY **key_out, GError **error)
     return TRUE;
 }
 
+/* Each trusted sender is a bare JID (the focus's account) or a domain (the focus's
+ * component): a typo would otherwise refuse every request without a word at start. */
+static gboolean
+check_trusted(const CcConfig *config, GError **error)
+{
+    for (const char *const *t = cc_config_get_list(config, "colibri", "trusted"); *t != NULL; t++) {
+        g_autoptr(CcJid) jid = cc_jid_parse(*t, NULL);
+        if (jid == NULL || jid->resource != NULL) {
+            cc_config_set_error(config, "colibri", "trusted", error,
+                                "'%s' is not a bare JID or a domain", *t);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 bridge_validate(const CcConfig *config, GError **error)
 {
-    if (!check_channel_base_url(config, error) || !check_recording(config, NULL, error))
+    if (!check_channel_base_url(config, error) || !check_recording(config, NULL, error) ||
+        !check_trusted(config, error))
         return FALSE;
     gint64 min = cc_config_get_int(config, "media", "port_min");
     gint64 max = cc_config_get_int(config, "media", "port_max");

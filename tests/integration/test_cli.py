@@ -100,6 +100,29 @@ class CheckConfig(unittest.TestCase):
         path, r = self.check('focus', self.valid('[turn]\ntransports = udp;tcp\n'))
         self.assertIn(f'{path}: [turn] transports:', r.stderr)
 
+    def test_list_items_are_validated_as_what_they_are(self):
+        """Typos an operator plausibly makes in list keys fail at start, naming the key: a
+        bridge that trusts nobody it means would refuse every request without a word."""
+        cases = [
+            ('bridge', '[colibri]\ntrusted = focus@\n', "[colibri] trusted: 'focus@' is not"),
+            ('bridge', '[colibri]\ntrusted = conference example.org\n', '[colibri] trusted:'),
+            ('bridge', '[colibri]\ntrusted = focus@example.org/laptop\n', '[colibri] trusted:'),
+            ('bridge', '[media]\naddresses = localhost\n',
+             "[media] addresses: 'localhost' is not an IP address"),
+            ('focus', '[focus]\nbridges = bridge1.example.org bridge2.example.org\n',
+             "[focus] bridges: 'bridge1.example.org bridge2.example.org' is not a bare JID"),
+            ('focus', '[focus]\nbridges = https://bridge1.example.org\n', '[focus] bridges:'),
+            ('focus', '[security]\nguest_domains = guest.example.org:5222\n',
+             "[security] guest_domains: 'guest.example.org:5222' is not a domain"),
+        ]
+        for kind, extra, expected in cases:
+            path, r = self.check(kind, self.valid(extra))
+            self.assertEqual(r.returncode, 2, extra)
+            self.assertIn(f'{path}: {expected}', r.stderr)
+        path, r = self.check('bridge', self.valid(
+            '[colibri]\ntrusted = focus@example.org, conference.example.org\n'))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_bad_turn_values_are_named(self):
         turn = f'[turn]\nsecret_file = {self.secret}\n'
         cases = [
