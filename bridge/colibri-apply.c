@@ -172,6 +172,7 @@ commit_endpoint(Run *r, guint i, const CcColibri2Endpoint *req)
     if (p->created != NULL) {
         ep = p->created;
         bridge_conference_add_endpoint(a->conf, ep);
+        cc_metric_inc(a->conf->config->stats->endpoints_created);
         CcIceUdpTransport *answer = cc_ice_udp_transport_new();
         bridge_endpoint_local_transport(ep, answer);
         g_ptr_array_index(a->answers, i) = answer;

@@ -242,8 +242,7 @@ bridge_endpoint_new(BridgeConference *conf, const char *id, GError **error)
     g_signal_connect(agent, "component-state-changed", G_CALLBACK(on_state), ep);
     g_signal_connect(agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), ep);
     nice_agent_attach_recv(agent, stream, 1, conf->worker->context, on_recv, ep);
-    cc_metric_inc(cfg->stats->endpoints_created);
-    return ep;
+    return ep; /* counted when a request commits it (colibri-apply.c) */
 }
 
 void

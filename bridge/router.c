@@ -149,6 +149,7 @@ typedef struct {
     guint32 media_ssrc;
     guint answered;
     gint64 now;
+    gboolean can_ask;                        /* the sender can be sent a NACK */
     guint16 missing[BRIDGE_NACK_PER_PACKET]; /* to ask of the sender, ascending */
     guint n_missing;
 } NackContext;
@@ -176,7 +177,7 @@ answer_nack(guint16 seq, gpointer data)
     const BridgeRtxSlot *slot = bridge_rtx_lookup(nc->owner, nc->media_ssrc, seq);
     if (slot == NULL) {
         /* Lost on the way in (or too old): the sender may still have it. */
-        if (nc->n_missing < BRIDGE_NACK_PER_PACKET &&
+        if (nc->can_ask && nc->n_missing < BRIDGE_NACK_PER_PACKET &&
             !asked_recently(nc->owner, nc->media_ssrc, seq, nc->now)) {
             nc->missing[nc->n_missing++] = seq;
             nc->requester->nack_window_count++; /* asking costs the requester's budget too */
@@ -222,11 +223,15 @@ handle_nack(BridgeEndpoint *from, const BridgeRtcpPacket *pkt)
         from->nack_window_us = now;
         from->nack_window_count = 0;
     }
-    NackContext nc = {.requester = from, .owner = owner, .media_ssrc = pkt->media_ssrc, .now = now};
+    NackContext nc = {.requester = from,
+                      .owner = owner,
+                      .media_ssrc = pkt->media_ssrc,
+                      .now = now,
+                      .can_ask = can_receive(owner)};
     guint n = bridge_rtcp_nack_foreach(pkt, answer_nack, &nc);
     cc_metric_add(s->nacks_received, n);
     cc_metric_add(s->nacks_answered, nc.answered);
-    if (nc.n_missing > 0 && can_receive(owner))
+    if (nc.n_missing > 0)
         ask_sender(owner, &nc);
 }
 

@@ -224,8 +224,13 @@ void
 focus_bridges_expire_later(FocusBridges *pool, const char *jid, const char *meeting_id)
 {
     Bridge *b = find(pool, jid);
-    if (b == NULL || g_hash_table_contains(b->pending, meeting_id))
+    if (b == NULL)
         return;
+    Expiry *queued = g_hash_table_lookup(b->pending, meeting_id);
+    if (queued != NULL) {
+        queued->final = FALSE; /* a newer placement left too: keep it queued after this one */
+        return;
+    }
     if (g_hash_table_size(b->pending) >= FOCUS_BRIDGES_MAX_PENDING) {
         g_warning("bridge %s: too many conferences to expire there; one is left to the bridge's "
                   "own expiry",

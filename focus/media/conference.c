@@ -433,7 +433,9 @@ focus_conference_on_bridge_message(xmpp_stanza_t *message, gpointer data)
     if (gone != NULL) {
         FocusConference *conf =
             on_bridge(media, from, xmpp_stanza_get_attribute(gone, "meeting-id"));
-        if (conf != NULL)
+        /* While a create is in flight the message may be about the bridge's previous
+         * instance of this meeting: the create's own answer settles it. */
+        if (conf != NULL && !conf->creating)
             focus_conference_recreate(conf, "conference-expired");
         return TRUE;
     }
