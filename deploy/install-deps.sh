@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Conclave needs, and only those missing.
-#   deploy/install-deps.sh          build + run the local stack
+#   deploy/install-deps.sh          build + run the local stack (and build the web client)
 #   deploy/install-deps.sh --tests  also what the test suites need
 # Idempotent: when everything is present it touches nothing and needs no network.
 set -euo pipefail
@@ -13,6 +13,16 @@ packages=(
     # the local stack's services
     prosody postgresql
 )
+# node and npm build the browser client (web/build.sh) and drive the browser tests.
+# Debian's are installed only where there is no node at all: a node from elsewhere (with
+# its own npm) is never shadowed, and Debian's npm would pull Debian's nodejs over it.
+if ! command -v node >/dev/null; then
+    packages+=(nodejs)
+    command -v npm >/dev/null || packages+=(npm)
+elif ! command -v npm >/dev/null; then
+    echo "install-deps: $(command -v node) has no npm next to it; install npm for" \
+        "that node (Debian's npm package would replace it)" >&2
+fi
 if [[ "${1:-}" == "--tests" ]]; then
     packages+=(
         # XMPP test clients run on Debian's python, never the first python3 on PATH
@@ -50,16 +60,6 @@ if [[ "${1:-}" == "--tests" ]]; then
         # promtool (shipped in Debian's prometheus package) checks the alert rules
         python3-yaml prometheus
     )
-    # node and npm drive that test (tests/jitsi/setup.sh). Debian's are installed only
-    # where there is no node at all: a node from elsewhere (with its own npm) is never
-    # shadowed, and Debian's npm would pull Debian's nodejs over it.
-    if ! command -v node >/dev/null; then
-        packages+=(nodejs)
-        command -v npm >/dev/null || packages+=(npm)
-    elif ! command -v npm >/dev/null; then
-        echo "install-deps: $(command -v node) has no npm next to it; install npm for" \
-            "that node (Debian's npm package would replace it)" >&2
-    fi
 fi
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole Conclave stack on this machine, for development and trials:
-# a private Prosody, a private PostgreSQL cluster, conclave-focus and one conclave-bridge.
+# a private Prosody, a private PostgreSQL cluster, conclave-focus and one conclave-bridge,
+# and the browser client (web/) served by that Prosody next to its WebSocket.
 #
 #   ./deploy/local/up.sh            install what is missing, build, start; Ctrl-C stops all
 #   ./deploy/local/up.sh --detach   the same, but return once everything is up
@@ -131,6 +132,7 @@ prepare_state() {
     chown "$pg_user:" "$state/log/postgres.log"
     chmod 711 "$state/log"
 
+    install_web_client "$prosody_user"
     private_file "$state/focus.secret" "$(random_secret)"
     private_file "$state/bridge.secret" "$(random_secret)"
     private_file "$state/users.txt" "alice $(random_secret)
@@ -148,6 +150,26 @@ bob $(random_secret)"
     fi
     echo "$pgbin" >"$state/run/pgbin"
     write_configs
+}
+
+# The built client (web/dist) and its Prosody module, copied into the state folder so that
+# Prosody's user can read them wherever the checkout is; /config.json for this stack.
+install_web_client() {
+    local prosody_user=$1
+    rm -rf "$state/web"
+    mkdir -p "$state/web" "$state/prosody/modules"
+    if [[ -f $root/web/dist/index.html ]]; then
+        cp -R "$root/web/dist/." "$state/web/"
+    else
+        say "up.sh: web/dist is not built (web/build.sh): the web client will not be served"
+    fi
+    cp "$root/deploy/prosody/mod_conclave_web.lua" "$state/prosody/modules/"
+    chown -R "$prosody_user:" "$state/prosody/modules"
+    cat >"$state/web-config.json" <<JSON
+{"websocket": "/xmpp-websocket", "domain": "$domain", "guest_domain": "$guest_domain",
+ "muc_domain": "$muc_domain"}
+JSON
+    chmod -R a+rX "$state/web" "$state/web-config.json"
 }
 
 daemon_conf() { # NAME DOMAIN HTTP_PORT EXTRA : a private config for one of our daemons
@@ -203,8 +225,15 @@ allow_unencrypted_plain_auth = true
 network_settings = { nagle = false }
 authentication = "internal_hashed"
 storage = "internal"
+plugin_paths = { "$state/prosody/modules" }
+-- Requests to 127.0.0.1 (no virtual host of that name) go to the login domain's host.
+http_default_host = "$domain"
 
 VirtualHost "$domain"
+    -- The browser client, on the same origin as the WebSocket (deploy/prosody/mod_conclave_web.lua).
+    modules_enabled = { "conclave_web" }
+    conclave_web_root = "$state/web"
+    conclave_web_config = "$state/web-config.json"
 
 VirtualHost "$guest_domain"
     authentication = "anonymous"
@@ -310,6 +339,7 @@ print_summary() {
 Conclave is up (everything on 127.0.0.1; state and logs in $state)
 
   XMPP (c2s, plaintext on loopback)  127.0.0.1:$c2s_port
+  Web client (open in a browser)     http://127.0.0.1:$xmpp_http/
   XMPP over WebSocket (browsers)     ws://127.0.0.1:$xmpp_http/xmpp-websocket
     users:
 $users
@@ -349,6 +379,7 @@ main() {
     if [[ -z ${CONCLAVE_SKIP_BUILD:-} ]]; then
         [[ -f $build_dir/build.ninja ]] || meson setup "$build_dir" "$root" >&2
         ninja -C "$build_dir" >&2
+        "$root/web/build.sh" >&2
     fi
     prepare_state
     trap 'say "up.sh: failed; stopping what was started"; stop_all' ERR
