@@ -64,8 +64,10 @@ bridge_rtcp_validate(const guint8 *buf, gsize len)
         if (p[0] & 0x20) { /* padding: only on the last part */
             if (off + plen != len)
                 return -EINVAL;
+            /* RFC 3550 says the count is a multiple of four, but browsers (libwebrtc's
+             * transport-wide feedback) pad a packet that ends mid-word by 1 to 3 bytes. */
             guint8 pad = p[plen - 1];
-            if (pad == 0 || pad > plen - 4 || (pad % 4) != 0)
+            if (pad == 0 || pad > plen - 4)
                 return -EINVAL;
             body -= pad;
         }
