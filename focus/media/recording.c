@@ -120,11 +120,10 @@ start_refused(FocusConference *conf, xmpp_stanza_t *iq, xmpp_stanza_t *reply, co
         reply_error(media, iq, "wait", "internal-server-error",
                     "The media bridge could not create the recording");
     } else if (focus_colibri_conference_gone(reply)) {
-        /* The bridge expired the conference (its conference-expired may never come, and a
-         * quiet conference sends no other request): created afresh now. */
+        /* The bridge expired the conference: it is created afresh at the next request
+         * for it, or on the bridge's conference-expired (conference.c). */
         reply_error(media, iq, "wait", "service-unavailable",
                     "The media bridge ended the conference; try again");
-        focus_conference_recreate(conf, "conference_not_found");
     } else if (focus_colibri_bridge_at_fault(reply, error)) {
         reply_error(media, iq, "wait", "service-unavailable",
                     "The media bridge did not answer; try again");
@@ -181,10 +180,6 @@ on_stopped(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpo
     g_autofree char *bridge = g_strdup(conf->bridge);
     ended(conf, g_steal_pointer(&rec->requester), FALSE, NULL);
     reply_result(media, iq, NULL);
-    if (focus_colibri_conference_gone(reply)) {
-        focus_conference_recreate(conf, "conference_not_found");
-        return;
-    }
     if (error != NULL && focus_colibri_bridge_at_fault(reply, error)) {
         cc_metric_inc(media->metrics.colibri_errors);
         focus_bridges_fail(media->bridges, bridge); /* leaving it expires the recording */
