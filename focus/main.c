@@ -221,13 +221,16 @@ room_key(const CcConfig *config, GError **error)
     return g_bytes_new_take(key, CC_KEY_LEN);
 }
 
-/* Bridges are checked as soon as the stream is up, not only at the next interval. */
+/* Bridges are checked as soon as the stream is up, not only at the next interval; and the
+ * occupants, whose sessions the XMPP server may have lost meanwhile (a restart). */
 static void
 on_connection(CcXmppComponent *xmpp, gboolean connected, gpointer data)
 {
     Focus *focus = data;
-    if (connected)
+    if (connected) {
         focus_bridges_check_all(focus->bridges);
+        focus_muc_check_occupants(focus->muc);
+    }
 }
 
 static gboolean

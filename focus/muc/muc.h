@@ -203,6 +203,9 @@ struct _FocusMuc {
                       FocusDomainClass class, const CcJwtClaims *token);
 };
 
+/* muc-ghosts.c: after a reconnection, removes the occupants whose sessions ended meanwhile. */
+void focus_muc_check_occupants(FocusMuc *muc);
+
 /* muc-service.c */
 FocusMuc *focus_muc_new(CcXmppComponent *xmpp, FocusPolicy *policy, GBytes *room_key,
                         const FocusMucLimits *limits, CcMetrics *metrics);

@@ -140,7 +140,7 @@ class XmppPeer(_PeerProcess):
     def __init__(self, name, jid, password, port, host='127.0.0.1', audio=0, video=0, rtx=0,
                  drop_every=0, profiles=None, video_file=None, bench_rate=0, dtls_server=False,
                  send_on_connect=None, no_jingle=False, jingle_from_anyone=False,
-                 wait_connected=True, xmpp_debug=False):
+                 wait_connected=True, xmpp_debug=False, keep_media=False):
         self.audio, self.video, self.rtx = audio, video, rtx
         self.setup = 'passive' if dtls_server else 'active'
         if '/' not in jid:
@@ -157,6 +157,8 @@ class XmppPeer(_PeerProcess):
             cmd += ['--jingle-from-anyone']
         if xmpp_debug:
             cmd += ['--xmpp-debug']
+        if keep_media:
+            cmd += ['--keep-media']
         self.room = None
         self.occupant = None
         self._start(name, cmd)

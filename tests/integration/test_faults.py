@@ -10,6 +10,11 @@
    drops the old conference (the focus's expiry, queued for it, or its own timeouts), sends
    the moved participants nothing more, and does not disturb the focus: the participants
    keep their sessions on the other bridge.
+3. The XMPP server is restarted mid-conference. Media goes on through the bridge while it is
+   down (clients keep their sessions, as browsers do); the focus and the bridges reconnect
+   by themselves; the focus asks every occupant's client whether its session survived and
+   removes the ones the restart ended (status 333); what clients must do is reconnect and
+   join again, with the same nickname, and they get media on new sessions.
 
 Media timeout 2 s, empty-conference grace 1 s, health checks every second with 800 ms
 timeout: the whole file runs in about 20 s."""
@@ -91,13 +96,13 @@ class Faults(unittest.TestCase):
 
     # -- steps the tests share ---------------------------------------------------------
 
-    def join(self, name):
+    def join(self, name, keep_media=False):
         """`name` joins the room (a new peer the first time) and gets a connected session."""
         p = self.peers.get(name)
         if p is None:
             audio, video, rtx = SSRCS[name]
             p = XmppPeer(name, f'{name}@localhost/{name}', f'{name}-pw', self.prosody.c2s_port,
-                         audio=audio, video=video, rtx=rtx)
+                         audio=audio, video=video, rtx=rtx, keep_media=keep_media)
             self.peers[name] = p
         before = len(p.seen('session'))
         p.join(ROOM, name)
@@ -226,7 +231,53 @@ class Faults(unittest.TestCase):
         # With no endpoint left, the resumed bridge sent nobody anything since.
         self.assertEqual(metric(self.bridges[hung], 'conclave_bridge_packets_out_total'), out)
 
-    def test_3_clean_exit(self):
+    def new_peers(self, keep_media=False):
+        for p in self.peers.values():
+            p.kill()
+        self.peers.clear()
+        for name in SSRCS:
+            self.join(name, keep_media=keep_media)
+
+    def test_3_xmpp_server_restart(self):
+        self.new_peers(keep_media=True)
+        self.everyone_hears_everyone()
+        peers = list(self.peers.values())
+        for p in peers:
+            p.send(cmd='send', seconds=8)
+        self.prosody.stop()
+        t0 = time.monotonic()
+        try:
+            # Media goes on: what each gets from now on comes while the server is down.
+            for p in peers:
+                p.reset_rx()
+            for receiver in peers:
+                wanted = {x for q in peers if q is not receiver for x in SSRCS[q.name][:2]}
+                procs.wait_until(
+                    lambda r=receiver, w=wanted: all(
+                        s['unique'] > 10 for s in r.report()['streams'] if s['ssrc'] in w)
+                    and w <= {s['ssrc'] for s in r.report()['streams']},
+                    timeout=5, message=f'{receiver.name} got no media while XMPP was down')
+            down_s = time.monotonic() - t0
+        finally:
+            self.prosody.start()
+        procs.log('media flowed for %.1f s with the XMPP server down', down_s)
+        # Signalling recovers by itself: the daemons reconnect, and the focus finds the
+        # occupants whose sessions the restart ended and removes them.
+        self.focus.wait_health(200, timeout=20)
+        procs.wait_until(lambda: metric(self.focus, 'conclave_focus_bridges_available') == 2,
+                         timeout=20, message='the bridges did not come back')
+        procs.wait_until(lambda: metric(self.focus, 'conclave_muc_occupants') == 0,
+                         timeout=10, message='the focus kept the occupants the restart ended')
+        self.assertIn('asking 2 occupant(s) whether their sessions survived',
+                      self.focus.log_text())
+        recovered_s = time.monotonic() - t0
+        # The clients reconnect and join again with their nicknames: media again.
+        self.new_peers()
+        self.everyone_hears_everyone()
+        procs.log('XMPP server restart: signalling recovered %.1f s after the stop, media '
+                  'again %.1f s after it', recovered_s, time.monotonic() - t0)
+
+    def test_4_clean_exit(self):
         self.assertEqual(self.focus.stop(), 0)
         for d in self.bridges.values():
             self.assertEqual(d.stop(), 0)

@@ -406,7 +406,10 @@ on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         return;
     gboolean was_connected = x->connected;
     x->connected = FALSE;
-    peer_jingle_end(x, "xmpp-disconnected", "local");
+    /* As a browser does, keep-media goes on sending and receiving through the bridge while
+     * signalling is away. */
+    if (!x->keep_media)
+        peer_jingle_end(x, "xmpp-disconnected", "local");
     if (x->closing)
         return;
     JsonObject *o = peer_event_new("xmpp-error");
@@ -530,6 +533,7 @@ peer_xmpp_new(Peer *peer, const PeerXmppSettings *settings)
     x->peer = peer;
     x->debug = settings->debug;
     x->no_jingle = settings->no_jingle;
+    x->keep_media = settings->keep_media;
     x->jingle_from_anyone = settings->jingle_from_anyone;
     x->caps_ver = caps_ver(x);
     x->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

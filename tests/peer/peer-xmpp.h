@@ -15,7 +15,7 @@ struct _PeerXmpp {
     xmpp_ctx_t *ctx; /* the loop's, for building stanzas */
     gboolean debug, connected, closing;
     char *jid; /* as bound by the server */
-    gboolean no_jingle, jingle_from_anyone;
+    gboolean no_jingle, jingle_from_anyone, keep_media;
     char *caps_ver;
     /* the room (joined with "join", left with "leave") */
     char *room;     /* bare JID */

@@ -408,7 +408,7 @@ main(int argc, char **argv)
     gint audio = 0, video = 0, rtx = 0, drop_every = 0, bench_rate = 0, xmpp_port = 5222;
     gint audio_level = -1;
     gboolean dtls_server = FALSE, no_jingle = FALSE, jingle_from_anyone = FALSE;
-    gboolean xmpp_debug = FALSE;
+    gboolean xmpp_debug = FALSE, keep_media = FALSE;
     double send_on_connect = 0;
     g_autofree char *address = NULL, *profiles = NULL, *video_file = NULL;
     g_autofree char *xmpp_jid = NULL, *xmpp_password = NULL, *xmpp_host = NULL;
@@ -439,6 +439,8 @@ main(int argc, char **argv)
          "A text-only client: advertise and answer disco#info only", NULL},
         {"jingle-from-anyone", 0, 0, G_OPTION_ARG_NONE, &jingle_from_anyone,
          "Tests only: accept Jingle from any JID, not just the room's", NULL},
+        {"keep-media", 0, 0, G_OPTION_ARG_NONE, &keep_media,
+         "Keep the media session when the XMPP connection is lost", NULL},
         {"xmpp-debug", 0, 0, G_OPTION_ARG_NONE, &xmpp_debug,
          "Log libstrophe's debug output (raw XML) on stderr", NULL},
         {NULL},
@@ -494,6 +496,7 @@ main(int argc, char **argv)
             .no_jingle = no_jingle,
             .jingle_from_anyone = jingle_from_anyone,
             .debug = xmpp_debug,
+            .keep_media = keep_media,
         };
         p->xmpp = peer_xmpp_new(p, &settings);
     } else {

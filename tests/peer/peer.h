@@ -142,6 +142,7 @@ typedef struct {
     const char *jid, *password, *host;
     guint16 port;
     gboolean no_jingle, jingle_from_anyone, debug;
+    gboolean keep_media; /* media goes on when the XMPP connection is lost */
 } PeerXmppSettings;
 
 PeerXmpp *peer_xmpp_new(Peer *peer, const PeerXmppSettings *settings);
