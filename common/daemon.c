@@ -36,6 +36,9 @@ static const CcConfigKey common_keys[] = {
     {"xmpp", "domain", CC_CONFIG_STRING, TRUE},
     {"xmpp", "secret", CC_CONFIG_SECRET, TRUE},
     {"xmpp", "reconnect_max_ms", CC_CONFIG_INT, FALSE, "4000", 100, 600000},
+    /* The send queue's high- and low-water marks (reading pauses between them). */
+    {"xmpp", "send_queue_high_kib", CC_CONFIG_INT, FALSE, "8192", 64, 1048576},
+    {"xmpp", "send_queue_low_kib", CC_CONFIG_INT, FALSE, "4096", 32, 1048576},
     {"log", "level", CC_CONFIG_CHOICE, FALSE, "message", 0, 0, log_levels},
 };
 
@@ -60,6 +63,12 @@ check_common(const CcConfig *config, GError **error)
     if (domain == NULL || domain->local != NULL || domain->resource != NULL) {
         cc_config_set_error(config, "xmpp", "domain", error, "'%s' is not a domain name%s%s", text,
                             local ? ": " : "", local ? local->message : "");
+        return FALSE;
+    }
+    if (cc_config_get_int(config, "xmpp", "send_queue_low_kib") >=
+        cc_config_get_int(config, "xmpp", "send_queue_high_kib")) {
+        cc_config_set_error(config, "xmpp", "send_queue_low_kib", error,
+                            "must be below send_queue_high_kib");
         return FALSE;
     }
     return TRUE;
@@ -185,6 +194,10 @@ start(CcDaemon *daemon, GError **error)
         .domain = cc_config_get_string(config, "xmpp", "domain"),
         .secret = cc_config_get_string(config, "xmpp", "secret"),
         .reconnect_max_ms = (guint)cc_config_get_int(config, "xmpp", "reconnect_max_ms"),
+        .send_queue_high_bytes =
+            (gsize)cc_config_get_int(config, "xmpp", "send_queue_high_kib") * 1024,
+        .send_queue_low_bytes =
+            (gsize)cc_config_get_int(config, "xmpp", "send_queue_low_kib") * 1024,
     };
     daemon->xmpp = cc_xmpp_component_new(&settings, daemon->metrics);
     cc_xmpp_service_install(daemon->xmpp, daemon->spec->identity);

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 /* libstrophe's timers (connect and disconnect timeouts, login steps) need no finer grain. */
-#define TICK_US (100 * G_TIME_SPAN_MILLISECOND)
+#define TICK_US            (100 * G_TIME_SPAN_MILLISECOND)
+#define SOCKET_SEND_BUFFER (32 * 1024)
 
 struct _CcStropheLoop {
     xmpp_log_t logger;
@@ -28,6 +29,10 @@ struct _CcStropheLoop {
     int fd;
     gpointer fd_tag;
     GIOCondition events;
+    CcStropheWritable writable;
+    gpointer writable_data;
+    gboolean want_write, paused;
+    gboolean write_failed; /* the socket is broken: let libstrophe read to find out */
 };
 
 /* libstrophe 0.12's sockopt callback has no user data, and runs only inside
@@ -60,8 +65,9 @@ update_watch(CcStropheLoop *loop)
 {
     if (loop->fd_tag == NULL)
         return;
-    GIOCondition events = G_IO_IN | G_IO_HUP | G_IO_ERR;
-    if (xmpp_conn_is_connecting(loop->conn) || xmpp_conn_send_queue_len(loop->conn) > 0)
+    GIOCondition events = (loop->paused ? 0 : G_IO_IN) | G_IO_HUP | G_IO_ERR;
+    if (xmpp_conn_is_connecting(loop->conn) || xmpp_conn_send_queue_len(loop->conn) > 0 ||
+        loop->want_write)
         events |= G_IO_OUT;
     if (events != loop->events)
         g_source_modify_unix_fd(loop->source, loop->fd_tag, events);
@@ -99,11 +105,41 @@ drive(CcStropheLoop *loop)
 }
 
 static gboolean
+connected(CcStropheLoop *loop)
+{
+    return loop->conn != NULL && loop->fd >= 0 && xmpp_conn_is_connected(loop->conn);
+}
+
+static void
+write_owned(CcStropheLoop *loop)
+{
+    if (loop->want_write && loop->writable != NULL && connected(loop))
+        loop->writable(loop->writable_data);
+}
+
+/* While input is paused libstrophe only runs for what is not reading: its own output, the
+ * connect and close handshakes, and a socket that hung up or failed. */
+static gboolean
+may_drive(CcStropheLoop *loop)
+{
+    if (!loop->paused || !connected(loop) || xmpp_conn_send_queue_len(loop->conn) > 0 ||
+        loop->write_failed)
+        return TRUE;
+    return loop->fd_tag != NULL &&
+           (g_source_query_unix_fd(loop->source, loop->fd_tag) & (G_IO_HUP | G_IO_ERR)) != 0;
+}
+
+static gboolean
 on_ready(gpointer data)
 {
     CcStropheLoop *loop = data;
     loop->flush = FALSE;
-    drive(loop);
+    write_owned(loop);
+    if (may_drive(loop))
+        drive(loop);
+    /* What the stanzas just read produced goes out in the same turn. */
+    write_owned(loop);
+    update_watch(loop);
     /* Unless a flush is due, tick while a connection is open (libstrophe's timers). */
     if (!loop->flush) {
         gboolean open = loop->conn != NULL && !xmpp_conn_is_disconnected(loop->conn);
@@ -143,6 +179,12 @@ on_sockopt(xmpp_conn_t *conn, void *sock)
     int one = 1;
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
         g_warning("cannot set TCP_NODELAY: %s", g_strerror(errno));
+    /* What the kernel buffers is written in order, whoever it is for: kept small, the backlog
+     * of a flood waits in the owner's fair queue instead, and a join's answer does not queue
+     * behind megabytes of another room's messages (the kernel doubles this figure). */
+    int sndbuf = SOCKET_SEND_BUFFER;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) != 0)
+        g_warning("cannot set SO_SNDBUF: %s", g_strerror(errno));
     if (xmpp_sockopt_cb_keepalive(conn, sock) != 0)
         g_warning("cannot set TCP keepalive: %s", g_strerror(errno));
     opened_socket = fd;
@@ -206,6 +248,7 @@ start_connect(CcStropheLoop *loop, gboolean component, const char *host, guint16
         ensure_sm_state(loop);
     xmpp_conn_set_sockopt_callback(loop->conn, on_sockopt);
     opened_socket = -1;
+    loop->write_failed = FALSE;
     int rc = component ? xmpp_connect_component(loop->conn, host, port, on_conn_event, loop)
                        : xmpp_connect_client(loop->conn, host, port, on_conn_event, loop);
     if (rc != XMPP_EOK)
@@ -311,6 +354,53 @@ cc_strophe_loop_send(CcStropheLoop *loop, xmpp_stanza_t *stanza)
     g_return_if_fail(loop->conn != NULL);
     xmpp_send(loop->conn, stanza);
     flush_soon(loop);
+}
+
+void
+cc_strophe_loop_set_writer(CcStropheLoop *loop, CcStropheWritable writable, gpointer user_data)
+{
+    loop->writable = writable;
+    loop->writable_data = user_data;
+}
+
+void
+cc_strophe_loop_want_write(CcStropheLoop *loop, gboolean want)
+{
+    if (loop->want_write == want)
+        return;
+    loop->want_write = want;
+    update_watch(loop);
+    if (want)
+        flush_soon(loop);
+}
+
+gsize
+cc_strophe_loop_write(CcStropheLoop *loop, const char *data, gsize len)
+{
+    /* libstrophe's own bytes (a partly written stanza of its queue) must finish first. */
+    if (!connected(loop) || xmpp_conn_send_queue_len(loop->conn) > 0)
+        return 0;
+    ssize_t n = send(loop->fd, data, len, MSG_NOSIGNAL);
+    if (n < 0) {
+        /* A broken socket is libstrophe's to find when it reads; until then, nothing went. */
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            g_debug("write to the server failed: %s", g_strerror(errno));
+            loop->write_failed = TRUE;
+        }
+        return 0;
+    }
+    return (gsize)n;
+}
+
+void
+cc_strophe_loop_pause_input(CcStropheLoop *loop, gboolean paused)
+{
+    if (loop->paused == paused)
+        return;
+    loop->paused = paused;
+    update_watch(loop);
+    if (!paused)
+        flush_soon(loop); /* read what waited */
 }
 
 gboolean

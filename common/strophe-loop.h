@@ -4,7 +4,9 @@
  * data, and often enough for its timed handlers. A CcStropheLoop does that from one GSource
  * on the main context that is the thread default when it is created: it watches the socket
  * (and its writability while connecting or while stanzas wait), ticks while a connection is
- * open, and runs once more after each send. Sockets get TCP_NODELAY and keepalive.
+ * open, and runs once more after each send. Sockets get TCP_NODELAY, keepalive and a small
+ * kernel send buffer (an owner with its own queue decides the order; the kernel's is FIFO).
+ * An owner may also write for itself and pause reading (backpressure), below.
  *
  * The users own what the connection is for: its JID, login, stanza handlers, reconnecting
  * (common/xmpp.c's component, the test peer's client). */
@@ -50,6 +52,20 @@ gboolean cc_strophe_loop_connect_component(CcStropheLoop *loop, const char *host
 /* Queues `stanza` (not consumed) on the current connection, which must be connected; it is
  * written from the main loop, never re-entrantly. */
 void cc_strophe_loop_send(CcStropheLoop *loop, xmpp_stanza_t *stanza);
+/* Owners that keep their own send queue (common/xmpp.c) write through these instead of
+ * cc_strophe_loop_send(). `writable` runs from the main loop while writing is wanted and the
+ * connection is up; it calls cc_strophe_loop_write() until that takes less than offered. */
+typedef void (*CcStropheWritable)(gpointer user_data);
+void cc_strophe_loop_set_writer(CcStropheLoop *loop, CcStropheWritable writable,
+                                gpointer user_data);
+void cc_strophe_loop_want_write(CcStropheLoop *loop, gboolean want);
+/* Writes what the socket takes now of `len` bytes (never blocks); 0 while libstrophe still
+ * has bytes of its own to write or the connection is not up. */
+gsize cc_strophe_loop_write(CcStropheLoop *loop, const char *data, gsize len);
+/* While paused, nothing more is read from the server (backpressure: the server buffers, and
+ * then stops reading its own senders); writing, closing and errors still go on. */
+void cc_strophe_loop_pause_input(CcStropheLoop *loop, gboolean paused);
+
 /* Closes the stream: the handler gets XMPP_CONN_DISCONNECT when the server has closed its
  * side too, or after libstrophe's own timeout. FALSE if there was nothing to close. */
 gboolean cc_strophe_loop_disconnect(CcStropheLoop *loop);

@@ -1,12 +1,18 @@
 /* The XEP-0114 component connection (see xmpp.h). Owns the reconnect backoff, the stanza
- * dispatch tables and the IQs waiting for an answer; the libstrophe connection and its
- * driving from GLib belong to strophe-loop.c, what a stanza means to the handlers. */
+ * dispatch tables, the IQs waiting for an answer, and the writing of the send queue with the
+ * backpressure it drives; the queue's order belongs to xmpp-sendq.c, the libstrophe
+ * connection and its driving from GLib to strophe-loop.c, what a stanza means to the
+ * handlers. */
 #include "xmpp.h"
 
 #include "cc-autoptr.h"
 #include "cc-error.h"
 #include "stanza.h"
 #include "strophe-loop.h"
+#include "xmpp-sendq.h"
+
+#define SEND_QUEUE_HIGH_DEFAULT (8 * 1024 * 1024)
+#define SEND_QUEUE_LOW_DEFAULT  (4 * 1024 * 1024)
 
 typedef struct {
     CcStanzaHandler handler;
@@ -29,6 +35,9 @@ struct _CcXmppComponent {
 
     CcStropheLoop *loop;
     gboolean connected, started, stopping;
+    CcSendQueue *sendq;
+    gboolean close_when_sent; /* stopping: the stream closes once the queue is written */
+    gint64 paused_since;      /* monotonic µs when reading was paused, 0 while reading */
 
     guint reconnect_source, stop_timeout_source;
     GSourceFunc stop_done;
@@ -44,7 +53,7 @@ struct _CcXmppComponent {
     gpointer outbox_data;
 
     CcMetric *m_connected, *m_connects, *m_disconnects, *m_in, *m_out, *m_dropped, *m_iq_timeouts,
-        *m_unhandled, *m_malformed;
+        *m_unhandled, *m_malformed, *m_paused, *m_paused_ms, *m_pauses;
 };
 
 static void connect_now(CcXmppComponent *comp);
@@ -126,6 +135,56 @@ set_connected(CcXmppComponent *comp, gboolean connected)
         comp->state_callback(comp, connected, comp->state_data);
 }
 
+/* Reading pauses while the send queue is over its high-water mark and resumes under the
+ * low one; the time spent paused is counted. */
+static void
+update_input(CcXmppComponent *comp)
+{
+    gboolean throttled = cc_send_queue_throttled(comp->sendq);
+    if (throttled == (comp->paused_since != 0))
+        return;
+    gint64 now = g_get_monotonic_time();
+    if (throttled) {
+        comp->paused_since = now;
+        cc_metric_inc(comp->m_pauses);
+    } else {
+        cc_metric_add(comp->m_paused_ms, (now - comp->paused_since) / 1000);
+        comp->paused_since = 0;
+    }
+    cc_metric_set(comp->m_paused, throttled);
+    cc_strophe_loop_pause_input(comp->loop, throttled);
+}
+
+static void
+drop_queued(CcXmppComponent *comp)
+{
+    cc_metric_add(comp->m_dropped, cc_send_queue_clear(comp->sendq));
+    cc_strophe_loop_want_write(comp->loop, FALSE);
+    update_input(comp);
+}
+
+/* Writes queued stanzas until the socket takes no more. */
+static void
+on_writable(gpointer data)
+{
+    CcXmppComponent *comp = data;
+    gsize len;
+    const char *bytes;
+    while ((bytes = cc_send_queue_peek(comp->sendq, &len)) != NULL) {
+        gsize written = cc_strophe_loop_write(comp->loop, bytes, len);
+        cc_send_queue_consumed(comp->sendq, written);
+        if (written < len)
+            break;
+    }
+    gboolean empty = cc_send_queue_length(comp->sendq) == 0;
+    cc_strophe_loop_want_write(comp->loop, !empty);
+    update_input(comp);
+    if (empty && comp->close_when_sent) {
+        comp->close_when_sent = FALSE;
+        cc_strophe_loop_disconnect(comp->loop);
+    }
+}
+
 static void
 on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
               xmpp_stream_error_t *stream_error, void *data)
@@ -141,6 +200,7 @@ on_conn_event(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
         return;
     gboolean was_connected = comp->connected;
     set_connected(comp, FALSE);
+    drop_queued(comp);
     fail_all_pending(comp);
     if (comp->stopping) {
         g_clear_handle_id(&comp->stop_timeout_source, g_source_remove);
@@ -280,8 +340,19 @@ connect_now(CcXmppComponent *comp)
 static gint64
 send_queue_length(gpointer data)
 {
-    xmpp_conn_t *conn = cc_strophe_loop_conn(((CcXmppComponent *)data)->loop);
-    return conn != NULL ? xmpp_conn_send_queue_len(conn) : 0;
+    return cc_send_queue_length(((CcXmppComponent *)data)->sendq);
+}
+
+static gint64
+send_queue_bytes(gpointer data)
+{
+    return (gint64)cc_send_queue_bytes(((CcXmppComponent *)data)->sendq);
+}
+
+static gint64
+send_queue_peak_bytes(gpointer data)
+{
+    return (gint64)cc_send_queue_peak_bytes(((CcXmppComponent *)data)->sendq);
 }
 
 CcXmppComponent *
@@ -299,6 +370,12 @@ cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics *metrics)
     /* libstrophe's debug output is raw XML with room names and JIDs: the default log keeps
      * only its warnings and errors, which carry no stanza content. */
     comp->loop = cc_strophe_loop_new(NULL, NULL);
+    cc_strophe_loop_set_writer(comp->loop, on_writable, comp);
+    gsize high =
+        settings->send_queue_high_bytes ? settings->send_queue_high_bytes : SEND_QUEUE_HIGH_DEFAULT;
+    gsize low = settings->send_queue_low_bytes ? settings->send_queue_low_bytes
+                                               : MIN(high / 2, SEND_QUEUE_LOW_DEFAULT);
+    comp->sendq = cc_send_queue_new(high, low);
     comp->iq_handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     comp->pending = g_hash_table_new(g_str_hash, g_str_equal);
     comp->m_connected = cc_metrics_gauge(metrics, "conclave_xmpp_connected",
@@ -321,8 +398,19 @@ cc_xmpp_component_new(const CcXmppSettings *settings, CcMetrics *metrics)
                                            NULL);
     cc_metrics_gauge_func(metrics, "conclave_xmpp_send_queue",
                           "Stanzas waiting to be written to the server", send_queue_length, comp);
+    cc_metrics_gauge_func(metrics, "conclave_xmpp_send_queue_bytes",
+                          "Bytes waiting to be written to the server", send_queue_bytes, comp);
+    cc_metrics_gauge_func(metrics, "conclave_xmpp_send_queue_peak_bytes",
+                          "The most bytes the send queue has held", send_queue_peak_bytes, comp);
     comp->m_malformed = cc_metrics_counter(metrics, "conclave_xmpp_stanzas_malformed_total",
                                            "Stanzas dropped for lacking from or to", NULL);
+    comp->m_paused = cc_metrics_gauge(metrics, "conclave_xmpp_input_paused",
+                                      "1 while reading is paused: the send queue is full", NULL);
+    comp->m_pauses = cc_metrics_counter(metrics, "conclave_xmpp_input_pauses_total",
+                                        "Times reading paused for a full send queue", NULL);
+    comp->m_paused_ms =
+        cc_metrics_counter(metrics, "conclave_xmpp_input_paused_milliseconds_total",
+                           "Time spent not reading because the send queue was full", NULL);
     return comp;
 }
 
@@ -337,6 +425,7 @@ cc_xmpp_component_free(CcXmppComponent *comp)
     /* The owner is going away with its callbacks' data: drop what still waits, unanswered. */
     g_hash_table_foreach_remove(comp->pending, drop_pending, NULL);
     cc_strophe_loop_free(comp->loop); /* without a last call to on_conn_event */
+    cc_send_queue_free(comp->sendq);
     g_hash_table_unref(comp->iq_handlers);
     g_hash_table_unref(comp->pending);
     g_free(comp->server);
@@ -416,7 +505,11 @@ cc_xmpp_component_stop(CcXmppComponent *comp, guint timeout_ms, GSourceFunc done
     comp->stop_done = done;
     comp->stop_done_data = user_data;
     g_clear_handle_id(&comp->reconnect_source, g_source_remove);
-    if (cc_strophe_loop_disconnect(comp->loop)) {
+    if (comp->connected && cc_send_queue_length(comp->sendq) > 0) {
+        /* What was sent before the stop still goes out, then the stream closes. */
+        comp->close_when_sent = TRUE;
+        comp->stop_timeout_source = g_timeout_add(timeout_ms, on_stop_done, comp);
+    } else if (cc_strophe_loop_disconnect(comp->loop)) {
         comp->stop_timeout_source = g_timeout_add(timeout_ms, on_stop_done, comp);
     } else {
         comp->stop_timeout_source = g_idle_add(on_stop_done, comp);
@@ -435,9 +528,29 @@ cc_xmpp_component_send(CcXmppComponent *comp, xmpp_stanza_t *stanza)
         cc_metric_inc(comp->m_dropped);
         return FALSE;
     }
-    cc_strophe_loop_send(comp->loop, stanza);
+    char *text = NULL;
+    size_t len = 0;
+    if (xmpp_stanza_to_text(stanza, &text, &len) != XMPP_EOK) {
+        cc_metric_inc(comp->m_dropped);
+        return FALSE;
+    }
+    const char *name = xmpp_stanza_get_name(stanza);
+    CcSendClass cls = name != NULL && g_str_equal(name, "iq") ? CC_SEND_CONTROL : CC_SEND_BULK;
+    /* The flow is the bare sender: a room (whatever occupant speaks) or the service. */
+    const char *from = xmpp_stanza_get_from(stanza);
+    g_autofree char *flow = from != NULL ? g_strndup(from, strcspn(from, "/")) : g_strdup("");
+    cc_send_queue_push(comp->sendq, cls, flow, g_memdup2(text, len), len);
+    xmpp_free(cc_strophe_loop_ctx(comp->loop), text);
+    cc_strophe_loop_want_write(comp->loop, TRUE);
+    update_input(comp);
     cc_metric_inc(comp->m_out);
     return TRUE;
+}
+
+guint
+cc_xmpp_component_backlog(CcXmppComponent *comp, const char *from)
+{
+    return cc_send_queue_flow_length(comp->sendq, from);
 }
 
 static gboolean

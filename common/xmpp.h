@@ -6,7 +6,11 @@
  *
  * Incoming stanzas are dispatched here: IQ requests to the handler registered for the
  * namespace and name of their payload (unknown ones get service-unavailable), IQ responses
- * to the request that is waiting for them, messages and presences to one handler each. */
+ * to the request that is waiting for them, messages and presences to one handler each.
+ *
+ * Outgoing stanzas wait in a bounded, fair queue (xmpp-sendq.h): rooms take turns, IQs go
+ * first, and while the queue is over its high-water mark nothing more is read from the
+ * server, so that a flood slows down instead of growing memory. */
 #pragma once
 
 #include "metrics.h"
@@ -25,6 +29,9 @@ typedef struct {
     const char *secret;     /* the shared handshake secret */
     guint reconnect_min_ms; /* first retry delay; 0 means 250 ms */
     guint reconnect_max_ms; /* backoff ceiling; 0 means 4000 ms */
+    /* The send queue's bounds (xmpp-sendq.h): past the high-water mark nothing more is read
+     * from the server until the queue is down to the low one. 0: 8 MiB and 4 MiB. */
+    gsize send_queue_high_bytes, send_queue_low_bytes;
 } CcXmppSettings;
 
 /* Handles one stanza. Returning FALSE from an IQ request handler makes the dispatcher
@@ -80,9 +87,12 @@ void cc_xmpp_component_inject(CcXmppComponent *comp, xmpp_stanza_t *stanza);
 typedef void (*CcXmppOutbox)(xmpp_stanza_t *stanza, gpointer user_data);
 void cc_xmpp_component_set_outbox(CcXmppComponent *comp, CcXmppOutbox outbox, gpointer user_data);
 
-/* Sends a stanza (reference taken by the caller is kept: this does not consume it).
+/* Queues a stanza (reference taken by the caller is kept: this does not consume it) for
+ * writing from the main loop, fairly among the addresses it is sent from (xmpp-sendq.h).
  * Dropped and counted when not connected. */
 gboolean cc_xmpp_component_send(CcXmppComponent *comp, xmpp_stanza_t *stanza);
+/* Stanzas sent from the bare JID `from` that still wait to be written (a room's backlog). */
+guint cc_xmpp_component_backlog(CcXmppComponent *comp, const char *from);
 
 /* Sends an IQ get/set, giving it a random id if it has none, and calls `callback` exactly
  * once: with the response, or with a timeout or disconnection error. */

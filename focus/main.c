@@ -48,6 +48,7 @@ static const CcConfigKey focus_keys[] = {
     {"muc", "max_nick_length", CC_CONFIG_INT, FALSE, "64", 1, 1023},
     {"muc", "max_room_name_length", CC_CONFIG_INT, FALSE, "256", 1, 1023},
     {"muc", "max_stanzas_per_second", CC_CONFIG_INT, FALSE, "50", 0, 100000},
+    {"muc", "max_room_backlog", CC_CONFIG_INT, FALSE, "5000", 0, 10000000},
     {"muc", "default_whois", CC_CONFIG_CHOICE, FALSE, "moderators", 0, 0, whois_choices},
     {"turn", "host", CC_CONFIG_STRING, FALSE, ""},
     {"turn", "port", CC_CONFIG_INT, FALSE, "3478", 1, 65535},
@@ -254,6 +255,7 @@ focus_setup(CcDaemon *daemon, GError **error)
         .max_nick_length = (guint)cc_config_get_int(config, "muc", "max_nick_length"),
         .max_room_name_length = (guint)cc_config_get_int(config, "muc", "max_room_name_length"),
         .whois_anyone = g_str_equal(cc_config_get_string(config, "muc", "default_whois"), "anyone"),
+        .max_room_backlog = (guint)cc_config_get_int(config, "muc", "max_room_backlog"),
     };
     Focus *focus = g_new0(Focus, 1);
     focus->policy =

@@ -1,6 +1,7 @@
 /* Messages in rooms (XEP-0045 sections 7.4-7.5, 8.1): groupchat broadcast keeping the
  * sender's id (muc#stable_id), private messages between occupants, subject changes by
- * those allowed. Non-occupants get not-acceptable; bounces remove the occupant. */
+ * those allowed. Non-occupants get not-acceptable; bounces remove the occupant; a room with
+ * too much still waiting to go out refuses new messages (room_busy). */
 #include "muc.h"
 
 static xmpp_stanza_t *
@@ -28,6 +29,16 @@ broadcast(FocusMuc *muc, FocusRoom *room, FocusOccupant *sender, xmpp_stanza_t *
         focus_muc_send(muc, m);
     }
     cc_metric_inc(muc->metrics.messages);
+}
+
+/* A room whose stanzas already wait in the send queue in numbers takes no more messages
+ * until they are out: a flood into one room is refused there instead of filling the queue
+ * that every room shares. */
+static gboolean
+room_busy(FocusMuc *muc, FocusRoom *room)
+{
+    return muc->limits.max_room_backlog != 0 &&
+           cc_xmpp_component_backlog(muc->xmpp, room->jid) >= muc->limits.max_room_backlog;
 }
 
 static void
@@ -117,6 +128,10 @@ focus_muc_on_message(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer data
     }
     if (room == NULL) {
         focus_muc_error(muc, stanza, "cancel", "item-not-found", NULL);
+        return TRUE;
+    }
+    if (occ != NULL && room_busy(muc, room)) {
+        focus_muc_refuse_stanza(muc, stanza, FOCUS_REFUSE_ROOM_BUSY);
         return TRUE;
     }
     if (to->resource != NULL)

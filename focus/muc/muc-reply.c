@@ -7,7 +7,7 @@ static const char *const refusal_reasons[] = {
     "policy",       "guest_create",      "password",   "locked_out",  "banned",
     "members_only", "room_full",         "max_rooms",  "nick_conflict", "nick_invalid",
     "rate_limited", "not_occupant",      "forbidden",  "bad_request",   "token",
-    "store_unavailable", "store_busy",   "not_started", "not_valid_now", NULL,
+    "store_unavailable", "store_busy",   "not_started", "not_valid_now", "room_busy", NULL,
 };
 /* clang-format on */
 
@@ -48,6 +48,8 @@ static const struct {
                               "Join a room as room@service/nickname"},
     [FOCUS_REFUSE_RATE_LIMITED] = {"rate_limited", "wait", "resource-constraint",
                                    "Too many stanzas"},
+    [FOCUS_REFUSE_ROOM_BUSY] = {"room_busy", "wait", "resource-constraint",
+                                "The room is busy; try again shortly"},
     [FOCUS_REFUSE_NOT_OCCUPANT] = {"not_occupant", "modify", "not-acceptable",
                                    "You are not in this room"},
     [FOCUS_REFUSE_VISITOR_SPEAKS] = {"forbidden", "auth", "forbidden",
@@ -64,12 +66,27 @@ static const struct {
     [FOCUS_REFUSE_NOT_VALID_NOW] = {"not_valid_now", "auth", "not-authorized", NULL},
 };
 
+/* A flood's refusals are rate limited themselves (else each refused message costs an error
+ * as big as itself); an IQ always gets its answer, as RFC 6120 wants. */
+static gboolean
+is_flood_refusal(FocusRefusal refusal, xmpp_stanza_t *stanza)
+{
+    const char *name = xmpp_stanza_get_name(stanza);
+    return (refusal == FOCUS_REFUSE_RATE_LIMITED || refusal == FOCUS_REFUSE_ROOM_BUSY) &&
+           name != NULL && !g_str_equal(name, "iq") && xmpp_stanza_get_from(stanza) != NULL;
+}
+
 void
 focus_muc_refuse_stanza(FocusMuc *muc, xmpp_stanza_t *stanza, FocusRefusal refusal)
 {
     g_return_if_fail((guint)refusal < G_N_ELEMENTS(refusals));
     focus_muc_refuse(muc, refusals[refusal].reason);
     focus_muc_audit_refusal(muc, stanza, refusals[refusal].reason);
+    if (is_flood_refusal(refusal, stanza) &&
+        !focus_policy_allow_refusal(muc->policy, xmpp_stanza_get_from(stanza))) {
+        cc_metric_inc(muc->metrics.errors_suppressed);
+        return;
+    }
     focus_muc_error(muc, stanza, refusals[refusal].type, refusals[refusal].condition,
                     refusals[refusal].text);
 }

@@ -18,6 +18,11 @@ register_metrics(FocusMuc *muc, CcMetrics *registry)
 {
     FocusMucMetrics *m = &muc->metrics;
     m->registry = registry;
+    m->errors_suppressed =
+        cc_metrics_counter(registry, "conclave_muc_errors_suppressed_total",
+                           "Flood refusals (rate_limited, room_busy) counted but not answered: "
+                           "past the first per second per session",
+                           NULL);
     m->rooms = cc_metrics_gauge(registry, "conclave_muc_rooms", "Rooms that exist now", NULL);
     m->occupants =
         cc_metrics_gauge(registry, "conclave_muc_occupants", "Occupants in all rooms now", NULL);

@@ -113,6 +113,7 @@ typedef enum {
     FOCUS_REFUSE_ROOM_NAME_TOO_LONG,
     FOCUS_REFUSE_NO_NICK,        /* a join without room@service/nickname */
     FOCUS_REFUSE_RATE_LIMITED,   /* over the per-session stanza rate */
+    FOCUS_REFUSE_ROOM_BUSY,      /* the room's stanzas still waiting to go out are too many */
     FOCUS_REFUSE_NOT_OCCUPANT,   /* a message from outside the room */
     FOCUS_REFUSE_VISITOR_SPEAKS, /* a visitor's groupchat message */
     FOCUS_REFUSE_TOKEN,          /* a token that is invalid in any way, or not for this room */
@@ -158,6 +159,9 @@ typedef struct {
     guint max_nick_length; /* in characters */
     guint max_room_name_length;
     gboolean whois_anyone; /* new rooms are non-anonymous ([muc] default_whois = anyone) */
+    /* Stanzas from a room still waiting in the send queue past which new messages to it are
+     * refused (room_busy): one room's flood cannot fill the queue for all. 0: no bound. */
+    guint max_room_backlog;
 } FocusMucLimits;
 
 /* What the media side (media-service.c) hears from the MUC, so that the MUC needs to know
@@ -177,8 +181,9 @@ typedef struct {
 
 typedef struct {
     CcMetric *rooms, *occupants, *joins, *messages, *lockouts, *rooms_created, *rooms_destroyed,
-        *iqs_routed, *iq_timeouts;
-    GHashTable *refusals; /* reason -> CcMetric* */
+        *iqs_routed, *iq_timeouts,
+        *errors_suppressed; /* flood refusals counted but not answered (policy.h) */
+    GHashTable *refusals;   /* reason -> CcMetric* */
     CcMetrics *registry;
 } FocusMucMetrics;
 

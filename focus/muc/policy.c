@@ -2,6 +2,11 @@
  * knows rooms beyond the tag it is given, nor sends anything. */
 #include "policy.h"
 
+/* Senders tracked at most per table (rate buckets, answered refusals): a server can send
+ * from as many addresses as it likes, and the sweep comes only every 30 s. Past it, an
+ * unknown sender counts as over its rate. */
+#define TRACKED_MAX 100000
+
 struct _FocusPolicy {
     GHashTable *authenticated; /* case-folded domain -> itself */
     GHashTable *guests;
@@ -9,6 +14,8 @@ struct _FocusPolicy {
     GHashTable *failures_by_jid;  /* bare key -> Failures* */
     GHashTable *failures_by_room; /* room tag -> Failures* */
     GHashTable *buckets;          /* full JID -> Bucket* */
+    GHashTable *refused;          /* full JID -> gint64* when its last refusal was answered */
+    gint64 early_sweep;           /* when a full table last forced a sweep */
 };
 
 typedef struct {
@@ -50,6 +57,7 @@ focus_policy_new(const char *const *authenticated_domains, const char *const *gu
     p->failures_by_jid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     p->failures_by_room = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     p->buckets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    p->refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return p;
 }
 
@@ -63,6 +71,7 @@ focus_policy_free(FocusPolicy *policy)
     g_hash_table_unref(policy->failures_by_jid);
     g_hash_table_unref(policy->failures_by_room);
     g_hash_table_unref(policy->buckets);
+    g_hash_table_unref(policy->refused);
     g_free(policy);
 }
 
@@ -134,6 +143,22 @@ focus_policy_record_failure(FocusPolicy *policy, const char *bare_key, const cha
     return by_jid || by_room;
 }
 
+/* TRUE when `table` may take a new sender, after an early sweep if it is full. */
+static gboolean
+room_for_one_more(FocusPolicy *policy, GHashTable *table)
+{
+    if (g_hash_table_size(table) < TRACKED_MAX)
+        return TRUE;
+    /* At most one early sweep a second: under a flood of new senders, a sweep each time
+     * would cost more than the flood. */
+    gint64 now = policy_now(policy);
+    if (now - policy->early_sweep >= G_USEC_PER_SEC) {
+        policy->early_sweep = now;
+        focus_policy_sweep(policy);
+    }
+    return g_hash_table_size(table) < TRACKED_MAX;
+}
+
 gboolean
 focus_policy_allow_stanza(FocusPolicy *policy, const char *full_jid)
 {
@@ -142,6 +167,8 @@ focus_policy_allow_stanza(FocusPolicy *policy, const char *full_jid)
     gint64 now = policy_now(policy);
     double rate = policy->s.stanzas_per_second, burst = 2.0 * rate;
     Bucket *b = g_hash_table_lookup(policy->buckets, full_jid);
+    if (b == NULL && !room_for_one_more(policy, policy->buckets))
+        return FALSE;
     if (b == NULL) {
         b = g_new0(Bucket, 1);
         b->tokens = burst;
@@ -154,6 +181,30 @@ focus_policy_allow_stanza(FocusPolicy *policy, const char *full_jid)
         return FALSE;
     b->tokens -= 1.0;
     return TRUE;
+}
+
+gboolean
+focus_policy_allow_refusal(FocusPolicy *policy, const char *full_jid)
+{
+    gint64 now = policy_now(policy);
+    gint64 *last = g_hash_table_lookup(policy->refused, full_jid);
+    if (last == NULL && !room_for_one_more(policy, policy->refused))
+        return FALSE;
+    if (last == NULL) {
+        last = g_new(gint64, 1);
+        g_hash_table_insert(policy->refused, g_strdup(full_jid), last);
+    } else if (now - *last < G_USEC_PER_SEC) {
+        return FALSE;
+    }
+    *last = now;
+    return TRUE;
+}
+
+static gboolean
+refusal_forgotten(gpointer key, gpointer value, gpointer data)
+{
+    gint64 now = *(gint64 *)((gpointer *)data)[1];
+    return now - *(gint64 *)value >= G_USEC_PER_SEC;
 }
 
 static gboolean
@@ -187,11 +238,13 @@ focus_policy_sweep(FocusPolicy *policy)
     g_hash_table_foreach_remove(policy->failures_by_jid, failures_expired, data);
     g_hash_table_foreach_remove(policy->failures_by_room, failures_expired, data);
     g_hash_table_foreach_remove(policy->buckets, bucket_full, data);
+    g_hash_table_foreach_remove(policy->refused, refusal_forgotten, data);
 }
 
 guint
 focus_policy_tracked(FocusPolicy *policy)
 {
     return g_hash_table_size(policy->failures_by_jid) +
-           g_hash_table_size(policy->failures_by_room) + g_hash_table_size(policy->buckets);
+           g_hash_table_size(policy->failures_by_room) + g_hash_table_size(policy->buckets) +
+           g_hash_table_size(policy->refused);
 }

@@ -1,6 +1,7 @@
 /* Who may do what before any room logic runs: the class of a sender's domain
  * (authenticated, guest or refused), password-failure lockouts per JID and per room, and a
- * per-JID stanza rate limit. Everything is in memory and forgets idle entries. */
+ * per-JID stanza rate limit, and the rate of the refusals that limit sends back. Everything is in
+ * memory and forgets idle entries. */
 #pragma once
 
 #include "jid.h"
@@ -42,6 +43,11 @@ gboolean focus_policy_record_failure(FocusPolicy *policy, const char *bare_key, 
 
 /* Takes one token for `full_jid`; FALSE when it is over its rate. */
 gboolean focus_policy_allow_stanza(FocusPolicy *policy, const char *full_jid);
+
+/* Whether a flood refusal (rate limited, room busy) may be answered now: the first per
+ * second per full JID is; the rest are dropped by the caller, so that refusing a flood never
+ * costs as much as serving it. */
+gboolean focus_policy_allow_refusal(FocusPolicy *policy, const char *full_jid);
 
 /* Drops entries that no longer matter (called periodically). */
 void focus_policy_sweep(FocusPolicy *policy);

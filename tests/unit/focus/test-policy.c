@@ -1,5 +1,6 @@
 /* Unit tests of focus/policy.c: domain classes, lockouts that start at the threshold and
- * double, per-room lockouts, the stanza rate limit and forgetting idle entries. */
+ * double, per-room lockouts, the stanza rate limit, the rate of flood refusals and forgetting
+ * idle entries. */
 #include "../check-main.h"
 #include "policy.h"
 
@@ -116,6 +117,44 @@ START_TEST(test_sweep_forgets)
 }
 END_TEST
 
+/* Tests set the time: the refusal rate is about whole seconds. */
+static gint64 fake_now;
+
+static gint64
+fake_clock(void)
+{
+    return fake_now;
+}
+
+START_TEST(test_refusals_rate_limited)
+{
+    FocusPolicySettings s = {.jid_failures = 3,
+                             .room_failures = 5,
+                             .window_s = 60,
+                             .lockout_s = 1,
+                             .lockout_max_s = 4,
+                             .clock = fake_clock};
+    FocusPolicy *p = focus_policy_new(auth_domains, guest_domains, &s);
+    fake_now = 1000 * G_USEC_PER_SEC;
+    /* The first refusal of a second is answered, the others of that second are not. */
+    ck_assert(focus_policy_allow_refusal(p, "flood@x/r"));
+    for (int i = 0; i < 1000; i++)
+        ck_assert(!focus_policy_allow_refusal(p, "flood@x/r"));
+    /* Sessions are counted apart, even of one bare JID. */
+    ck_assert(focus_policy_allow_refusal(p, "flood@x/other"));
+    fake_now += G_USEC_PER_SEC - 1;
+    ck_assert(!focus_policy_allow_refusal(p, "flood@x/r"));
+    fake_now += 1;
+    ck_assert(focus_policy_allow_refusal(p, "flood@x/r"));
+    ck_assert_uint_eq(focus_policy_tracked(p), 2);
+    /* A second later nobody needs remembering. */
+    fake_now += G_USEC_PER_SEC;
+    focus_policy_sweep(p);
+    ck_assert_uint_eq(focus_policy_tracked(p), 0);
+    focus_policy_free(p);
+}
+END_TEST
+
 static Suite *
 policy_suite(void)
 {
@@ -127,6 +166,7 @@ policy_suite(void)
     tcase_add_test(tc, test_room_lockout);
     tcase_add_test(tc, test_rate_limit);
     tcase_add_test(tc, test_sweep_forgets);
+    tcase_add_test(tc, test_refusals_rate_limited);
     suite_add_tcase(s, tc);
     return s;
 }
