@@ -4,10 +4,24 @@
 #include "../check-main.h"
 #include "policy.h"
 
-#include <unistd.h>
-
 static const char *const auth_domains[] = {"example.org", NULL};
 static const char *const guest_domains[] = {"Guest.Example.org", NULL};
+
+/* Tests set the time: lockouts, rate limits and forgetting are about time, and a test that
+ * sleeps is slow and flaky on a loaded machine. */
+static gint64 fake_now;
+
+static gint64
+fake_clock(void)
+{
+    return fake_now;
+}
+
+static void
+advance_ms(gint64 ms)
+{
+    fake_now += ms * 1000;
+}
 
 static FocusPolicy *
 make_policy(guint lockout_s, guint rate)
@@ -17,7 +31,9 @@ make_policy(guint lockout_s, guint rate)
                              .window_s = 60,
                              .lockout_s = lockout_s,
                              .lockout_max_s = 4 * lockout_s,
-                             .stanzas_per_second = rate};
+                             .stanzas_per_second = rate,
+                             .clock = fake_clock};
+    fake_now = 1000 * G_USEC_PER_SEC;
     return focus_policy_new(auth_domains, guest_domains, &s);
 }
 
@@ -52,14 +68,16 @@ START_TEST(test_jid_lockout_threshold_and_growth)
     ck_assert(focus_policy_is_locked(p, "eve@x", NULL));
     ck_assert(focus_policy_is_locked(p, "eve@x", "r:anything"));
     ck_assert(!focus_policy_is_locked(p, "bob@x", NULL));
-    g_usleep(1100 * 1000);
+    advance_ms(999);
+    ck_assert(focus_policy_is_locked(p, "eve@x", NULL));
+    advance_ms(1);
     ck_assert(!focus_policy_is_locked(p, "eve@x", NULL));
     /* The second lockout lasts twice as long. */
     for (int i = 0; i < 3; i++)
         focus_policy_record_failure(p, "eve@x", "r:4");
-    g_usleep(1100 * 1000);
+    advance_ms(1999);
     ck_assert(focus_policy_is_locked(p, "eve@x", NULL));
-    g_usleep(1000 * 1000);
+    advance_ms(1);
     ck_assert(!focus_policy_is_locked(p, "eve@x", NULL));
     focus_policy_free(p);
 }
@@ -91,8 +109,12 @@ START_TEST(test_rate_limit)
     ck_assert_int_ge(allowed, 20);
     ck_assert_int_le(allowed, 21);
     ck_assert(focus_policy_allow_stanza(p, "b@x/r"));
-    g_usleep(250 * 1000);
+    ck_assert_int_eq(allowed, 20); /* the clock stood still: exactly the burst */
+    advance_ms(99);                /* 10 a second: a token takes 100 ms */
+    ck_assert(!focus_policy_allow_stanza(p, "a@x/r"));
+    advance_ms(1);
     ck_assert(focus_policy_allow_stanza(p, "a@x/r"));
+    ck_assert(!focus_policy_allow_stanza(p, "a@x/r"));
     focus_policy_free(p);
     FocusPolicy *unlimited = make_policy(1, 0);
     for (int i = 0; i < 1000; i++)
@@ -110,32 +132,18 @@ START_TEST(test_sweep_forgets)
         focus_policy_allow_stanza(p, who);
     }
     ck_assert_uint_eq(focus_policy_tracked(p), 50);
-    g_usleep(100 * 1000); /* buckets refill within 2 ms at 1000/s */
+    focus_policy_sweep(p); /* not yet: their buckets are not full again */
+    ck_assert_uint_eq(focus_policy_tracked(p), 50);
+    advance_ms(2); /* at 1000 a second, two tokens take 2 ms */
     focus_policy_sweep(p);
     ck_assert_uint_eq(focus_policy_tracked(p), 0);
     focus_policy_free(p);
 }
 END_TEST
 
-/* Tests set the time: the refusal rate is about whole seconds. */
-static gint64 fake_now;
-
-static gint64
-fake_clock(void)
-{
-    return fake_now;
-}
-
 START_TEST(test_refusals_rate_limited)
 {
-    FocusPolicySettings s = {.jid_failures = 3,
-                             .room_failures = 5,
-                             .window_s = 60,
-                             .lockout_s = 1,
-                             .lockout_max_s = 4,
-                             .clock = fake_clock};
-    FocusPolicy *p = focus_policy_new(auth_domains, guest_domains, &s);
-    fake_now = 1000 * G_USEC_PER_SEC;
+    FocusPolicy *p = make_policy(1, 0);
     /* The first refusal of a second is answered, the others of that second are not. */
     ck_assert(focus_policy_allow_refusal(p, "flood@x/r"));
     for (int i = 0; i < 1000; i++)
