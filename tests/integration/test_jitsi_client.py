@@ -31,54 +31,22 @@ import shutil
 import signal
 import subprocess
 import sys
+
+from conclave_harness import netns
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JITSI = os.path.join(os.environ.get('CONCLAVE_SOURCE_ROOT', os.path.join(HERE, '..', '..')),
                      'tests', 'jitsi')
-NETNS_ENV = 'CONCLAVE_JITSI_NETNS'
-PROBLEM_ENV = 'CONCLAVE_JITSI_PROBLEM'
 
 
-def _prepare():
-    """Outside the namespace: the client side's files (network for the first run only), then
-    the same program again in a new network namespace. What goes wrong is handed over in the
-    environment, so that the test still reports every case (as failed, with the reason)."""
-    problem = None
-    try:
-        subprocess.run([os.path.join(JITSI, 'setup.sh')], check=True, timeout=240,
-                       stdout=sys.stderr, stderr=sys.stderr)
-    except (OSError, subprocess.SubprocessError) as e:
-        problem = f'tests/jitsi/setup.sh failed: {e}'
-    os.environ[NETNS_ENV] = '1'
-    if problem:
-        os.environ[PROBLEM_ENV] = problem
-    unshare = shutil.which('unshare')
-    if unshare and subprocess.run([unshare, '--net', 'true'], stderr=sys.stderr).returncode == 0:
-        sys.stderr.flush()
-        os.execv(unshare, [unshare, '--net', '--', sys.executable, os.path.abspath(__file__)]
-                 + sys.argv[1:])
-    os.environ[PROBLEM_ENV] = ((problem + '; ') if problem else '') + (
-        'cannot create a network namespace (unshare --net; needs root): the browsers would '
-        'put ICE candidates on the external interface')
+def _fetch_client():
+    """Outside the namespace: the client side's files (network for the first run only)."""
+    return netns.run_setup([os.path.join(JITSI, 'setup.sh')], 'tests/jitsi/setup.sh')
 
 
-def _loopback_up():
-    """A new network namespace starts with `lo` down."""
-    import fcntl
-    import socket
-    import struct
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack('16sH22x', b'lo', 0)
-        flags = struct.unpack('16sH22x', fcntl.ioctl(s, siocgifflags, req))[1]
-        fcntl.ioctl(s, siocsifflags, struct.pack('16sH22x', b'lo', flags | iff_up))
-
-
-if __name__ == '__main__' and os.environ.get(NETNS_ENV) != '1':
-    _prepare()
-elif __name__ == '__main__':
-    _loopback_up()
+if __name__ == '__main__':
+    netns.enter(__file__, prepare=_fetch_client)
 
 import json  # noqa: E402
 import queue  # noqa: E402
@@ -309,7 +277,7 @@ class JitsiClient(unittest.TestCase):
     def setUpClass(cls):
         cls.browsers = None
         cls.daemons = []
-        problem = os.environ.get(PROBLEM_ENV)
+        problem = netns.problem()
         if problem:
             raise RuntimeError(problem)
         # Both bridges record (the conference may be on either), each into its own folder,

@@ -35,40 +35,21 @@ requests are kept in $CONCLAVE_WEB_LOG_DIR when it is set, and quoted when a che
 
 import os
 import shutil
-import subprocess
 import sys
+
+from conclave_harness import netns
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get('CONCLAVE_SOURCE_ROOT', os.path.join(HERE, '..', '..'))
-NETNS_ENV = 'CONCLAVE_WEB_NETNS'
-PROBLEM_ENV = 'CONCLAVE_WEB_PROBLEM'
 
 
-def _prepare():
-    """Outside the namespace: build the client (the registry is needed for the first npm ci
-    only), then run this program again in a new network namespace. A problem is handed over
-    in the environment, so that every check is still reported (failed, with the reason)."""
-    problem = None
-    build = os.path.join(ROOT, 'web', 'build.sh')
-    try:
-        subprocess.run([build], check=True, timeout=240, stdout=sys.stderr, stderr=sys.stderr)
-    except (OSError, subprocess.SubprocessError) as e:
-        problem = f'web/build.sh failed: {e}'
-    os.environ[NETNS_ENV] = '1'
-    if problem:
-        os.environ[PROBLEM_ENV] = problem
-    unshare = shutil.which('unshare')
-    if unshare and subprocess.run([unshare, '--net', 'true'], stderr=sys.stderr).returncode == 0:
-        sys.stderr.flush()
-        os.execv(unshare, [unshare, '--net', '--', sys.executable, os.path.abspath(__file__)]
-                 + sys.argv[1:])
-    os.environ[PROBLEM_ENV] = ((problem + '; ') if problem else '') + (
-        'cannot create a network namespace (unshare --net; needs root): the browsers would '
-        'put ICE candidates on the external interface')
+def _build_client():
+    """Outside the namespace: the client (the registry is needed for the first npm ci only)."""
+    return netns.run_setup([os.path.join(ROOT, 'web', 'build.sh')], 'web/build.sh')
 
 
-if __name__ == '__main__' and os.environ.get(NETNS_ENV) != '1':
-    _prepare()
+if __name__ == '__main__':
+    netns.enter(__file__, prepare=_build_client)
 
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'web'))
 
@@ -85,14 +66,8 @@ from conclave_daemons import Daemon  # noqa: E402
 from conclave_harness import procs, tap  # noqa: E402
 from conclave_harness.prosody import Prosody  # noqa: E402
 from conclave_harness.tempdir import make_tempdir  # noqa: E402
-from test_jitsi_client import _loopback_up, metric_sum  # noqa: E402
+from test_jitsi_client import metric_sum  # noqa: E402
 from web_room import WebRoom  # noqa: E402
-
-if __name__ == '__main__' and os.environ.get(NETNS_ENV) == '1':
-    try:
-        _loopback_up()
-    except OSError as e:  # reported by every check, as setUpClass fails
-        os.environ[PROBLEM_ENV] = f'cannot bring loopback up in the namespace: {e}'
 
 DOMAIN, GUEST = 'localhost', 'guest.localhost'
 FOCUS, BRIDGE = 'conference.localhost', 'bridge1.localhost'
@@ -157,7 +132,7 @@ class WebClient(unittest.TestCase):
         cls.web = None
         cls.daemons = []
         cls.prosody = None
-        problem = os.environ.get(PROBLEM_ENV)
+        problem = netns.problem()
         if problem:
             raise RuntimeError(problem)
         t0 = time.monotonic()

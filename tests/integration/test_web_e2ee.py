@@ -27,14 +27,13 @@ when they are missing (the npm registry is needed only then)."""
 import os
 import shutil
 import subprocess
-import sys
+
+from conclave_harness import netns
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get('CONCLAVE_SOURCE_ROOT', os.path.join(HERE, '..', '..'))
 WEB = os.path.join(ROOT, 'web')
 DRIVER = os.path.join(ROOT, 'tests', 'web', 'e2ee', 'driver.mjs')
-NETNS_ENV = 'CONCLAVE_E2EE_NETNS'
-PROBLEM_ENV = 'CONCLAVE_E2EE_PROBLEM'
 
 
 def _modules_present():
@@ -42,46 +41,15 @@ def _modules_present():
                for m in ('esbuild', 'playwright-core'))
 
 
-def _prepare():
-    """Outside the namespace: the web client's npm packages if missing, then this program
-    again in a new network namespace. A problem is handed over in the environment so that
-    every check still reports (as failed, with the reason)."""
-    problem = None
-    if not _modules_present():
-        try:
-            subprocess.run([os.path.join(WEB, 'build.sh')], check=True, timeout=240,
-                           stdout=sys.stderr, stderr=sys.stderr)
-        except (OSError, subprocess.SubprocessError) as e:
-            problem = f'web/build.sh failed: {e}'
-    os.environ[NETNS_ENV] = '1'
-    if problem:
-        os.environ[PROBLEM_ENV] = problem
-    unshare = shutil.which('unshare')
-    if unshare and subprocess.run([unshare, '--net', 'true'], stderr=sys.stderr).returncode == 0:
-        sys.stderr.flush()
-        os.execv(unshare, [unshare, '--net', '--', sys.executable, os.path.abspath(__file__)]
-                 + sys.argv[1:])
-    os.environ[PROBLEM_ENV] = ((problem + '; ') if problem else '') + (
-        'cannot create a network namespace (unshare --net; needs root): the browser would '
-        'put ICE candidates on the external interface')
+def _install_modules():
+    """Outside the namespace: the web client's npm packages, if missing."""
+    if _modules_present():
+        return None
+    return netns.run_setup([os.path.join(WEB, 'build.sh')], 'web/build.sh')
 
 
-def _loopback_up():
-    """A new network namespace starts with `lo` down."""
-    import fcntl
-    import socket
-    import struct
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack('16sH22x', b'lo', 0)
-        flags = struct.unpack('16sH22x', fcntl.ioctl(s, siocgifflags, req))[1]
-        fcntl.ioctl(s, siocsifflags, struct.pack('16sH22x', b'lo', flags | iff_up))
-
-
-if __name__ == '__main__' and os.environ.get(NETNS_ENV) != '1':
-    _prepare()
-elif __name__ == '__main__':
-    _loopback_up()
+if __name__ == '__main__':
+    netns.enter(__file__, prepare=_install_modules)
 
 import json  # noqa: E402
 import queue  # noqa: E402
@@ -196,7 +164,7 @@ def module(snap, name):
 class WebE2EE(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        problem = os.environ.get(PROBLEM_ENV)
+        problem = netns.problem()
         if problem:
             raise RuntimeError(problem)
         cls.page = Page()
