@@ -2,10 +2,13 @@
  * server restart ends every client session, and no unavailable presence reaches the focus
  * for them, so their occupants would stay: seen by everyone who joins later, holding their
  * nicknames against the same people rejoining, keeping bridge endpoints for nobody. After
- * every reconnection the focus asks each occupant's client for its disco#info (every client
- * that joins a conference answers it); an error answer is a bounce, and the occupant is
- * removed as any bounce removes one (status 333). No answer in time removes nobody: a slow
- * client is not a gone one. What removal does to media is the media side's (its hooks). */
+ * every reconnection the focus asks each occupant's client for its disco#info. The answer a
+ * server gives for a session it does not have (cancel: service-unavailable, item-not-found,
+ * recipient-unavailable, gone) is a bounce, and the occupant is removed as any bounce
+ * removes one (status 333). Anything else removes nobody: no answer in time (a slow client
+ * is not a gone one), a remote server not reachable yet after the restart, a wait error. A
+ * client that reconnected first, with the same full JID, answers and rejoins (muc-presence.c
+ * takes its join presence as a rejoin). What removal does to media is the media side's. */
 #include "muc.h"
 
 #include "cc-autoptr.h"
@@ -44,7 +47,7 @@ on_answer(CcXmppComponent *xmpp, xmpp_stanza_t *reply, const GError *error, gpoi
             focus_muc_remove_occupant(g->muc, room, occ, bounced, NULL, NULL);
         }
     }
-    ghost_check_free(g);
+    g_hash_table_remove(g->muc->ghost_checks, g); /* frees it */
 }
 
 void
@@ -64,7 +67,11 @@ focus_muc_check_occupants(FocusMuc *muc)
             xmpp_stanza_set_from(iq, from);
             xmpp_stanza_set_to(iq, occ->jid_text);
             cc_stanza_add_child(iq, "query", CC_NS_DISCO_INFO);
+            if (muc->ghost_checks == NULL)
+                muc->ghost_checks =
+                    g_hash_table_new_full(NULL, NULL, (GDestroyNotify)ghost_check_free, NULL);
             GhostCheck *g = g_new0(GhostCheck, 1);
+            g_hash_table_add(muc->ghost_checks, g);
             g->muc = muc;
             g->room = g_strdup(room->local);
             g->occupant = g_strdup(occ->jid_text);
@@ -74,4 +81,12 @@ focus_muc_check_occupants(FocusMuc *muc)
     }
     if (asked > 0)
         g_message("reconnected: asking %u occupant(s) whether their sessions survived", asked);
+}
+
+/* The component drops the callbacks of IQs still in flight when it is freed: the checks are
+ * the MUC's to free. */
+void
+focus_muc_ghosts_free(FocusMuc *muc)
+{
+    g_clear_pointer(&muc->ghost_checks, g_hash_table_unref);
 }

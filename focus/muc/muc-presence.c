@@ -190,6 +190,25 @@ focus_muc_enter(FocusMuc *muc, FocusRoom *room, const CcJid *from, const CcJid *
         muc->hooks.joined(room, occ, stanza, muc->hooks.data);
 }
 
+/* A join presence from someone who already is an occupant: its client lost the room (it
+ * reconnected with the same full JID before the focus noticed its old session had gone, say
+ * after an XMPP server restart). It gets the room again as a joiner does (the others'
+ * presences, its own with 110, the subject) and a new media session; to the others it is a
+ * presence update. */
+static void
+rejoin(FocusMuc *muc, FocusRoom *room, FocusOccupant *occ, xmpp_stanza_t *stanza)
+{
+    if (muc->hooks.leaving != NULL)
+        muc->hooks.leaving(room, occ, FALSE, muc->hooks.data);
+    store_presence(muc, occ, stanza);
+    send_occupants_to(muc, room, occ);
+    focus_room_broadcast_presence(room, occ, NULL, NULL, NULL, NULL, NULL);
+    focus_room_send_subject(room, occ);
+    g_info("room %s: an occupant joined again", room->tag);
+    if (muc->hooks.joined != NULL)
+        muc->hooks.joined(room, occ, stanza, muc->hooks.data);
+}
+
 static void
 set_nick(xmpp_stanza_t *item, xmpp_stanza_t *x, gpointer nick)
 {
@@ -272,6 +291,9 @@ focus_muc_on_presence(CcXmppComponent *comp, xmpp_stanza_t *stanza, gpointer dat
     }
     if (occ == NULL)
         join(muc, room, from, to, stanza, from_text);
+    else if (g_str_equal(occ->nick, to->resource) &&
+             xmpp_stanza_get_child_by_name_and_ns(stanza, "x", NS_MUC) != NULL)
+        rejoin(muc, room, occ, stanza);
     else if (g_str_equal(occ->nick, to->resource)) {
         store_presence(muc, occ, stanza);
         focus_room_broadcast_presence(room, occ, NULL, NULL, NULL, NULL, NULL);

@@ -75,6 +75,7 @@ focus_muc_free(FocusMuc *muc)
     focus_muc_join_policy_free(muc);
     cc_xmpp_component_set_iq_router(muc->xmpp, NULL, NULL);
     focus_muc_routes_free(muc);
+    focus_muc_ghosts_free(muc);
     g_hash_table_unref(muc->rooms);
     focus_muc_tokens_free(muc->tokens);
     g_hash_table_unref(muc->metrics.refusals);

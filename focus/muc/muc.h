@@ -199,6 +199,7 @@ struct _FocusMuc {
     FocusMucHooks hooks;
     GHashTable *routed;           /* our id -> routed IQ waiting for its answer (muc-iq-route.c) */
     GHashTable *routed_by_sender; /* sender's real JID -> GUINT_TO_POINTER(IQs in flight) */
+    GHashTable *ghost_checks;     /* the checks in flight, owned (muc-ghosts.c); NULL: none */
     GPtrArray *extra_features;    /* char*: what other wings serve on the domain (disco#info) */
     FocusMucTokens *tokens;       /* JSON Web Tokens (muc-token.c); NULL: tokens are ignored */
     FocusStore *store;            /* NULL: no database */
@@ -210,6 +211,7 @@ struct _FocusMuc {
 
 /* muc-ghosts.c: after a reconnection, removes the occupants whose sessions ended meanwhile. */
 void focus_muc_check_occupants(FocusMuc *muc);
+void focus_muc_ghosts_free(FocusMuc *muc);
 
 /* muc-service.c */
 FocusMuc *focus_muc_new(CcXmppComponent *xmpp, FocusPolicy *policy, GBytes *room_key,

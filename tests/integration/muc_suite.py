@@ -181,6 +181,26 @@ def build(server_class, label):
                 bob.join(r, n)
             self.assertError(ctx.exception, 'cancel', 'conflict')
 
+        def test_join_again_from_inside_gets_the_room_again(self):
+            """A client that lost the room's state (it reconnected with the same full JID
+            before the focus noticed, after an XMPP server restart) joins again: it gets the
+            others' presences, its own with 110 and the subject again; the others see a
+            presence update, not a leave and a join."""
+            alice, bob = self.user('alice'), self.user('bob')
+            r, na, nb = room(label), nick('A'), nick('B')
+            alice.join(r, na)
+            bob.join(r, nb)
+            alice.drain()
+            others, own, subject = bob.join(r, nb)
+            self.assertEqual([s['from'].resource for s in others], [na])
+            self.assertIn(110, codes(own))
+            self.assertIsNotNone(subject)
+            update = alice.next(predicate=lambda s: kind(s) == 'presence' and
+                                s['from'].resource == nb)
+            self.assertEqual(update['type'], 'available')
+            self.assertNotIn(110, codes(update))
+            alice.expect_none(lambda s: kind(s) == 'presence' and s['type'] == 'unavailable')
+
         def test_ephemeral_recreation(self):
             alice = self.user('alice')
             r, n = room(label), nick('A')
