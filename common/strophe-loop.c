@@ -377,7 +377,11 @@ cc_strophe_loop_want_write(CcStropheLoop *loop, gboolean want)
 gsize
 cc_strophe_loop_write(CcStropheLoop *loop, const char *data, gsize len)
 {
-    /* libstrophe's own bytes (a partly written stanza of its queue) must finish first. */
+    /* Our bytes go on the socket beside libstrophe's queue: only a plain component stream
+     * (xmpp_connect_component turns TLS off) where, once the handshake is done, nothing but
+     * the closing tag goes through libstrophe, and that after this queue is empty. The length
+     * check catches whole stanzas of its queue, not one it has partly written. */
+    g_return_val_if_fail(!xmpp_conn_is_secured(loop->conn), 0);
     if (!connected(loop) || xmpp_conn_send_queue_len(loop->conn) > 0)
         return 0;
     ssize_t n = send(loop->fd, data, len, MSG_NOSIGNAL);

@@ -3,6 +3,9 @@
 #include "xmpp-sendq.h"
 
 #define N_CLASSES 2
+/* Control stanzas (IQs) go first, but after this many in a row one other stanza goes: a
+ * flood of IQs cannot hold every presence and message back. */
+#define IQS_IN_A_ROW 8
 
 typedef struct _Flow Flow;
 
@@ -30,6 +33,7 @@ struct _CcSendQueue {
     gsize bytes, peak;
     guint length;
     gboolean throttled;
+    guint first_class_run; /* stanzas of class 0 served in a row */
 };
 
 static void
@@ -110,10 +114,13 @@ cc_send_queue_push(CcSendQueue *queue, CcSendClass cls, const char *flow_key, ch
 static Item *
 take_next(CcSendQueue *queue)
 {
-    for (guint c = 0; c < N_CLASSES; c++) {
+    guint start = queue->first_class_run >= IQS_IN_A_ROW && !g_queue_is_empty(&queue->ring[1]);
+    for (guint i = 0; i < N_CLASSES; i++) {
+        guint c = (start + i) % N_CLASSES;
         Flow *flow = g_queue_pop_head(&queue->ring[c]);
         if (flow == NULL)
             continue;
+        queue->first_class_run = c == 0 ? queue->first_class_run + 1 : 0;
         Item *item = g_queue_pop_head(&flow->items);
         Item *next = g_queue_peek_head(&flow->items);
         if (next == NULL)

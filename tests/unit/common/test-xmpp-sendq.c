@@ -50,6 +50,18 @@ START_TEST(test_flows_take_turns_in_order)
 }
 END_TEST
 
+/* A flood of IQs goes first, but not forever: after 8 in a row, one other stanza. */
+START_TEST(test_control_cannot_starve_the_rest)
+{
+    g_autoptr(CcSendQueue) q = cc_send_queue_new(1 << 20, 1 << 19);
+    push(q, CC_SEND_BULK, "room@muc", "p");
+    for (int i = 0; i < 12; i++)
+        push(q, CC_SEND_CONTROL, "muc", "i");
+    g_autofree char *out = drain(q, 1000);
+    ck_assert_str_eq(out, "iiiiiiiipiiii");
+}
+END_TEST
+
 START_TEST(test_control_first_but_never_within_a_flow)
 {
     g_autoptr(CcSendQueue) q = cc_send_queue_new(1 << 20, 1 << 19);
@@ -162,6 +174,7 @@ sendq_suite(void)
     TCase *tc = tcase_create("xmpp-sendq");
     tcase_add_test(tc, test_flows_take_turns_in_order);
     tcase_add_test(tc, test_control_first_but_never_within_a_flow);
+    tcase_add_test(tc, test_control_cannot_starve_the_rest);
     tcase_add_test(tc, test_partial_writes_never_interleave);
     tcase_add_test(tc, test_water_marks);
     tcase_add_test(tc, test_clear);
