@@ -199,7 +199,8 @@ def build(server_class, label):
                                 s['from'].resource == nb)
             self.assertEqual(update['type'], 'available')
             self.assertNotIn(110, codes(update))
-            alice.expect_none(lambda s: kind(s) == 'presence' and s['type'] == 'unavailable')
+            alice.expect_none(lambda s: kind(s) == 'presence' and s['type'] == 'unavailable',
+                              f'{r}/{na}')
 
         def test_ephemeral_recreation(self):
             alice = self.user('alice')

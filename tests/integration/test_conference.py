@@ -229,7 +229,8 @@ class Conference(unittest.TestCase):
         msg = tom.next(predicate=lambda s: kind(s) == 'message' and s['body'] == 'hello')
         self.assertEqual(msg['from'].resource, 'alice')
         self.assertEqual(len(jingle_to_tom.clear()), 0)
-        tom.expect_none(lambda s: kind(s) == 'presence' and s['from'].resource == 'focus')
+        tom.expect_none(lambda s: kind(s) == 'presence' and s['from'].resource == 'focus',
+                        f'{ROOM}/tom')
         self.assertGreaterEqual(metric(self.focus, 'conclave_focus_text_only_total'), 1)
 
     def test_2_a_fourth_joins_and_everyone_gets_it(self):
@@ -355,7 +356,8 @@ class Conference(unittest.TestCase):
         self.everyone_hears_everyone(names, extra=[SCREEN])
         # The room did not change: same occupants, and nobody was seen leaving.
         self.assertEqual(metric(self.focus, 'conclave_muc_occupants'), occupants)
-        self.tom.expect_none(lambda s: kind(s) == 'presence' and s['type'] == 'unavailable')
+        self.tom.expect_none(lambda s: kind(s) == 'presence' and s['type'] == 'unavailable',
+                             f'{ROOM}/tom')
         self.assertGreaterEqual(metric(self.focus, 'conclave_focus_reinvites_total'), 3)
         self.assertEqual(metric(self.focus, 'conclave_focus_conference_moves_total'), 1)
         self.assertEqual(len(self.jingle_to_tom.clear()), 0)
