@@ -130,7 +130,9 @@ export class Room {
             role: item?.getAttribute('role') || 'participant',
             affiliation: item?.getAttribute('affiliation') || 'none',
             occupantId: occupantId?.getAttribute('id') || null,
-            display: conclave?.getAttribute('display') || nick,
+            // The nick is what the room keeps unique; a display name that differs from it could
+            // claim to be someone else, so it is not shown.
+            display: nick,
             webClient: !!conclave,
             screen: conclave?.getAttribute('screen') === 'true',
             audioMuted: conclave?.getAttribute('audio-muted') === 'true',

@@ -84,7 +84,9 @@ export class E2EE {
             for (const e of this._endpoints) if (msg.active.includes(e.id)) e.active = true;
             const before = this._counters;
             this._counters = msg.counters;
-            if (COUNTERS_SHOWN.some((k) => before[k] !== msg.counters[k])) this._changed();
+            const caughtUp = msg.keyId !== null && msg.keyId !== this._keyId && this._keyId !== null;
+            if (caughtUp) this._keyId = msg.keyId; // the worker moved forward to the others' key
+            if (caughtUp || COUNTERS_SHOWN.some((k) => before[k] !== msg.counters[k])) this._changed();
         }
     }
 

@@ -11,6 +11,11 @@
 export const PBKDF2_ITERATIONS = 600000; // OWASP's 2023 figure for PBKDF2-HMAC-SHA-256
 export const SEND_SWITCH_DELAY_MS = 1000; // a sender keeps the old key this long after rotate()
 export const PREVIOUS_KEY_GRACE_MS = 5000; // a receiver keeps the old key this long after rotate()
+// A frame under an epoch at most this many steps ahead of ours may mean others rotated while
+// we did not (we joined after a rotation, switched encryption on late, or missed a
+// departure): we derive that epoch and adopt it once a frame under it authenticates (a key id
+// alone is not trusted). Epochs behind ours are never taken back.
+export const CATCH_UP_MAX_STEPS = 16;
 
 const enc = new TextEncoder();
 const ZERO_SALT = new Uint8Array(32);
@@ -72,6 +77,9 @@ export class KeyRing {
 
     clear() {
         this.generation = (this.generation ?? 0) + 1; // a rotate() racing a new passphrase loses
+        this.chain = Promise.resolve(); // rotations, one after another
+        this.catchingUp = false;
+        this.candidate = null; // an epoch ahead of ours, derived, not yet adopted
         this.newest = null;
         this.sending = null;
         this.switchAt = 0;
@@ -85,11 +93,50 @@ export class KeyRing {
         if (generation !== this.generation) return null;
         this.newest = this.sending = epoch;
         this.previous = null;
+        this.candidate = null;
         return epoch.id;
     }
 
-    async rotate() {
-        if (!this.newest) throw new Error('E2EE: rotate() before setPassphrase()');
+    // One step forward. Two departures handled at once must make two steps, so steps queue.
+    rotate() {
+        if (!this.newest) return Promise.reject(new Error('E2EE: rotate() before setPassphrase()'));
+        const step = this.chain.then(() => this.step());
+        this.chain = step.catch(() => {});
+        return step;
+    }
+
+    // Derives, in the background, the epoch whose wire id is `wireId` when it is a few steps
+    // ahead of ours, as a candidate; frames under it fail (and are counted) until then.
+    catchUp(wireId) {
+        if (!this.newest || this.catchingUp) return;
+        const steps = (wireId - this.newest.id) & 0xff;
+        if (steps < 1 || steps > CATCH_UP_MAX_STEPS) return;
+        if (this.candidate && (this.candidate.id & 0xff) === wireId) return;
+        this.catchingUp = true;
+        const generation = this.generation;
+        const from = this.newest;
+        (async () => {
+            let epoch = from;
+            for (let i = 0; i < steps; i++) epoch = await ratchet(epoch);
+            if (generation === this.generation && this.newest === from) this.candidate = epoch;
+        })().catch(() => {}).finally(() => {
+            this.catchingUp = false;
+        });
+    }
+
+    // A frame under the candidate authenticated: the others are there, so are we now.
+    adopt(epoch) {
+        if (epoch !== this.candidate) return;
+        const now = this.now();
+        this.sending = this.newest;
+        this.previous = this.newest;
+        this.previousUntil = now + PREVIOUS_KEY_GRACE_MS;
+        this.newest = epoch;
+        this.switchAt = now + SEND_SWITCH_DELAY_MS;
+        this.candidate = null;
+    }
+
+    async step() {
         const generation = this.generation;
         const next = await ratchet(this.newest);
         if (generation !== this.generation) return null;
@@ -99,6 +146,7 @@ export class KeyRing {
         this.previousUntil = now + PREVIOUS_KEY_GRACE_MS;
         this.newest = next;
         this.switchAt = now + SEND_SWITCH_DELAY_MS;
+        if (this.candidate && this.candidate.id <= next.id) this.candidate = null;
         return next.id;
     }
 
@@ -119,6 +167,8 @@ export class KeyRing {
         if (this.newest && (this.newest.id & 0xff) === wireId) return this.newest;
         const p = this.previous;
         if (p && (p.id & 0xff) === wireId && this.now() < this.previousUntil) return p;
+        const c = this.candidate;
+        if (c && (c.id & 0xff) === wireId) return c;
         return null;
     }
 }

@@ -37,7 +37,7 @@ function changed() {
         // The senders and receivers whose frames reach this worker: the page checks that
         // none sends around its transform.
         const active = [...endpoints].filter(([, ctx]) => ctx.frames > 0).map(([id]) => id);
-        self.postMessage({ type: 'stats', counters, active });
+        self.postMessage({ type: 'stats', counters, active, keyId: ring.newest?.id ?? null });
     }, STATS_INTERVAL_MS);
 }
 
@@ -95,8 +95,15 @@ async function decrypt(frame, controller, ctx) {
     try {
         const parsed = parseFrame(frame.data);
         const epoch = ring.receiveEpoch(parsed.keyId);
-        if (!epoch) throw new FrameError('unknown-key');
+        if (!epoch) {
+            ring.catchUp(parsed.keyId); // the others may have rotated without us
+            throw new FrameError('unknown-key');
+        }
         frame.data = await openFrame(parsed, epoch.aesKey);
+        if (epoch === ring.candidate) {
+            ring.adopt(epoch); // a candidate ahead of ours authenticated: the others are there
+            changed();
+        }
     } catch (e) {
         fail(ctx, e instanceof FrameError ? e.reason : 'error');
         return; // dropped: never handed to the decoder
