@@ -286,6 +286,35 @@ def parse_metrics(text):
     return values
 
 
+def wait_intact(receiver, wanted, timeout=10.0):
+    """Waits until the test peer `receiver` got packets on every SSRC in `wanted`, checks
+    that nothing it got was damaged (payload mismatches, SRTP errors) and returns its
+    report."""
+    report = None
+
+    def all_there():
+        nonlocal report
+        report = receiver.report()
+        streams = {s['ssrc']: s for s in report['streams']}
+        return all(streams.get(x, {}).get('unique', 0) > 0 for x in wanted)
+    procs.wait_until(all_there, timeout=timeout,
+                     message=f'{receiver.name} did not get all of {sorted(wanted)}')
+    damaged = [s for s in report['streams'] if s['mismatches'] != 0]
+    if damaged or report['srtp_errors'] != 0:
+        raise AssertionError(f'{receiver.name} got damaged media: {report}')
+    return report
+
+
+def carrying_bridge(focus, bridges):
+    """The one bridge of `bridges` on which the focus placed a conference."""
+    metrics = parse_metrics(focus.metrics())
+    placed = [b for b in bridges
+              if metrics.get(f'conclave_focus_bridge_conferences{{bridge="{b}"}}') == 1]
+    if len(placed) != 1:
+        raise AssertionError(f'not exactly one carrying bridge: {placed}')
+    return placed[0]
+
+
 class Counters:
     """Deltas of the bridge's counters since construction."""
 

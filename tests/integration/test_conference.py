@@ -19,7 +19,7 @@ from conclave_harness import procs, tap
 from conclave_harness.prosody import Prosody
 from conclave_harness.xmpp_client import Callback, MatchXPath, _StanzaQueue
 from conclave_daemons import Daemon
-from conclave_media import XmppPeer, parse_metrics
+from conclave_media import XmppPeer, carrying_bridge, parse_metrics, wait_intact
 from muc_client import MucUser, kind
 
 FOCUS = 'conference.localhost'
@@ -113,19 +113,7 @@ class Conference(unittest.TestCase):
         for s in senders:
             s.wait('sent', timeout=seconds + 10, match=lambda e: 'stopped' not in e)
         wanted = self.ssrcs_of(*[s.name for s in senders]) | set(extra)
-        report = None
-
-        def all_there():
-            nonlocal report
-            report = receiver.report()
-            streams = {s['ssrc']: s for s in report['streams']}
-            return all(streams.get(x, {}).get('unique', 0) > 0 for x in wanted)
-        procs.wait_until(all_there, timeout=8,
-                         message=f'{receiver.name} did not get all of {sorted(wanted)}')
-        for s in report['streams']:
-            self.assertEqual(s['mismatches'], 0, s)
-        self.assertEqual(report['srtp_errors'], 0, report)
-        return report
+        return wait_intact(receiver, wanted, timeout=8)
 
     def everyone_hears_everyone(self, names, extra=()):
         peers = [self.peers[n] for n in names]
@@ -137,25 +125,12 @@ class Conference(unittest.TestCase):
             others = [q for q in peers if q is not receiver]
             wanted = self.ssrcs_of(*[q.name for q in others]) | {
                 x for x in extra if receiver.name != 'bob'}
-
-            def all_there(receiver=receiver, wanted=wanted):
-                streams = {s['ssrc']: s for s in receiver.report()['streams']}
-                return all(streams.get(x, {}).get('unique', 0) > 0 for x in wanted)
-            procs.wait_until(all_there, timeout=10,
-                             message=f'{receiver.name} did not get all of {sorted(wanted)}')
-            report = receiver.report()
-            for s in report['streams']:
-                self.assertEqual(s['mismatches'], 0, s)
-            self.assertEqual(report['srtp_errors'], 0, report)
+            wait_intact(receiver, wanted)
         for p in peers:
             p.wait('sent', timeout=15, match=lambda e: 'stopped' not in e)
 
     def carrying_bridge(self):
-        placed = [b for b in self.bridges
-                  if metric(self.focus, 'conclave_focus_bridge_conferences',
-                            f'{{bridge="{b}"}}') == 1]
-        self.assertEqual(len(placed), 1, self.focus.metrics())
-        return placed[0]
+        return carrying_bridge(self.focus, self.bridges)
 
     def jingle_iq(self, peer, action, body, sid=None):
         sid = sid or peer.seen('session')[-1]['sid']

@@ -27,7 +27,7 @@ import unittest
 from conclave_harness import procs, tap
 from conclave_harness.prosody import Prosody
 from conclave_daemons import Daemon
-from conclave_media import XmppPeer, parse_metrics
+from conclave_media import XmppPeer, carrying_bridge, parse_metrics, wait_intact
 
 FOCUS = 'conference.localhost'
 B1, B2 = 'bridge1.localhost', 'bridge2.localhost'
@@ -120,26 +120,12 @@ class Faults(unittest.TestCase):
             p.reset_rx()
             p.send(cmd='send', seconds=1.5)
         for receiver in peers:
-            wanted = {x for q in peers if q is not receiver for x in SSRCS[q.name]}
-
-            def all_there(receiver=receiver, wanted=wanted):
-                streams = {s['ssrc']: s for s in receiver.report()['streams']}
-                return all(streams.get(x, {}).get('unique', 0) > 0 for x in wanted)
-            procs.wait_until(all_there, timeout=10,
-                             message=f'{receiver.name} did not get all of {sorted(wanted)}')
-            report = receiver.report()
-            for s in report['streams']:
-                self.assertEqual(s['mismatches'], 0, s)
-            self.assertEqual(report['srtp_errors'], 0, report)
+            wait_intact(receiver, {x for q in peers if q is not receiver for x in SSRCS[q.name]})
         for p in peers:
             p.wait('sent', timeout=15, match=lambda e: 'stopped' not in e)
 
     def carrying_bridge(self):
-        placed = [b for b in self.bridges
-                  if metric(self.focus, 'conclave_focus_bridge_conferences',
-                            f'{{bridge="{b}"}}') == 1]
-        self.assertEqual(len(placed), 1, self.focus.metrics())
-        return placed[0]
+        return carrying_bridge(self.focus, self.bridges)
 
     def wait_bridge_load(self, bridge, load, timeout=10):
         d = self.bridges[bridge]
