@@ -179,9 +179,16 @@ void bridge_endpoint_commit_remote(BridgeEndpoint *endpoint, const CcIceUdpTrans
 gboolean bridge_endpoint_set_sources(BridgeEndpoint *endpoint, GPtrArray *sources);
 /* Drives DTLS retransmissions and decides expiry; returns the reason to expire, if any. */
 BridgeExpireReason bridge_endpoint_tick(BridgeEndpoint *endpoint, gint64 now_us);
+/* Sends one datagram now (DTLS, and everything on a relayed or libnice-sent pair). */
 int bridge_endpoint_send(BridgeEndpoint *endpoint, const guint8 *buf, gsize len);
+/* The batched path for SRTP/SRTCP (worker.h): a buffer to build the packet in (protect it in
+ * place), then hand it over; it leaves when the worker's loop iteration ends, or at once
+ * when the endpoint has no direct socket. `forwarded`: an RTP copy (rtp_forwarded). */
+guint8 *bridge_endpoint_send_buffer(BridgeEndpoint *endpoint);
+void bridge_endpoint_send_buffered(BridgeEndpoint *endpoint, guint8 *buf, gsize len,
+                                   gboolean forwarded);
 
-/* router.c: the per-packet path. `buf` is the worker's input buffer. */
+/* router.c: the per-packet path. `buf` is the received datagram, decrypted in place. */
 void bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len);
 void bridge_router_rtcp(BridgeEndpoint *from, guint8 *buf, gsize len);
 /* Looks up a stored packet; NULL if it is not (or no longer) there. */

@@ -21,20 +21,40 @@ dtls_send(const guint8 *buf, gsize len, gpointer data)
 int
 bridge_endpoint_send(BridgeEndpoint *ep, const guint8 *buf, gsize len)
 {
-    const BridgeStats *s = ep->config->stats;
+    BridgeWorkerCounts *c = &ep->conference->worker->counts;
     gssize n;
+    c->send_calls++;
     if (ep->direct_fd >= 0)
         n = sendto(ep->direct_fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&ep->direct_addr,
                    ep->direct_len);
     else
         n = nice_agent_send(ep->agent, ep->stream_id, 1, (guint)len, (const gchar *)buf);
     if (n < 0) {
-        cc_metric_inc(s->drop_send_failed);
+        c->send_failed++;
         return -EIO;
     }
-    cc_metric_inc(s->packets_out);
-    cc_metric_add(s->bytes_out, (gint64)len);
+    c->packets_out++;
+    c->bytes_out += len;
     return 0;
+}
+
+guint8 *
+bridge_endpoint_send_buffer(BridgeEndpoint *ep)
+{
+    BridgeWorker *w = ep->conference->worker;
+    return ep->direct_fd >= 0 ? bridge_send_batch_slot(w->batch) : w->out;
+}
+
+void
+bridge_endpoint_send_buffered(BridgeEndpoint *ep, guint8 *buf, gsize len, gboolean forwarded)
+{
+    BridgeWorker *w = ep->conference->worker;
+    if (ep->direct_fd >= 0) {
+        bridge_send_batch_commit(w->batch, ep->direct_fd, (const struct sockaddr *)&ep->direct_addr,
+                                 ep->direct_len, len, ep, forwarded);
+    } else if (bridge_endpoint_send(ep, buf, len) == 0 && forwarded) {
+        w->counts.rtp_forwarded++;
+    }
 }
 
 static void
@@ -122,9 +142,11 @@ on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar 
 {
     BridgeEndpoint *ep = user_data;
     const BridgeStats *s = ep->config->stats;
-    const guint8 *buf = (const guint8 *)data;
-    cc_metric_inc(s->packets_in);
-    cc_metric_add(s->bytes_in, len);
+    /* libnice's receive buffer, ours until we return: decrypted in place, not copied. */
+    guint8 *buf = (guint8 *)data;
+    BridgeWorkerCounts *c = &ep->conference->worker->counts;
+    c->packets_in++;
+    c->bytes_in += len;
     if (ep->expire != BRIDGE_EXPIRE_NONE) {
         cc_metric_inc(s->drop_not_ready);
         return;
@@ -146,12 +168,10 @@ on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar 
         cc_metric_inc(s->drop_not_ready);
         return;
     }
-    guint8 *in = ep->conference->worker->in;
-    memcpy(in, buf, len);
     if (kind == BRIDGE_PKT_RTP)
-        bridge_router_rtp(ep, in, len);
+        bridge_router_rtp(ep, buf, len);
     else
-        bridge_router_rtcp(ep, in, len);
+        bridge_router_rtcp(ep, buf, len);
 }
 
 static void
@@ -183,6 +203,9 @@ on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id, NiceCand
     BridgeEndpoint *ep = data;
     if (stream_id != ep->stream_id)
         return;
+    /* Queued packets carry their own copy of the socket and address, so nothing queued for
+     * the old pair is lost; the socket must outlive them, hence the flush. */
+    bridge_send_batch_flush(ep->conference->worker->batch);
     g_clear_object(&ep->direct_socket);
     ep->direct_fd = -1;
     if (local->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
@@ -252,6 +275,8 @@ bridge_endpoint_free(BridgeEndpoint *ep)
         return;
     nice_agent_attach_recv(ep->agent, ep->stream_id, 1, ep->conference->worker->context, NULL,
                            NULL);
+    /* Its socket closes below: what is queued for it must not go out on a reused number. */
+    bridge_send_batch_forget(ep->conference->worker->batch, ep);
     g_signal_handlers_disconnect_by_data(ep->agent, ep);
     g_clear_object(&ep->direct_socket);
     nice_agent_remove_stream(ep->agent, ep->stream_id);

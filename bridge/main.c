@@ -215,7 +215,7 @@ bridge_setup(CcDaemon *daemon, GError **error)
     guint workers = (guint)cc_config_get_int(config, "media", "workers");
     if (workers == 0)
         workers = g_get_num_processors();
-    b->pool = bridge_worker_pool_new(workers, metrics);
+    b->pool = bridge_worker_pool_new(workers, metrics, &b->stats);
     if (cc_daemon_http(daemon) != NULL)
         b->channels = bridge_channels_new(
             cc_daemon_http(daemon), cc_config_get_string(config, "http", "channel_base_url"),

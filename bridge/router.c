@@ -55,29 +55,32 @@ rtx_store(BridgeEndpoint *ep, guint32 ssrc, guint16 seq, const guint8 *buf, gsiz
     memcpy(slot->data, buf, len);
 }
 
-/* Encrypts a copy of `buf` for `to` and sends it. */
-static int
-send_rtp_copy(BridgeEndpoint *to, guint8 *out, const guint8 *buf, gsize len)
+/* Encrypts a copy of `buf` for `to` into the worker's send batch. `forwarded`: a media
+ * packet (counted in rtp_forwarded once sent), not a retransmission. */
+static void
+send_rtp_copy(BridgeEndpoint *to, const guint8 *buf, gsize len, gboolean forwarded)
 {
+    guint8 *out = bridge_endpoint_send_buffer(to);
     memcpy(out, buf, len);
     gsize olen = len;
     if (bridge_srtp_protect(to->srtp_out, out, &olen) != 0) {
         cc_metric_inc(to->config->stats->drop_srtp);
-        return -EINVAL;
+        return;
     }
-    return bridge_endpoint_send(to, out, olen);
+    bridge_endpoint_send_buffered(to, out, olen, forwarded);
 }
 
 static void
-send_rtcp_copy(BridgeEndpoint *to, guint8 *out, const guint8 *buf, gsize len)
+send_rtcp_copy(BridgeEndpoint *to, const guint8 *buf, gsize len)
 {
+    guint8 *out = bridge_endpoint_send_buffer(to);
     memcpy(out, buf, len);
     gsize olen = len;
     if (bridge_srtp_protect_rtcp(to->srtp_out, out, &olen) != 0) {
         cc_metric_inc(to->config->stats->drop_srtp);
         return;
     }
-    bridge_endpoint_send(to, out, olen);
+    bridge_endpoint_send_buffered(to, out, olen, FALSE);
 }
 
 static gboolean
@@ -114,7 +117,7 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
         cc_metric_inc(s->drop_unsignalled_ssrc);
         return;
     }
-    cc_metric_inc(s->rtp_accepted);
+    conf->worker->counts.rtp_accepted++;
     gint64 now = g_get_monotonic_time();
     from->last_media_us = now;
     gboolean video = ssrc_is_video(from, h.ssrc);
@@ -125,7 +128,6 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
         if (bridge_speaker_read_level(buf, &h, from->audio_level_ext, &level, NULL) == 0)
             bridge_speaker_level_add(&from->speaker, level);
     }
-    guint8 *out = conf->worker->out;
     for (guint i = 0; i < conf->list->len; i++) {
         BridgeEndpoint *to = g_ptr_array_index(conf->list, i);
         if (to == from || !can_receive(to))
@@ -134,8 +136,7 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
             cc_metric_inc(s->drop_payload_type);
             continue;
         }
-        if (send_rtp_copy(to, out, buf, len) == 0)
-            cc_metric_inc(s->rtp_forwarded);
+        send_rtp_copy(to, buf, len, TRUE);
     }
     /* After forwarding, which only read buf: the recording gets the decrypted packet. */
     if (conf->recorder != NULL)
@@ -184,7 +185,7 @@ answer_nack(guint16 seq, gpointer data)
         }
         return;
     }
-    send_rtp_copy(nc->requester, nc->requester->conference->worker->out, slot->data, slot->len);
+    send_rtp_copy(nc->requester, slot->data, slot->len, FALSE);
     nc->answered++;
     nc->requester->nack_window_count++;
 }
@@ -207,7 +208,7 @@ ask_sender(BridgeEndpoint *owner, const NackContext *nc)
         }
         len += bridge_rtcp_write_nack(nack + len, owner->rtcp_ssrc, nc->media_ssrc, pid, blp);
     }
-    send_rtcp_copy(owner, owner->conference->worker->out, nack, len);
+    send_rtcp_copy(owner, nack, len);
     cc_metric_add(owner->config->stats->nacks_relayed, nc->n_missing);
 }
 
@@ -255,7 +256,7 @@ handle_keyframe_request(BridgeEndpoint *from, const BridgeRtcpPacket *pkt)
     owner->last_pli_us = now;
     guint8 pli[BRIDGE_RTCP_PLI_LEN];
     gsize n = bridge_rtcp_write_pli(pli, owner->rtcp_ssrc, media);
-    send_rtcp_copy(owner, from->conference->worker->out, pli, n);
+    send_rtcp_copy(owner, pli, n);
     cc_metric_inc(s->plis_sent);
 }
 
@@ -347,7 +348,7 @@ bridge_router_rtcp(BridgeEndpoint *from, guint8 *buf, gsize len)
     for (guint i = 0; i < conf->list->len; i++) {
         BridgeEndpoint *to = g_ptr_array_index(conf->list, i);
         if (to != from && can_receive(to)) {
-            send_rtcp_copy(to, conf->worker->out, srs, sr_len);
+            send_rtcp_copy(to, srs, sr_len);
             cc_metric_add(s->sr_forwarded, (gint64)(sr_len / BRIDGE_RTCP_SR_LEN));
         }
     }

@@ -35,6 +35,16 @@ bridge_stats_init(BridgeStats *s, CcMetrics *m)
     /* Per receiver: a packet in a payload type that receiver's client did not accept. */
     s->drop_payload_type = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "payload_type", NULL);
     s->drop_send_failed = cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "send_failed", NULL);
+    /* Queued for a receiver that was removed before the batch went out. */
+    s->drop_receiver_gone =
+        cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "receiver_gone", NULL);
+    s->send_calls = cc_metrics_counter(m, "conclave_bridge_send_calls_total",
+                                       "System calls that sent media datagrams", NULL);
+    s->gso_packets = cc_metrics_counter(m, "conclave_bridge_gso_packets_total",
+                                        "Datagrams sent inside a UDP GSO message", NULL);
+    s->gso_disabled = cc_metrics_counter(
+        m, "conclave_bridge_gso_disabled_total",
+        "Workers that stopped using UDP GSO because the kernel refused it", NULL);
     s->dtls_ok = cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total",
                                     "DTLS handshakes, by result", "result", "ok", NULL);
     s->dtls_failed = cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total",
@@ -81,4 +91,28 @@ bridge_stats_init(BridgeStats *s, CcMetrics *m)
                            "Conferences the bridge removed on its own, empty for "
                            "[media] empty_conference_grace",
                            NULL);
+}
+
+static void
+publish(CcMetric *metric, guint64 *count)
+{
+    if (*count != 0)
+        cc_metric_add(metric, (gint64)*count);
+    *count = 0;
+}
+
+void
+bridge_stats_publish(const BridgeStats *s, BridgeWorkerCounts *c)
+{
+    publish(s->packets_in, &c->packets_in);
+    publish(s->bytes_in, &c->bytes_in);
+    publish(s->rtp_accepted, &c->rtp_accepted);
+    publish(s->packets_out, &c->packets_out);
+    publish(s->bytes_out, &c->bytes_out);
+    publish(s->rtp_forwarded, &c->rtp_forwarded);
+    publish(s->drop_send_failed, &c->send_failed);
+    publish(s->drop_receiver_gone, &c->receiver_gone);
+    publish(s->send_calls, &c->send_calls);
+    publish(s->gso_packets, &c->gso_packets);
+    publish(s->gso_disabled, &c->gso_disabled);
 }

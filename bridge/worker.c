@@ -16,6 +16,32 @@ typedef struct {
     gboolean done;
 } Call;
 
+/* Runs first in every iteration of the worker's loop, before it polls: what the last
+ * iteration queued goes out now, and its counts are published. It never dispatches. */
+typedef struct {
+    GSource source;
+    BridgeWorker *worker;
+} FlushSource;
+
+static gboolean
+flush_prepare(GSource *source, gint *timeout)
+{
+    BridgeWorker *w = ((FlushSource *)source)->worker;
+    bridge_send_batch_flush(w->batch);
+    if (w->stats != NULL)
+        bridge_stats_publish(w->stats, &w->counts);
+    *timeout = -1;
+    return FALSE;
+}
+
+static gboolean
+flush_dispatch(GSource *source, GSourceFunc callback, gpointer data)
+{
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_funcs = {.prepare = flush_prepare, .dispatch = flush_dispatch};
+
 static gpointer
 worker_main(gpointer data)
 {
@@ -27,7 +53,7 @@ worker_main(gpointer data)
 }
 
 BridgeWorkerPool *
-bridge_worker_pool_new(guint n, CcMetrics *metrics)
+bridge_worker_pool_new(guint n, CcMetrics *metrics, const BridgeStats *stats)
 {
     BridgeWorkerPool *pool = g_new0(BridgeWorkerPool, 1);
     pool->workers = g_ptr_array_new();
@@ -36,6 +62,13 @@ bridge_worker_pool_new(guint n, CcMetrics *metrics)
         w->index = i;
         w->context = g_main_context_new();
         w->loop = g_main_loop_new(w->context, FALSE);
+        w->stats = stats;
+        w->batch = bridge_send_batch_new(&w->counts);
+        w->flush_source = g_source_new(&flush_funcs, sizeof(FlushSource));
+        ((FlushSource *)w->flush_source)->worker = w;
+        /* Above every other source, so that its prepare runs in every iteration. */
+        g_source_set_priority(w->flush_source, G_PRIORITY_HIGH - 100);
+        g_source_attach(w->flush_source, w->context);
         char label[16];
         g_snprintf(label, sizeof label, "%u", i);
         w->m_conferences =
@@ -71,6 +104,12 @@ bridge_worker_pool_free(BridgeWorkerPool *pool)
         /* drain sources the last objects left behind (e.g. libnice closing sockets) */
         while (g_main_context_iteration(w->context, FALSE))
             ;
+        bridge_send_batch_flush(w->batch);
+        if (w->stats != NULL)
+            bridge_stats_publish(w->stats, &w->counts);
+        g_source_destroy(w->flush_source);
+        g_source_unref(w->flush_source);
+        bridge_send_batch_free(w->batch);
         g_main_loop_unref(w->loop);
         g_main_context_unref(w->context);
         g_free(w);

@@ -2,18 +2,18 @@
  * endpoint of a conference lives on one worker, so forwarding inside a conference is
  * single-threaded and lock-free. The control thread hands work to a worker by message
  * (bridge_worker_call), never by sharing mutable state. Each worker owns the scratch
- * buffers its per-packet path uses. */
+ * buffers its per-packet path uses, its send batch and its counters: at the start of every
+ * iteration of its loop, before it waits, it sends the batch and publishes the counts. */
 #pragma once
 
 #include "metrics.h"
+#include "packet-size.h"
+#include "send-batch.h"
+#include "stats.h"
 
 #include <glib.h>
 
 G_BEGIN_DECLS
-
-/* The largest datagram the bridge accepts, and the room a buffer needs for SRTP on top. */
-#define BRIDGE_MAX_PACKET  1500
-#define BRIDGE_BUFFER_SIZE (BRIDGE_MAX_PACKET + 160)
 
 typedef struct _BridgeWorker BridgeWorker;
 typedef struct _BridgeWorkerPool BridgeWorkerPool;
@@ -27,11 +27,17 @@ struct _BridgeWorker {
     gint endpoints;   /* atomic */
     CcMetric *m_conferences;
     CcMetric *m_endpoints;
-    guint8 in[BRIDGE_BUFFER_SIZE];  /* the packet being routed, decrypted in place */
-    guint8 out[BRIDGE_BUFFER_SIZE]; /* one receiver's copy, encrypted in place */
+    guint8 out[BRIDGE_BUFFER_SIZE]; /* one receiver's copy, when it cannot be batched */
+    /* The per-packet path counts here, without atomics; the counts are added to the shared
+     * metrics when an iteration of the worker's loop ends, after the batch is sent. */
+    BridgeWorkerCounts counts;
+    BridgeSendBatch *batch;
+    GSource *flush_source;
+    const BridgeStats *stats; /* NULL: counts are kept, not published (unit tests) */
 };
 
-BridgeWorkerPool *bridge_worker_pool_new(guint n_workers, CcMetrics *metrics);
+BridgeWorkerPool *bridge_worker_pool_new(guint n_workers, CcMetrics *metrics,
+                                         const BridgeStats *stats);
 /* Stops and joins every thread. Everything living on the workers must be gone already. */
 void bridge_worker_pool_free(BridgeWorkerPool *pool);
 guint bridge_worker_pool_size(BridgeWorkerPool *pool);

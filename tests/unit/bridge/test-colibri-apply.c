@@ -213,7 +213,7 @@ setup(void)
                                  .empty_grace_s = 30,
                                  .stats = &stats};
     config.identity = bridge_dtls_identity_new(NULL, NULL);
-    pool = bridge_worker_pool_new(1, metrics);
+    pool = bridge_worker_pool_new(1, metrics, &stats);
     conf = bridge_conference_new("m1", bridge_worker_pool_get(pool, 0), &config);
     for (guint i = 0; i < N_PORTS; i++)
         blockers[i] = -1;

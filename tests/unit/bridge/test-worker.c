@@ -31,7 +31,7 @@ fill_on_worker(gpointer data)
 START_TEST(test_call_runs_on_the_worker_and_hands_back)
 {
     g_autoptr(CcMetrics) metrics = cc_metrics_new();
-    BridgeWorkerPool *pool = bridge_worker_pool_new(2, metrics);
+    BridgeWorkerPool *pool = bridge_worker_pool_new(2, metrics, NULL);
     ck_assert_uint_eq(bridge_worker_pool_size(pool), 2);
     for (guint round = 0; round < 200; round++) {
         Job job = {.worker = bridge_worker_pool_get(pool, round % 2), .len = 256};
@@ -94,7 +94,7 @@ START_TEST(test_workers_count_while_the_control_thread_reads)
 {
     g_autoptr(CcMetrics) metrics = cc_metrics_new();
     CcMetric *packets = cc_metrics_counter(metrics, "conclave_test_packets_total", "Packets", NULL);
-    BridgeWorkerPool *pool = bridge_worker_pool_new(2, metrics);
+    BridgeWorkerPool *pool = bridge_worker_pool_new(2, metrics, NULL);
     Ticker tickers[2] = {{.packets = packets}, {.packets = packets}};
     for (guint i = 0; i < 2; i++)
         bridge_worker_call(bridge_worker_pool_get(pool, i), start_ticker, &tickers[i]);
@@ -118,7 +118,7 @@ END_TEST
 START_TEST(test_pick_follows_the_endpoint_counts)
 {
     g_autoptr(CcMetrics) metrics = cc_metrics_new();
-    BridgeWorkerPool *pool = bridge_worker_pool_new(3, metrics);
+    BridgeWorkerPool *pool = bridge_worker_pool_new(3, metrics, NULL);
     BridgeWorker *w0 = bridge_worker_pool_get(pool, 0), *w1 = bridge_worker_pool_get(pool, 1),
                  *w2 = bridge_worker_pool_get(pool, 2);
     ck_assert_ptr_eq(bridge_worker_pool_pick(pool), w0); /* all empty: the first */
