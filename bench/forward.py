@@ -192,6 +192,9 @@ class Bench:
         return {'cpu': cpu_seconds(pid), 'worker_cpu': thread_cpu(pid, 'media-0'),
                 'recording_cpu': thread_cpu(pid, 'recording'),
                 'forwarded': m.get('conclave_bridge_rtp_forwarded_total', 0),
+                'packets_out': m.get('conclave_bridge_packets_out_total', 0),
+                'send_calls': m.get('conclave_bridge_send_calls_total', 0),
+                'gso_packets': m.get('conclave_bridge_gso_packets_total', 0),
                 'recorded_packets': m.get('conclave_bridge_recording_packets_total', 0),
                 'recording_bytes': m.get('conclave_bridge_recording_bytes_total', 0),
                 'recording_drops': m.get('conclave_bridge_recording_dropped_packets_total'
@@ -317,6 +320,11 @@ def single(bench, args):
         'percent_of_floor': round(100 * per_cpu / floor['packets_per_cpu_second'], 1),
         'latency_p50_us': traffic['latency_p50_us'], 'latency_p99_us': traffic['latency_p99_us'],
         'loss_percent': traffic['loss_percent'],
+        # Batching (bridges before it have no such counters: null).
+        'packets_per_send_call': round(w['packets_out'] / w['send_calls'], 2)
+        if w['send_calls'] else None,
+        'gso_share_percent': round(100 * w['gso_packets'] / w['packets_out'], 1)
+        if w['packets_out'] else None,
     }
 
 

@@ -384,6 +384,66 @@ class BridgeMedia(unittest.TestCase):
             if other.proc.poll() is None:
                 other.stop()
 
+    def test_batched_sending_with_a_stalled_receiver_a_vanishing_sender_and_a_removed_receiver(self):
+        """Bursts of 10 packets per sender every 10 ms leave the bridge in batches (several
+        packets per system call, runs to one receiver as one GSO message). Meanwhile one
+        receiver stops reading (its socket fills), one sender is killed mid-burst and one
+        receiver is removed over Colibri2 while packets for it are queued: the others still
+        get every packet, whole and in order, and nothing is counted as a failed send."""
+        counters = Counters(self.bridge)
+        senders = ['s1', 's2']
+        receivers = ['r1', 'r2', 'stalled', 'removed']
+        specs = [(n, dict(video=4100 + i, bench_rate=1000)) for i, n in enumerate(senders)]
+        specs += [(n, dict(audio=4200 + i)) for i, n in enumerate(receivers)]
+        meeting, peers = self.conference(specs)
+        bench = [{'ssrc': peers[s].video, 'kind': 'bench'} for s in senders]
+        for n in receivers:
+            peers[n].send(cmd='expect', sources=bench)
+        stalled = peers['stalled']
+        os.kill(stalled.proc.pid, signal.SIGSTOP)
+        try:
+            for s in senders:
+                peers[s].send(cmd='send', seconds=2.0)
+            time.sleep(1.0)
+            peers['s2'].proc.kill()  # vanishes mid-burst, without a word
+            reply = self.iq(modify_xml(BRIDGE, meeting, ["<endpoint id='removed' expire='true'/>"]))
+            self.assertEqual(reply['type'], 'result', str(reply))
+            sent = peers['s1'].wait('sent', timeout=15)['bench']
+            time.sleep(0.5)
+        finally:
+            os.kill(stalled.proc.pid, signal.SIGCONT)
+        reports = {n: peers[n].report() for n in ('r1', 'r2')}
+        got = {n: {s['ssrc']: s for s in r['streams']} for n, r in reports.items()}
+        for n, streams in got.items():
+            s1 = streams[peers['s1'].video]
+            self.assertEqual(s1['unique'], sent, f'{n}: {s1} of {sent}')
+            self.assertEqual(s1['out_of_order'], 0, s1)
+            self.assertEqual(s1['mismatches'], 0, s1)
+            self.assertEqual(reports[n]['srtp_errors'], 0, reports[n])
+        # What the bridge got from s2 before it vanished reached both, the same packets.
+        s2 = [got[n][peers['s2'].video]['unique'] for n in ('r1', 'r2')]
+        self.assertGreater(s2[0], 0)
+        self.assertEqual(s2[0], s2[1])
+        self.assertEqual(counters.delta(Counters.drop('send_failed')), 0)
+        out = counters.delta('conclave_bridge_packets_out_total')
+        calls = counters.delta('conclave_bridge_send_calls_total')
+        self.assertGreater(out / calls, 2, f'{out} packets in {calls} system calls')
+        self.assertGreater(counters.delta('conclave_bridge_gso_packets_total'), 0)
+        # The stalled receiver lost what did not fit in its socket, nothing else: once it
+        # reads again, everything reaches it.
+        stalled.report()
+        time.sleep(0.3)  # it drains its socket
+        stalled.send(cmd='reset-rx')
+        stalled.wait('rx-reset')
+        peers['s1'].send(cmd='send', seconds=0.5)
+        again = peers['s1'].wait('sent', timeout=10)['bench'] - sent  # the count is cumulative
+        self.assertGreater(again, 0)
+        procs.wait_until(
+            lambda: {s['ssrc']: s for s in stalled.report()['streams']}
+            [peers['s1'].video]['unique'] == again,
+            timeout=5, message='the resumed receiver does not get every packet')
+        self.expire(meeting)
+
     def load(self):
         reply = self.iq(f"<iq type='get' to='{BRIDGE}'><healthcheck "
                         f"xmlns='http://jitsi.org/protocol/healthcheck'/></iq>")

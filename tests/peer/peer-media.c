@@ -294,7 +294,7 @@ on_send_tick(gpointer data)
     tick++;
     if (p->bench_rate > 0) { /* keep to the rate whatever the timer's drift */
         gint64 elapsed = now - p->send_start_us;
-        guint64 due = (guint64)elapsed * p->bench_rate / G_USEC_PER_SEC;
+        guint64 due = p->bench_base + (guint64)elapsed * p->bench_rate / G_USEC_PER_SEC;
         if (due > p->sent_bench)
             send_bench(p, (guint)MIN(due - p->sent_bench, 1000));
         return G_SOURCE_CONTINUE;
@@ -345,6 +345,7 @@ peer_media_start(Peer *p, double seconds)
     if (p->send_timer != 0)
         return;
     p->send_start_us = g_get_monotonic_time();
+    p->bench_base = p->sent_bench;
     p->send_until_us = p->send_start_us + (gint64)(seconds * G_USEC_PER_SEC);
     p->send_timer = g_timeout_add(10, on_send_tick, p);
     p->sr_timer = g_timeout_add(500, on_sr_tick, p);

@@ -88,6 +88,7 @@ typedef struct {
     /* --bench-rate: timestamped packets instead of the normal streams, and latencies */
     guint bench_rate;
     guint64 sent_bench;
+    guint64 bench_base; /* sent_bench when the current send began: the rate counts from it */
     guint64 *latency_hist; /* PEER_LATENCY_BUCKETS buckets of 10 us */
     /* XMPP mode, or NULL */
     PeerXmpp *xmpp;
