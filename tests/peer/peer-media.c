@@ -1,6 +1,6 @@
 /* The test peer's media half: sends audio every 20 ms, video frames every 33 ms, an RTX
- * packet every tenth frame and RTCP (two SRs and an RR) every 500 ms; receives, decrypts
- * and checks every packet byte for byte; simulates loss by dropping every Nth video packet
+ * packet every tenth frame and RTCP (two SRs and an RR) every 500 ms (--rtcp-interval); receives,
+ * decrypts and checks every packet byte for byte; simulates loss by dropping every Nth video packet
  * before decryption and NACKing it; counts PLIs, SRs and RRs; sends hostile packets on
  * request. */
 #include "peer.h"
@@ -227,20 +227,23 @@ send_file_frame(Peer *p)
     }
 }
 
-/* Benchmark packets: 1100-byte payloads that start with the monotonic send time. */
+/* Benchmark packets: --bench-size payloads (1100 bytes by default) that start with the
+ * monotonic send time, on the video SSRC, or on the audio SSRC (as audio) without one. */
 static void
 send_bench(Peer *p, guint count)
 {
+    gboolean audio = p->video_ssrc == 0 && p->audio_ssrc != 0;
+    guint32 ssrc = audio ? p->audio_ssrc : p->video_ssrc;
     for (guint i = 0; i < count; i++) {
         guint8 buf[1600 + BRIDGE_SRTP_MAX_TRAILER];
-        guint16 seq = (guint16)(peer_stream_first_seq(p->video_ssrc) + p->sent_bench);
-        gsize off = bridge_rtp_write_header(buf, PEER_PT_VIDEO, FALSE, seq,
-                                            (guint32)(p->sent_bench * 90), p->video_ssrc);
-        memset(buf + off, 0x42, 1100);
+        guint16 seq = (guint16)(peer_stream_first_seq(ssrc) + p->sent_bench);
+        gsize off = bridge_rtp_write_header(buf, audio ? PEER_PT_AUDIO : PEER_PT_VIDEO, FALSE, seq,
+                                            (guint32)(p->sent_bench * (audio ? 960 : 90)), ssrc);
+        memset(buf + off, 0x42, p->bench_size);
         guint64 now = (guint64)g_get_monotonic_time();
         bridge_write32(buf + off, (guint32)(now >> 32));
         bridge_write32(buf + off + 4, (guint32)now);
-        if (protect_and_send(p, buf, off + 1100, FALSE) == 0)
+        if (protect_and_send(p, buf, off + p->bench_size, FALSE) == 0)
             p->sent_bench++;
     }
 }
@@ -294,7 +297,7 @@ on_send_tick(gpointer data)
     tick++;
     if (p->bench_rate > 0) { /* keep to the rate whatever the timer's drift */
         gint64 elapsed = now - p->send_start_us;
-        guint64 due = p->bench_base + (guint64)elapsed * p->bench_rate / G_USEC_PER_SEC;
+        guint64 due = p->bench_period_base + (guint64)elapsed * p->bench_rate / G_USEC_PER_SEC;
         if (due > p->sent_bench)
             send_bench(p, (guint)MIN(due - p->sent_bench, 1000));
         return G_SOURCE_CONTINUE;
@@ -345,10 +348,10 @@ peer_media_start(Peer *p, double seconds)
     if (p->send_timer != 0)
         return;
     p->send_start_us = g_get_monotonic_time();
-    p->bench_base = p->sent_bench;
+    p->bench_period_base = p->sent_bench; /* a second period keeps to the rate too */
     p->send_until_us = p->send_start_us + (gint64)(seconds * G_USEC_PER_SEC);
     p->send_timer = g_timeout_add(10, on_send_tick, p);
-    p->sr_timer = g_timeout_add(500, on_sr_tick, p);
+    p->sr_timer = g_timeout_add(p->rtcp_interval_ms, on_sr_tick, p);
 }
 
 void

@@ -1,7 +1,7 @@
 /* conclave-test-peer: the client side of a bridge endpoint, for tests and benchmarks. A
- * libnice full agent (controlling, gathering only on the address given), an OpenSSL DTLS
- * client that checks the bridge's fingerprint, libsrtp2 sessions keyed from it, and the
- * streams of peer-media.c.
+ * libnice full agent (controlling unless --ice-controlled, gathering only on the address given), an
+ * OpenSSL DTLS client that checks the bridge's fingerprint, libsrtp2 sessions keyed from it, and
+ * the streams of peer-media.c.
  *
  * It prints one JSON object per line on stdout (first its own transport, then events) and
  * reads one JSON command per line on stdin:
@@ -167,7 +167,8 @@ peer_session_new(Peer *p)
 {
     g_return_val_if_fail(p->agent == NULL, FALSE);
     p->agent = nice_agent_new_full(NULL, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_NONE);
-    g_object_set(p->agent, "upnp", FALSE, "controlling-mode", TRUE, "ice-tcp", FALSE, NULL);
+    g_object_set(p->agent, "upnp", FALSE, "controlling-mode", !p->ice_controlled, "ice-tcp", FALSE,
+                 NULL);
     NiceAddress local;
     nice_address_init(&local);
     nice_address_set_from_string(&local, p->address ? p->address : "127.0.0.1");
@@ -408,7 +409,8 @@ main(int argc, char **argv)
     gint audio = 0, video = 0, rtx = 0, drop_every = 0, bench_rate = 0, xmpp_port = 5222;
     gint audio_level = -1;
     gboolean dtls_server = FALSE, no_jingle = FALSE, jingle_from_anyone = FALSE;
-    gboolean xmpp_debug = FALSE, keep_media = FALSE;
+    gboolean xmpp_debug = FALSE, keep_media = FALSE, ice_controlled = FALSE;
+    gint bench_size = 1100, rtcp_interval = 500;
     double send_on_connect = 0;
     g_autofree char *address = NULL, *profiles = NULL, *video_file = NULL;
     g_autofree char *xmpp_jid = NULL, *xmpp_password = NULL, *xmpp_host = NULL;
@@ -427,7 +429,15 @@ main(int argc, char **argv)
         {"video-file", 0, 0, G_OPTION_ARG_FILENAME, &video_file,
          "Replay VP8 RTP payloads from FILE on the video SSRC", "FILE"},
         {"bench-rate", 0, 0, G_OPTION_ARG_INT, &bench_rate,
-         "Send only timestamped benchmark packets, N per second, on the video SSRC", "N"},
+         "Send only timestamped benchmark packets, N per second, on the video SSRC (or the "
+         "audio SSRC without one)",
+         "N"},
+        {"bench-size", 0, 0, G_OPTION_ARG_INT, &bench_size,
+         "Payload bytes of a benchmark packet (8..1200, default 1100)", "N"},
+        {"rtcp-interval", 0, 0, G_OPTION_ARG_INT, &rtcp_interval,
+         "Milliseconds between RTCP reports while sending (10..10000, default 500)", "MS"},
+        {"ice-controlled", 0, 0, G_OPTION_ARG_NONE, &ice_controlled,
+         "Be the controlled ICE agent (when answering an offer)", NULL},
         {"send-on-connect", 0, 0, G_OPTION_ARG_DOUBLE, &send_on_connect,
          "Send for SECONDS each time a session's DTLS connects", "SECONDS"},
         {"xmpp-jid", 0, 0, G_OPTION_ARG_STRING, &xmpp_jid,
@@ -452,6 +462,14 @@ main(int argc, char **argv)
         fprintf(stderr, "conclave-test-peer: %s\n", error->message);
         return 2;
     }
+    if (rtcp_interval < 10 || rtcp_interval > 10000) {
+        fprintf(stderr, "conclave-test-peer: --rtcp-interval must be 10..10000\n");
+        return 2;
+    }
+    if (bench_size < 8 || bench_size > 1200) {
+        fprintf(stderr, "conclave-test-peer: --bench-size must be 8..1200\n");
+        return 2;
+    }
     if (xmpp_jid != NULL && (xmpp_port <= 0 || xmpp_port > 65535)) {
         fprintf(stderr, "conclave-test-peer: bad --xmpp-port\n");
         return 2;
@@ -467,6 +485,9 @@ main(int argc, char **argv)
     p->address = g_strdup(address ? address : "127.0.0.1");
     p->send_on_connect = send_on_connect;
     p->bench_rate = (guint)MAX(bench_rate, 0);
+    p->bench_size = (guint)bench_size;
+    p->rtcp_interval_ms = (guint)rtcp_interval;
+    p->ice_controlled = ice_controlled;
     p->latency_hist = g_new0(guint64, PEER_LATENCY_BUCKETS);
     if (video_file != NULL) {
         g_autofree char *data = NULL;

@@ -15,8 +15,8 @@
 #include <json-glib/json-glib.h>
 #include <nice/agent.h>
 
-#define PEER_MAX_STREAMS 64
-#define PEER_MAX_EXTRA   4 /* extra video streams (add-source) */
+#define PEER_MAX_STREAMS 128 /* a receiver of 100 audio streams in a benchmark */
+#define PEER_MAX_EXTRA   4   /* extra video streams (add-source) */
 
 #define PEER_HISTORY 512
 
@@ -49,10 +49,11 @@ typedef struct {
     NiceAgent *agent;
     guint stream_id;
     gboolean ice_ready;
-    guint gathered_idle;  /* XMPP mode: tells peer-xmpp.c the candidates are there */
-    gboolean first_media; /* a decrypted RTP packet arrived in this session */
-    gboolean dtls_server; /* signalled as setup='passive': the bridge is the DTLS client */
-    char *address;        /* the one local address ICE gathers on */
+    guint gathered_idle;     /* XMPP mode: tells peer-xmpp.c the candidates are there */
+    gboolean first_media;    /* a decrypted RTP packet arrived in this session */
+    gboolean dtls_server;    /* signalled as setup='passive': the bridge is the DTLS client */
+    gboolean ice_controlled; /* answering an offer from a full ICE agent (an SFU's SDP) */
+    char *address;           /* the one local address ICE gathers on */
     BridgeDtlsIdentity *identity;
     BridgeDtls *dtls;
     BridgeSrtp *srtp_in, *srtp_out;
@@ -64,6 +65,7 @@ typedef struct {
     PeerExtraSource extra[PEER_MAX_EXTRA]; /* more video streams, sent with the others */
     guint n_extra;
     guint send_timer, sr_timer;
+    guint rtcp_interval_ms; /* between our RTCP reports while sending */
     gint64 send_start_us, send_until_us;
     double send_on_connect; /* > 0: send this many seconds whenever DTLS connects */
     /* what we expect and receive */
@@ -87,9 +89,10 @@ typedef struct {
     guint32 video_ts_base, video_last_ts;
     /* --bench-rate: timestamped packets instead of the normal streams, and latencies */
     guint bench_rate;
+    guint bench_size; /* payload bytes of a benchmark packet */
     guint64 sent_bench;
-    guint64 bench_base; /* sent_bench when the current send began: the rate counts from it */
-    guint64 *latency_hist; /* PEER_LATENCY_BUCKETS buckets of 10 us */
+    guint64 bench_period_base; /* sent_bench when the current send period began */
+    guint64 *latency_hist;     /* PEER_LATENCY_BUCKETS buckets of 10 us */
     /* XMPP mode, or NULL */
     PeerXmpp *xmpp;
 } Peer;
@@ -106,8 +109,8 @@ void peer_json_append_string(GString *out, const char *text);
 int peer_send_raw(Peer *peer, const guint8 *buf, gsize len);
 
 /* peer.c: the session */
-/* Creates the ICE agent (controlling, gathering host candidates on `address`), and starts
- * gathering. Returns FALSE (and emits nothing) if gathering cannot start. */
+/* Creates the ICE agent (controlling unless ice_controlled, gathering host candidates on
+ * `address`), and starts gathering. Returns FALSE (and emits nothing) if gathering cannot start. */
 gboolean peer_session_new(Peer *peer);
 /* The remote side: DTLS (client unless dtls_server) checking `fingerprint`, then ICE
  * credentials and candidates (NiceCandidate*, stream and component ids are filled in).
