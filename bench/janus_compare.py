@@ -12,10 +12,11 @@ in bench mode) publish and subscribe through either server:
   multistream PeerConnection and answering Janus's offer.
 
 Scenarios (counts and rates are options):
-  webinar  1 video publisher -> 50 subscribers, 500 packets/s, 1100-byte payloads
+  webinar  1 video publisher -> 50 subscribers, 200 packets/s, 1100-byte payloads
   meeting  10 video publishers x 10 subscribers (each receives all 10), 100 packets/s each
-  audio    100 audio publishers x 10 subscribers (each receives all 100), 50 packets/s
-           each, 160-byte payloads
+  audio    100 audio publishers x 10 subscribers (each receives all 100), 10 packets/s
+           each, 160-byte payloads (50 a second, as Opus sends, needs more than 2 cores
+           for the peers alone)
 
 Each (server, scenario, SRTP profile) run starts a fresh server, connects the peers, checks
 that every subscriber receives every stream (a short warm-up send), then measures one
