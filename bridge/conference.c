@@ -125,6 +125,9 @@ static gboolean
 on_tick(gpointer data)
 {
     BridgeConference *conf = data;
+    /* What this pass of the loop forwarded goes out before the slower work of the tick
+     * (DTLS retransmissions, expiries). */
+    bridge_send_batch_flush(conf->worker->batch);
     gint64 now = g_get_monotonic_time();
     for (guint i = conf->list->len; i-- > 0;) {
         BridgeEndpoint *ep = g_ptr_array_index(conf->list, i);

@@ -112,6 +112,8 @@ handle_dtls(BridgeEndpoint *ep, const guint8 *buf, gsize len)
         g_ptr_array_add(ep->early_dtls, g_bytes_new(buf, len));
         return;
     }
+    /* A handshake step costs up to milliseconds: what is queued goes out first. */
+    bridge_send_batch_flush(ep->conference->worker->batch);
     gboolean was_up = ep->srtp_out != NULL;
     BridgeDtlsState st = bridge_dtls_receive(ep->dtls, buf, len);
     if (st == BRIDGE_DTLS_CONNECTED && !was_up)

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -25,13 +26,12 @@ typedef struct {
     struct sockaddr_storage addr;
     guint16 len;
     gboolean forwarded;
-    gconstpointer owner; /* NULL: forgotten */
-    gint next;           /* the next entry to the same owner, -1 */
+    gint next; /* the next entry to the same owner, -1 */
 } Entry;
 
 typedef struct {
     gconstpointer owner;
-    guint generation; /* the bucket is in use when it equals the batch's */
+    guint64 generation; /* the bucket is in use when it equals the batch's (never wraps) */
     gint head, tail;
 } Dest;
 
@@ -51,13 +51,30 @@ struct _BridgeSendBatch {
     Entry entries[BRIDGE_SEND_BATCH_SLOTS];
     guint n;
     Dest dests[DEST_BUCKETS];
-    guint generation;
+    guint64 generation;
     gint order[BRIDGE_SEND_BATCH_SLOTS]; /* buckets of the destinations, first queued first */
     guint n_dests;
     gboolean gso;
     BridgeWorkerCounts *counts;
     Scratch *scratch;
 };
+
+/* Kernels before 4.18 do not know UDP_SEGMENT and would ignore it in a control message,
+ * sending a run as one oversized datagram: ask once. */
+static gboolean
+gso_supported(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return FALSE;
+    int size = 0;
+    socklen_t len = sizeof size;
+    gboolean ok = getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0;
+    close(fd);
+    if (!ok)
+        g_info("this kernel has no UDP GSO; media is sent packet by packet");
+    return ok;
+}
 
 BridgeSendBatch *
 bridge_send_batch_new(BridgeWorkerCounts *counts)
@@ -66,7 +83,7 @@ bridge_send_batch_new(BridgeWorkerCounts *counts)
     b->bufs = g_malloc(sizeof *b->bufs * BRIDGE_SEND_BATCH_SLOTS);
     b->scratch = g_new0(Scratch, 1);
     b->generation = 1;
-    b->gso = TRUE;
+    b->gso = gso_supported();
     b->counts = counts;
     return b;
 }
@@ -110,7 +127,9 @@ bridge_send_batch_slot(BridgeSendBatch *b)
 static guint
 dest_hash(gconstpointer owner)
 {
-    return (guint)(((guintptr)owner >> 4) * 2654435761u) % DEST_BUCKETS;
+    /* Fibonacci hashing: the top bits of the product depend on every bit of the pointer. */
+    return (guint)(((guint64)(guintptr)owner * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> 54) %
+           DEST_BUCKETS;
 }
 
 static Dest *
@@ -142,7 +161,6 @@ bridge_send_batch_commit(BridgeSendBatch *b, int fd, const struct sockaddr *addr
     memcpy(&e->addr, addr, addr_len);
     e->len = (guint16)len;
     e->forwarded = forwarded;
-    e->owner = owner;
     e->next = -1;
     Dest *d = dest_for(b, owner);
     if (d->tail < 0)
@@ -171,10 +189,8 @@ bridge_send_batch_forget(BridgeSendBatch *b, gconstpointer owner)
     Dest *d = dest_lookup(b, owner);
     if (d == NULL)
         return;
-    for (gint i = d->head; i >= 0; i = b->entries[i].next) {
-        b->entries[i].owner = NULL;
+    for (gint i = d->head; i >= 0; i = b->entries[i].next)
         b->counts->receiver_gone++;
-    }
     /* A new endpoint at the same address starts a chain of its own. */
     d->head = d->tail = -1;
 }
@@ -222,8 +238,8 @@ static void
 message_failed(BridgeSendBatch *b, guint m, int err)
 {
     Scratch *s = b->scratch;
-    if (s->segments[m] > 1 && (err == EIO || err == EINVAL || err == EOPNOTSUPP ||
-                               err == ENOPROTOOPT || err == ENOTSUP)) {
+    if (s->segments[m] > 1 &&
+        (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT)) {
         if (err != EINVAL && b->gso) { /* EINVAL may be one oversized segment, not the kernel */
             b->gso = FALSE;
             b->counts->gso_disabled++;
@@ -243,6 +259,12 @@ send_messages(BridgeSendBatch *b, int fd, guint from, guint to)
     while (from < to) {
         b->counts->send_calls++;
         int n = sendmmsg(fd, s->msgs + from, to - from, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+            /* The socket's send buffer is full: the rest would fail the same way. */
+            for (guint m = from; m < to; m++)
+                b->counts->send_failed += s->segments[m];
+            return;
+        }
         if (n < 0) {
             message_failed(b, from, errno);
             from++;
@@ -323,6 +345,5 @@ bridge_send_batch_flush(BridgeSendBatch *b)
     }
     b->n = 0;
     b->n_dests = 0;
-    if (++b->generation == 0)
-        b->generation = 1;
+    b->generation++;
 }

@@ -38,8 +38,9 @@ bridge_stats_init(BridgeStats *s, CcMetrics *m)
     /* Queued for a receiver that was removed before the batch went out. */
     s->drop_receiver_gone =
         cc_metrics_counter(m, DROPS, DROPS_HELP, "reason", "receiver_gone", NULL);
-    s->send_calls = cc_metrics_counter(m, "conclave_bridge_send_calls_total",
-                                       "System calls that sent media datagrams", NULL);
+    s->send_calls = cc_metrics_counter(
+        m, "conclave_bridge_send_calls_total",
+        "System calls that sent datagrams on media sockets (media, RTCP, DTLS)", NULL);
     s->gso_packets = cc_metrics_counter(m, "conclave_bridge_gso_packets_total",
                                         "Datagrams sent inside a UDP GSO message", NULL);
     s->gso_disabled = cc_metrics_counter(

@@ -388,8 +388,9 @@ class BridgeMedia(unittest.TestCase):
         """Bursts of 10 packets per sender every 10 ms leave the bridge in batches (several
         packets per system call, runs to one receiver as one GSO message). Meanwhile one
         receiver stops reading (its socket fills), one sender is killed mid-burst and one
-        receiver is removed over Colibri2 while packets for it are queued: the others still
-        get every packet, whole and in order, and nothing is counted as a failed send."""
+        receiver is removed over Colibri2 mid-stream: the others still get every packet,
+        whole and in order, and nothing is counted as a failed send. (A receiver removed
+        with packets still queued for it is covered by the send-batch unit test.)"""
         counters = Counters(self.bridge)
         senders = ['s1', 's2']
         receivers = ['r1', 'r2', 'stalled', 'removed']
