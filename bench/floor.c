@@ -1,12 +1,17 @@
 /* bench-floor: the cheapest possible forwarding on this machine, as the yardstick for
- * bench/forward.py. Per packet: copy a 1112-byte RTP packet, protect it with libsrtp2
- * (the profile given) and send it over UDP on loopback - the work an SFU cannot avoid for
- * each packet it forwards. Prints one JSON line: packets per CPU-second. */
+ * bench/forward.py. Per packet: copy a 1112-byte RTP packet, protect it (the profile
+ * given) and send it over UDP on loopback - the work an SFU cannot avoid for each packet it
+ * forwards. The protect is the bridge's own (bridge_srtp_protect), or with a third argument
+ * `libsrtp`, libsrtp2's srtp_protect as the bridge used to call it, so that both stay
+ * measurable. Prints one JSON line: packets per CPU-second.
+ *
+ *   bench-floor [gcm|cm] [SECONDS] [bridge|libsrtp] */
 #include "rtp.h"
 #include "srtp.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <srtp2/srtp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,11 +26,49 @@ cpu_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* libsrtp2 outbound, configured as bridge/srtp.c configures it. */
+static srtp_t
+libsrtp_outbound(const BridgeSrtpKey *key)
+{
+    srtp_policy_t policy;
+    memset(&policy, 0, sizeof policy);
+    if (key->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+    } else {
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
+    }
+    guint8 master[30];
+    memcpy(master, key->key, 16);
+    memcpy(master + 16, key->salt, bridge_srtp_salt_len(key->profile));
+    policy.key = master;
+    policy.ssrc.type = ssrc_any_outbound;
+    policy.window_size = 1024;
+    policy.allow_repeat_tx = 1;
+    srtp_t session = NULL;
+    return srtp_create(&session, &policy) == srtp_err_status_ok ? session : NULL;
+}
+
 int
 main(int argc, char **argv)
 {
     gboolean gcm = argc < 2 || g_strcmp0(argv[1], "cm") != 0;
     double seconds = argc > 2 ? g_ascii_strtod(argv[2], NULL) : 2.0;
+    const char *protect = argc > 3 ? argv[3] : "bridge";
+    gboolean use_libsrtp = g_strcmp0(protect, "libsrtp") == 0;
+    if (argc > 1 && g_strcmp0(argv[1], "gcm") != 0 && g_strcmp0(argv[1], "cm") != 0) {
+        fprintf(stderr, "bench-floor: unknown profile '%s' (gcm or cm)\n", argv[1]);
+        return 2;
+    }
+    if (!use_libsrtp && g_strcmp0(protect, "bridge") != 0) {
+        fprintf(stderr, "bench-floor: unknown protect '%s' (bridge or libsrtp)\n", protect);
+        return 2;
+    }
+    if (!(seconds > 0)) {
+        fprintf(stderr, "bench-floor: SECONDS must be positive\n");
+        return 2;
+    }
     bridge_srtp_global_init();
     BridgeSrtpKey key = {.profile =
                              gcm ? BRIDGE_SRTP_AEAD_AES_128_GCM : BRIDGE_SRTP_AES128_CM_SHA1_80};
@@ -35,8 +78,9 @@ main(int argc, char **argv)
         key.salt[i] = (guint8)g_random_int();
     g_autoptr(GError) error = NULL;
     g_autoptr(BridgeSrtp) srtp = bridge_srtp_new(&key, TRUE, &error);
-    if (srtp == NULL) {
-        fprintf(stderr, "bench-floor: %s\n", error->message);
+    srtp_t libsrtp = use_libsrtp ? libsrtp_outbound(&key) : NULL;
+    if (srtp == NULL || (use_libsrtp && libsrtp == NULL)) {
+        fprintf(stderr, "bench-floor: %s\n", error ? error->message : "srtp_create failed");
         return 1;
     }
     int rx = socket(AF_INET, SOCK_DGRAM, 0);
@@ -59,7 +103,14 @@ main(int argc, char **argv)
             bridge_rtp_write_header(plain, 96, FALSE, (guint16)packets, (guint32)packets, 0x1234);
             memcpy(out, plain, sizeof plain);
             gsize len = sizeof plain;
-            if (bridge_srtp_protect(srtp, out, &len) != 0 || send(tx, out, len, 0) < 0) {
+            int n = (int)len, rc;
+            if (use_libsrtp) {
+                rc = srtp_protect(libsrtp, out, &n) == srtp_err_status_ok ? 0 : -1;
+                len = (gsize)n;
+            } else {
+                rc = bridge_srtp_protect(srtp, out, &len);
+            }
+            if (rc != 0 || send(tx, out, len, 0) < 0) {
                 perror("bench-floor: protect/send");
                 return 1;
             }
@@ -69,9 +120,12 @@ main(int argc, char **argv)
             ;
     }
     double cpu = cpu_seconds() - start;
-    printf("{\"profile\":\"%s\",\"packets\":%" G_GUINT64_FORMAT ",\"cpu_seconds\":%.3f,"
-           "\"packets_per_cpu_second\":%.0f}\n",
-           bridge_srtp_profile_name(key.profile), packets, cpu, (double)packets / cpu);
+    printf("{\"profile\":\"%s\",\"protect\":\"%s\",\"packets\":%" G_GUINT64_FORMAT
+           ",\"cpu_seconds\":%.3f,\"packets_per_cpu_second\":%.0f}\n",
+           bridge_srtp_profile_name(key.profile), use_libsrtp ? "libsrtp" : "bridge", packets, cpu,
+           (double)packets / cpu);
+    if (libsrtp != NULL)
+        srtp_dealloc(libsrtp);
     close(rx);
     close(tx);
     return 0;

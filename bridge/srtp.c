@@ -1,16 +1,20 @@
 /* libsrtp2 sessions (see srtp.h). Owns the srtp_t and its policy; knows nothing of DTLS or
  * of endpoints. Outbound sessions allow repeated transmission of an index, because the
- * bridge answers NACKs by sending a stored packet again with its original sequence number. */
+ * bridge answers NACKs by sending a stored packet again with its original sequence number.
+ * Outbound RTP, the per-copy cost of forwarding, goes through srtp-send.c instead: the same
+ * bytes without libsrtp's per-call cost. */
 #include "srtp.h"
 
 #include "cc-error.h"
+#include "srtp-send.h"
 
 #include <errno.h>
 #include <srtp2/srtp.h>
 #include <string.h>
 
 struct _BridgeSrtp {
-    srtp_t session;
+    srtp_t session;      /* SRTCP both ways, inbound RTP */
+    BridgeSrtpSend *rtp; /* outbound RTP; NULL on inbound sessions */
 };
 
 void
@@ -30,12 +34,6 @@ bridge_srtp_profile_name(BridgeSrtpProfile profile)
 {
     return profile == BRIDGE_SRTP_AEAD_AES_128_GCM ? "SRTP_AEAD_AES_128_GCM"
                                                    : "SRTP_AES128_CM_SHA1_80";
-}
-
-gsize
-bridge_srtp_salt_len(BridgeSrtpProfile profile)
-{
-    return profile == BRIDGE_SRTP_AEAD_AES_128_GCM ? 12 : 14;
 }
 
 BridgeSrtp *
@@ -66,6 +64,10 @@ bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError **error)
         g_free(srtp);
         return NULL;
     }
+    if (outbound && (srtp->rtp = bridge_srtp_send_new(key, error)) == NULL) {
+        bridge_srtp_free(srtp);
+        return NULL;
+    }
     return srtp;
 }
 
@@ -75,6 +77,7 @@ bridge_srtp_free(BridgeSrtp *srtp)
     if (srtp == NULL)
         return;
     srtp_dealloc(srtp->session);
+    bridge_srtp_send_free(srtp->rtp);
     g_free(srtp);
 }
 
@@ -97,6 +100,8 @@ status_to_code(srtp_err_status_t st)
 int
 bridge_srtp_protect(BridgeSrtp *srtp, guint8 *buf, gsize *len)
 {
+    if (srtp->rtp != NULL)
+        return bridge_srtp_send_protect(srtp->rtp, buf, len);
     int n = (int)*len;
     int rc = status_to_code(srtp_protect(srtp->session, buf, &n));
     if (rc == 0)

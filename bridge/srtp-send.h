@@ -1,0 +1,46 @@
+/* The outbound SRTP transform (RTP only) on OpenSSL, keyed once per session: what
+ * bridge_srtp_protect() runs for every packet the bridge forwards. It gives the very bytes
+ * libsrtp's outbound session gives (allowing repeated transmission, replay window 1024):
+ * the same sequence number protected again gives the same bytes, an index older than the
+ * window is refused. SRTCP and inbound packets stay with libsrtp (see srtp.h). */
+#pragma once
+
+#include "srtp-key.h"
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* SSRCs one session protects at most; the next new one is refused with -ENOSPC. */
+#define BRIDGE_SRTP_SEND_MAX_SSRCS 1024
+
+/* RFC 3711 §4.3.1 labels of the session keys this transform derives. */
+enum {
+    BRIDGE_SRTP_LABEL_RTP_ENCRYPTION = 0x00,
+    BRIDGE_SRTP_LABEL_RTP_AUTH = 0x01,
+    BRIDGE_SRTP_LABEL_RTP_SALT = 0x02,
+};
+
+typedef struct _BridgeSrtpSend BridgeSrtpSend;
+
+/* The RFC 3711 §4.3 key derivation (AES-CM PRF, key derivation rate 0): `len` bytes for
+ * `label`. A 12-byte GCM master salt is given zero-padded to 14 bytes, as libsrtp does. */
+gboolean bridge_srtp_kdf(const guint8 master_key[16], const guint8 master_salt[14], guint8 label,
+                         guint8 *out, gsize len);
+
+/* From the DTLS-SRTP master key and salt. */
+BridgeSrtpSend *bridge_srtp_send_new(const BridgeSrtpKey *key, GError **error);
+/* From session keys directly, for known-answer tests: `salt` is 14 bytes for CM, 12 for
+ * GCM; `auth_key` is 20 bytes for CM, NULL for GCM. */
+BridgeSrtpSend *bridge_srtp_send_new_session(BridgeSrtpProfile profile, const guint8 enc_key[16],
+                                             const guint8 *salt, const guint8 *auth_key,
+                                             GError **error);
+void bridge_srtp_send_free(BridgeSrtpSend *send);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BridgeSrtpSend, bridge_srtp_send_free)
+
+/* Protects an RTP packet in place; the buffer has BRIDGE_SRTP_MAX_TRAILER bytes of room
+ * after `*len`. 0, or -EINVAL (malformed header), -EALREADY (index older than the
+ * window), -ENOSPC (too many SSRCs), -EIO (OpenSSL failed). */
+int bridge_srtp_send_protect(BridgeSrtpSend *send, guint8 *buf, gsize *len);
+
+G_END_DECLS
