@@ -34,7 +34,8 @@ bridge_conference_endpoint(BridgeConference *conf, const char *id)
 void
 bridge_conference_rebuild_ssrcs(BridgeConference *conf)
 {
-    g_hash_table_remove_all(conf->ssrc_owner);
+    GHashTable *old = conf->ssrc_owner;
+    conf->ssrc_owner = g_hash_table_new(NULL, NULL);
     for (guint i = 0; i < conf->list->len; i++) {
         BridgeEndpoint *ep = g_ptr_array_index(conf->list, i);
         for (guint j = 0; j < ep->n_ssrcs; j++) {
@@ -44,6 +45,22 @@ bridge_conference_rebuild_ssrcs(BridgeConference *conf)
                 g_hash_table_insert(conf->ssrc_owner, key, ep);
         }
     }
+    /* An SSRC that lost its sender (which is still allocated here: this runs before an
+     * endpoint is freed) may be taken by another one, whose packets must never be sent
+     * under indexes the old sender's already used: every receiver retires it. */
+    GHashTableIter it;
+    gpointer key, owner;
+    g_hash_table_iter_init(&it, old);
+    while (g_hash_table_iter_next(&it, &key, &owner)) {
+        if (g_hash_table_lookup(conf->ssrc_owner, key) == owner)
+            continue;
+        for (guint i = 0; i < conf->list->len; i++) {
+            BridgeEndpoint *to = g_ptr_array_index(conf->list, i);
+            if (to->srtp_out != NULL)
+                bridge_srtp_retire_ssrc(to->srtp_out, GPOINTER_TO_UINT(key));
+        }
+    }
+    g_hash_table_unref(old);
 }
 
 static const char *

@@ -68,8 +68,8 @@ on_dtls_connected(BridgeEndpoint *ep)
     if (ep->srtp_in != NULL)
         ep->srtp_out = bridge_srtp_new(&local, TRUE, &error);
     BridgeSrtpProfile profile = local.profile; /* the keys are wiped below, not the name */
-    memset(&local, 0, sizeof local);
-    memset(&remote, 0, sizeof remote);
+    explicit_bzero(&local, sizeof local);      /* not optimised away, unlike memset */
+    explicit_bzero(&remote, sizeof remote);
     if (ep->srtp_out == NULL) {
         g_warning("endpoint %s: %s", ep->id, error->message);
         g_clear_pointer(&ep->srtp_in, bridge_srtp_free);

@@ -5,7 +5,8 @@
  * terminate receiver reports, turn PLI/FIR into one rate-limited PLI to the sender, answer
  * generic NACKs from the sender's retransmission buffer. A conference being recorded also
  * hands every accepted packet, decrypted, to its recorder's queue (recorder.c). No
- * allocation, lock or log here: every failure is a counter. */
+ * allocation (but OpenSSL's HMAC, see srtp.h), lock or log here: every failure is a
+ * counter. */
 #include "bridge-media.h"
 
 #include "rtcp.h"
@@ -63,7 +64,9 @@ send_rtp_copy(BridgeEndpoint *to, const guint8 *buf, gsize len, gboolean forward
     guint8 *out = bridge_endpoint_send_buffer(to);
     memcpy(out, buf, len);
     gsize olen = len;
-    if (bridge_srtp_protect(to->srtp_out, out, &olen) != 0) {
+    int rc = forwarded ? bridge_srtp_protect(to->srtp_out, out, &olen)
+                       : bridge_srtp_protect_again(to->srtp_out, out, &olen);
+    if (rc != 0) {
         cc_metric_inc(to->config->stats->drop_srtp);
         return;
     }
@@ -185,7 +188,10 @@ answer_nack(guint16 seq, gpointer data)
         }
         return;
     }
-    send_rtp_copy(nc->requester, slot->data, slot->len, FALSE);
+    BridgeEndpoint *to = nc->requester;
+    if (to->pt_filter && !cc_colibri2_payload_type_has(&to->accepted_pts, slot->data[1] & 0x7f))
+        return; /* a packet it was never sent: the filter holds for answers too */
+    send_rtp_copy(to, slot->data, slot->len, FALSE);
     nc->answered++;
     nc->requester->nack_window_count++;
 }

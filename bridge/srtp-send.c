@@ -29,6 +29,11 @@ typedef struct {
     guint32 ssrc;
     gboolean used;
     guint64 index; /* highest packet index sent: ROC << 16 | SEQ */
+    /* Bit k: index - k was sent. A new packet never reuses an index: under one key, an
+     * index encrypts one plaintext only (with GCM, two would give away the hash key). */
+    guint64 sent[WINDOW / 64];
+    /* Indexes below this may not be sent again (bridge_srtp_send_retire). */
+    guint64 repeat_floor;
 } SenderState;
 
 struct _BridgeSrtpSend {
@@ -39,6 +44,7 @@ struct _BridgeSrtpSend {
     SenderState *slots; /* open addressing, at most half full */
     guint n_slots;      /* a power of two */
     guint n_used;
+    guint32 seed; /* mixed into the hash: senders choose their SSRCs */
 };
 
 static gpointer
@@ -99,6 +105,7 @@ bridge_srtp_send_new_session(BridgeSrtpProfile profile, const guint8 enc_key[16]
     memcpy(send->salt, salt, bridge_srtp_salt_len(profile));
     send->n_slots = FIRST_SLOTS;
     send->slots = g_new0(SenderState, send->n_slots);
+    send->seed = g_random_int();
     send->cipher = EVP_CIPHER_CTX_new();
     const EVP_CIPHER *cipher = gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
     if (send->cipher == NULL ||
@@ -162,17 +169,18 @@ bridge_srtp_send_free(BridgeSrtpSend *send)
 }
 
 /* Fibonacci hashing: the product's top bits depend on all of the SSRC's bits, so SSRCs that
- * share their low bits do not pile up in one run of slots. */
+ * share their low bits do not pile up in one run of slots; the session's random seed keeps
+ * a sender from choosing SSRCs that do. */
 static guint
-slot_of(guint32 ssrc, guint n_slots)
+slot_of(guint32 ssrc, guint32 seed, guint n_slots)
 {
-    return (guint)(((guint64)(guint32)(ssrc * 2654435761u) * n_slots) >> 32);
+    return (guint)(((guint64)(guint32)((ssrc ^ seed) * 2654435761u) * n_slots) >> 32);
 }
 
 static SenderState *
-find_slot(SenderState *slots, guint n_slots, guint32 ssrc)
+find_slot(SenderState *slots, guint n_slots, guint32 seed, guint32 ssrc)
 {
-    guint i = slot_of(ssrc, n_slots);
+    guint i = slot_of(ssrc, seed, n_slots);
     while (slots[i].used && slots[i].ssrc != ssrc)
         i = (i + 1) & (n_slots - 1);
     return &slots[i];
@@ -183,7 +191,7 @@ find_slot(SenderState *slots, guint n_slots, guint32 ssrc)
 static SenderState *
 sender_state(BridgeSrtpSend *send, guint32 ssrc)
 {
-    SenderState *s = find_slot(send->slots, send->n_slots, ssrc);
+    SenderState *s = find_slot(send->slots, send->n_slots, send->seed, ssrc);
     if (s->used)
         return s;
     if (send->n_used >= BRIDGE_SRTP_SEND_MAX_SSRCS)
@@ -193,17 +201,47 @@ sender_state(BridgeSrtpSend *send, guint32 ssrc)
         SenderState *slots = g_new0(SenderState, n_slots);
         for (guint i = 0; i < send->n_slots; i++)
             if (send->slots[i].used)
-                *find_slot(slots, n_slots, send->slots[i].ssrc) = send->slots[i];
+                *find_slot(slots, n_slots, send->seed, send->slots[i].ssrc) = send->slots[i];
         g_free(send->slots);
         send->slots = slots;
         send->n_slots = n_slots;
-        s = find_slot(slots, n_slots, ssrc);
+        s = find_slot(slots, n_slots, send->seed, ssrc);
     }
     s->used = TRUE;
     s->ssrc = ssrc;
     s->index = 0;
     send->n_used++;
     return s;
+}
+
+/* Moves the window of sent indexes up by `d` (the new highest index is `d` above the old). */
+static void
+shift_window(guint64 *sent, guint32 d)
+{
+    guint n = WINDOW / 64;
+    if (d >= WINDOW) {
+        memset(sent, 0, n * sizeof *sent);
+        return;
+    }
+    guint words = d / 64, bits = d % 64;
+    for (guint i = n; i-- > 0;) {
+        guint64 v = i >= words ? sent[i - words] << bits : 0;
+        if (bits != 0 && i >= words + 1)
+            v |= sent[i - words - 1] >> (64 - bits);
+        sent[i] = v;
+    }
+}
+
+static gboolean
+window_has(const guint64 *sent, guint32 k)
+{
+    return (sent[k / 64] >> (k % 64)) & 1;
+}
+
+static void
+window_set(guint64 *sent, guint32 k)
+{
+    sent[k / 64] |= G_GUINT64_CONSTANT(1) << (k % 64);
 }
 
 /* libsrtp's srtp_rdbx_estimate_index()/srtp_index_guess() (RFC 3711 §3.3.1), to the
@@ -313,7 +351,7 @@ protect_cm(BridgeSrtpSend *send, guint8 *buf, gsize *len, gsize hlen, guint32 ro
 }
 
 int
-bridge_srtp_send_protect(BridgeSrtpSend *send, guint8 *buf, gsize *len)
+bridge_srtp_send_protect(BridgeSrtpSend *send, guint8 *buf, gsize *len, gboolean again)
 {
     /* a UDP datagram's worth at most, which also keeps lengths within OpenSSL's int */
     gsize hlen = *len <= G_MAXUINT16 ? header_length(buf, *len) : 0;
@@ -326,12 +364,29 @@ bridge_srtp_send_protect(BridgeSrtpSend *send, guint8 *buf, gsize *len)
         return -ENOSPC;
     guint64 index;
     gint32 delta = estimate_index(state->index, seq, &index);
-    if (delta > 0)
-        state->index += (guint16)delta;
-    else if (delta <= -WINDOW)
+    if (delta <= -WINDOW)
         return -EALREADY;
-    /* otherwise inside the window: a repeat gives the same bytes, as NACK answers need */
+    if (delta <= 0) {
+        /* inside the window: a repeat only as a retransmission of the same packet, and
+         * only of an index that has not changed hands since (bridge_srtp_send_retire) */
+        gboolean was_sent = window_has(state->sent, (guint32)-delta);
+        if (was_sent && (!again || index < state->repeat_floor))
+            return -EALREADY;
+        window_set(state->sent, (guint32)-delta);
+    } else {
+        state->index += (guint16)delta;
+        shift_window(state->sent, (guint32)delta);
+        window_set(state->sent, 0);
+    }
     guint32 roc = (guint32)(index >> 16);
     return send->profile == BRIDGE_SRTP_AEAD_AES_128_GCM ? protect_gcm(send, buf, len, hlen, roc)
                                                          : protect_cm(send, buf, len, hlen, roc);
+}
+
+void
+bridge_srtp_send_retire(BridgeSrtpSend *send, guint32 ssrc)
+{
+    SenderState *s = find_slot(send->slots, send->n_slots, send->seed, ssrc);
+    if (s->used)
+        s->repeat_floor = s->index + 1;
 }

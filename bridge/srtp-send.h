@@ -1,8 +1,10 @@
 /* The outbound SRTP transform (RTP only) on OpenSSL, keyed once per session: what
  * bridge_srtp_protect() runs for every packet the bridge forwards. It gives the very bytes
- * libsrtp's outbound session gives (allowing repeated transmission, replay window 1024):
- * the same sequence number protected again gives the same bytes, an index older than the
- * window is refused. SRTCP and inbound packets stay with libsrtp (see srtp.h). */
+ * libsrtp's outbound session gives (replay window 1024): the same sequence number
+ * protected again as a retransmission gives the same bytes, an index older than the
+ * window is refused. Unlike libsrtp with allow_repeat_tx, it refuses to protect an index a
+ * second time unless asked for a retransmission. SRTCP and inbound packets stay with libsrtp (see
+ * srtp.h). */
 #pragma once
 
 #include "srtp-key.h"
@@ -39,8 +41,14 @@ void bridge_srtp_send_free(BridgeSrtpSend *send);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BridgeSrtpSend, bridge_srtp_send_free)
 
 /* Protects an RTP packet in place; the buffer has BRIDGE_SRTP_MAX_TRAILER bytes of room
- * after `*len`. 0, or -EINVAL (malformed header), -EALREADY (index older than the
- * window), -ENOSPC (too many SSRCs), -EIO (OpenSSL failed). */
-int bridge_srtp_send_protect(BridgeSrtpSend *send, guint8 *buf, gsize *len);
+ * after `*len`. `again`: a retransmission of a packet sent before (a NACK answer), which
+ * may reuse its index and gives the same bytes; otherwise an index already used is
+ * refused, so that no index ever encrypts two different plaintexts. 0, or -EINVAL
+ * (malformed header), -EALREADY (index already used, or older than the window), -ENOSPC
+ * (too many SSRCs), -EIO (OpenSSL failed). */
+int bridge_srtp_send_protect(BridgeSrtpSend *send, guint8 *buf, gsize *len, gboolean again);
+/* `ssrc` changed hands (its sender left, or another endpoint took it): what was sent
+ * under it may not be sent again, not even as a retransmission. */
+void bridge_srtp_send_retire(BridgeSrtpSend *send, guint32 ssrc);
 
 G_END_DECLS

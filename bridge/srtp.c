@@ -58,7 +58,7 @@ bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError **error)
     policy.allow_repeat_tx = outbound ? 1 : 0;
     BridgeSrtp *srtp = g_new0(BridgeSrtp, 1);
     srtp_err_status_t st = srtp_create(&srtp->session, &policy);
-    memset(master, 0, sizeof master);
+    explicit_bzero(master, sizeof master);
     if (st != srtp_err_status_ok) {
         g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "srtp_create failed (%d)", (int)st);
         g_free(srtp);
@@ -97,16 +97,35 @@ status_to_code(srtp_err_status_t st)
     }
 }
 
-int
-bridge_srtp_protect(BridgeSrtp *srtp, guint8 *buf, gsize *len)
+static int
+protect(BridgeSrtp *srtp, guint8 *buf, gsize *len, gboolean again)
 {
     if (srtp->rtp != NULL)
-        return bridge_srtp_send_protect(srtp->rtp, buf, len);
+        return bridge_srtp_send_protect(srtp->rtp, buf, len, again);
     int n = (int)*len;
     int rc = status_to_code(srtp_protect(srtp->session, buf, &n));
     if (rc == 0)
         *len = (gsize)n;
     return rc;
+}
+
+int
+bridge_srtp_protect(BridgeSrtp *srtp, guint8 *buf, gsize *len)
+{
+    return protect(srtp, buf, len, FALSE);
+}
+
+int
+bridge_srtp_protect_again(BridgeSrtp *srtp, guint8 *buf, gsize *len)
+{
+    return protect(srtp, buf, len, TRUE);
+}
+
+void
+bridge_srtp_retire_ssrc(BridgeSrtp *srtp, guint32 ssrc)
+{
+    if (srtp->rtp != NULL)
+        bridge_srtp_send_retire(srtp->rtp, ssrc);
 }
 
 int

@@ -1,8 +1,9 @@
 /* SRTP and SRTCP sessions, keyed from a DTLS-SRTP handshake: libsrtp2, except outbound RTP
  * (srtp-send.h, the same bytes at less cost). One BridgeSrtp protects (outbound) or
  * unprotects (inbound) every SSRC of one endpoint. The protect/unprotect calls are
- * per-packet: they work in place and return 0 or a negative code, never allocate after the
- * first packet of an SSRC, never log. */
+ * per-packet: they work in place and return 0 or a negative code, never log, and allocate
+ * nothing after the first packet of an SSRC, except that OpenSSL 3.0's HMAC allocates twice
+ * per SRTP_AES128_CM_SHA1_80 packet (copies of its digest context). */
 #pragma once
 
 #include "srtp-key.h"
@@ -21,8 +22,13 @@ BridgeSrtp *bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError 
 void bridge_srtp_free(BridgeSrtp *srtp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BridgeSrtp, bridge_srtp_free)
 
-/* `len` in: plaintext/ciphertext length; out: the new length. */
+/* `len` in: plaintext/ciphertext length; out: the new length. On an outbound session,
+ * bridge_srtp_protect() refuses (-EALREADY) an RTP index it already used, and
+ * bridge_srtp_protect_again() is for retransmissions, which may reuse one. */
 int bridge_srtp_protect(BridgeSrtp *srtp, guint8 *buf, gsize *len);
+int bridge_srtp_protect_again(BridgeSrtp *srtp, guint8 *buf, gsize *len);
+/* An SSRC changed hands in the conference: its old packets may not be sent again. */
+void bridge_srtp_retire_ssrc(BridgeSrtp *srtp, guint32 ssrc);
 int bridge_srtp_unprotect(BridgeSrtp *srtp, guint8 *buf, gsize *len);
 int bridge_srtp_protect_rtcp(BridgeSrtp *srtp, guint8 *buf, gsize *len);
 int bridge_srtp_unprotect_rtcp(BridgeSrtp *srtp, guint8 *buf, gsize *len);

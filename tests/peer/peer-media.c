@@ -129,7 +129,9 @@ on_nacked(guint16 seq, gpointer data)
         return;
     guint8 buf[1600 + BRIDGE_SRTP_MAX_TRAILER];
     memcpy(buf, h->data, h->len);
-    if (protect_and_send(p, buf, h->len, FALSE) == 0)
+    gsize len = h->len;
+    /* the packet again, under its index: a retransmission (see bridge/srtp.h) */
+    if (bridge_srtp_protect_again(p->srtp_out, buf, &len) == 0 && peer_send_raw(p, buf, len) == 0)
         p->retransmitted++;
 }
 

@@ -169,7 +169,7 @@ compare_session(GRand *rng, BridgeSrtpProfile profile, int n, int *wraps, int *r
         memcpy(b, plain, len);
         gsize a_len = len;
         int b_len = (int)len;
-        int rc = bridge_srtp_send_protect(ours, a, &a_len);
+        int rc = bridge_srtp_send_protect(ours, a, &a_len, TRUE);
         srtp_err_status_t status = srtp_protect(oracle, b, &b_len);
         if (status == srtp_err_status_replay_old) {
             ck_assert_int_eq(rc, -EALREADY);
@@ -286,7 +286,7 @@ START_TEST(test_gcm_rfc7714)
     g_autoptr(BridgeSrtpSend) send =
         bridge_srtp_send_new_session(BRIDGE_SRTP_AEAD_AES_128_GCM, key, salt, NULL, NULL);
     ck_assert_ptr_nonnull(send);
-    ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len), 0);
+    ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len, TRUE), 0);
     ck_assert_uint_eq(len, expected_len);
     ck_assert_int_eq(memcmp(pkt, expected, len), 0);
 }
@@ -304,7 +304,7 @@ START_TEST(test_cm_rfc3711_keystream)
         bridge_srtp_send_new_session(BRIDGE_SRTP_AES128_CM_SHA1_80, key, salt, auth, NULL);
     ck_assert_ptr_nonnull(send);
     gsize len = 12 + 32;
-    ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len), 0);
+    ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len, TRUE), 0);
     ck_assert_uint_eq(len, 12 + 32 + 10);
     ck_assert_int_eq(memcmp(pkt + 12, expected, 32), 0);
     /* CM without an auth key is a caller's mistake, reported */
@@ -325,7 +325,7 @@ protect_seq(BridgeSrtpSend *send, srtp_t oracle, guint8 ssrc, guint16 seq)
     memcpy(b, a, sizeof a);
     gsize len = 64;
     int b_len = 64;
-    int rc = bridge_srtp_send_protect(send, a, &len);
+    int rc = bridge_srtp_send_protect(send, a, &len, TRUE);
     srtp_err_status_t st = srtp_protect(oracle, b, &b_len);
     ck_assert_int_eq(rc == 0, st == srtp_err_status_ok);
     if (rc == 0)
@@ -379,7 +379,7 @@ expect_malformed(BridgeSrtpSend *send, const guint8 *pkt, gsize len)
     guint8 *copy = g_malloc(MAX(len, 1)); /* a valid pointer even for 0 bytes */
     memcpy(copy, pkt, len);
     gsize n = len;
-    ck_assert_int_eq(bridge_srtp_send_protect(send, copy, &n), -EINVAL);
+    ck_assert_int_eq(bridge_srtp_send_protect(send, copy, &n, TRUE), -EINVAL);
     ck_assert_uint_eq(n, len);
     ck_assert(len == 0 || memcmp(copy, pkt, len) == 0);
     g_free(copy);
@@ -415,7 +415,7 @@ START_TEST(test_malformed)
     guint8 ok[16 + 12 + BRIDGE_SRTP_MAX_TRAILER] = {0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9};
     ok[15] = 3;
     gsize len = 16 + 12;
-    ck_assert_int_eq(bridge_srtp_send_protect(send, ok, &len), 0);
+    ck_assert_int_eq(bridge_srtp_send_protect(send, ok, &len, TRUE), 0);
     ck_assert_uint_eq(len, 16 + 12 + 16);
 }
 END_TEST
@@ -435,7 +435,7 @@ START_TEST(test_ssrc_cap)
         pkt[10] = (guint8)(ssrc >> 8);
         pkt[11] = (guint8)ssrc;
         gsize len = 32;
-        ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len),
+        ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len, TRUE),
                          i < BRIDGE_SRTP_SEND_MAX_SSRCS ? 0 : -ENOSPC);
     }
     /* one already known still goes */
@@ -443,7 +443,7 @@ START_TEST(test_ssrc_cap)
     pkt[0] = 0x80;
     pkt[3] = 1;
     gsize len = 32;
-    ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len), 0);
+    ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len, TRUE), 0);
 }
 END_TEST
 
@@ -483,6 +483,94 @@ START_TEST(test_direction)
 }
 END_TEST
 
+/* Protects SSRC 9, `seq`, with a payload that says `content`; the bytes in `out`. */
+static int
+protect_content(BridgeSrtpSend *send, guint16 seq, guint8 content, gboolean again, guint8 *out)
+{
+    guint8 pkt[64 + BRIDGE_SRTP_MAX_TRAILER] = {0x80, 96};
+    pkt[2] = (guint8)(seq >> 8);
+    pkt[3] = (guint8)seq;
+    pkt[11] = 9;
+    memset(pkt + 12, content, 52);
+    gsize len = 64;
+    int rc = bridge_srtp_send_protect(send, pkt, &len, again);
+    if (rc == 0 && out != NULL)
+        memcpy(out, pkt, len);
+    return rc;
+}
+
+/* An index encrypts one plaintext: a new packet under an index already used is refused,
+ * a retransmission of it is not; against a model of the window over a random walk
+ * (reordering, repeats, jumps past the window). */
+START_TEST(test_an_index_is_never_reused_for_a_new_packet)
+{
+    g_autoptr(GRand) rng = g_rand_new_with_seed(11);
+    BridgeSrtpKey key;
+    random_key(rng, BRIDGE_SRTP_AEAD_AES_128_GCM, &key);
+    g_autoptr(BridgeSrtpSend) send = bridge_srtp_send_new(&key, NULL);
+    guint8 first[96], again[96];
+    ck_assert_int_eq(protect_content(send, 100, 1, FALSE, first), 0);
+    ck_assert_int_eq(protect_content(send, 100, 2, FALSE, NULL), -EALREADY);
+    ck_assert_int_eq(protect_content(send, 100, 1, TRUE, again), 0);
+    ck_assert_int_eq(memcmp(first, again, 64 + 16), 0);
+    ck_assert_int_eq(protect_content(send, 98, 1, FALSE, NULL), 0); /* late, never sent */
+    ck_assert_int_eq(protect_content(send, 98, 1, FALSE, NULL), -EALREADY);
+    /* The model: every index sent (17 bits are plenty for this walk), the highest. */
+    GHashTable *sent = g_hash_table_new(NULL, NULL);
+    g_hash_table_add(sent, GUINT_TO_POINTER(100));
+    g_hash_table_add(sent, GUINT_TO_POINTER(98));
+    gint64 highest = 100;
+    int refused = 0, accepted = 0;
+    for (int i = 0; i < 20000; i++) {
+        int r = g_rand_int_range(rng, 0, 1000) / 10; /* 99: 0.2 % */
+        if (r == 99 && g_rand_int_range(rng, 0, 5) != 0)
+            r = 0;
+        gint64 step = r < 85   ? 1
+                      : r < 92 ? -g_rand_int_range(rng, 0, 1100)    /* late, or a repeat */
+                      : r < 99 ? g_rand_int_range(rng, 2, 40)       /* a few lost */
+                               : g_rand_int_range(rng, 1024, 1500); /* past the window */
+        gint64 index = MAX(highest + step, 0);
+        if (index > 60000)
+            break; /* the walk stays in ROC 0, where SEQ is the index */
+        gboolean fresh =
+            !g_hash_table_contains(sent, GUINT_TO_POINTER(index)) && index > highest - 1024;
+        int rc = protect_content(send, (guint16)index, (guint8)i, FALSE, NULL);
+        ck_assert_int_eq(rc, fresh ? 0 : -EALREADY);
+        if (rc == 0) {
+            g_hash_table_add(sent, GUINT_TO_POINTER(index));
+            highest = MAX(highest, index);
+            accepted++;
+        } else {
+            refused++;
+        }
+    }
+    ck_assert_int_gt(accepted, 1000);
+    ck_assert_int_gt(refused, 100);
+    g_hash_table_unref(sent);
+}
+END_TEST
+
+/* After its SSRC changed hands, nothing sent under it is sent again, not even as a
+ * retransmission; what is sent after may be. */
+START_TEST(test_a_retired_ssrc_repeats_nothing_sent_before)
+{
+    g_autoptr(GRand) rng = g_rand_new_with_seed(12);
+    BridgeSrtpKey key;
+    random_key(rng, BRIDGE_SRTP_AES128_CM_SHA1_80, &key);
+    g_autoptr(BridgeSrtpSend) send = bridge_srtp_send_new(&key, NULL);
+    for (guint16 seq = 10; seq <= 20; seq++)
+        ck_assert_int_eq(protect_content(send, seq, 1, FALSE, NULL), 0);
+    ck_assert_int_eq(protect_content(send, 15, 1, TRUE, NULL), 0);
+    bridge_srtp_send_retire(send, 9);
+    bridge_srtp_send_retire(send, 12345); /* never sent: nothing to do */
+    ck_assert_int_eq(protect_content(send, 15, 2, TRUE, NULL), -EALREADY);
+    ck_assert_int_eq(protect_content(send, 20, 2, TRUE, NULL), -EALREADY);
+    ck_assert_int_eq(protect_content(send, 5, 2, FALSE, NULL), 0); /* never sent */
+    ck_assert_int_eq(protect_content(send, 21, 2, FALSE, NULL), 0);
+    ck_assert_int_eq(protect_content(send, 21, 2, TRUE, NULL), 0);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -497,6 +585,8 @@ make_suite(void)
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_ssrc_cap);
     tcase_add_test(tc, test_direction);
+    tcase_add_test(tc, test_an_index_is_never_reused_for_a_new_packet);
+    tcase_add_test(tc, test_a_retired_ssrc_repeats_nothing_sent_before);
     suite_add_tcase(s, tc);
     return s;
 }
