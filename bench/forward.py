@@ -11,7 +11,10 @@ Colibri2, connects N+M test peers (tests/peer), has each sender send timestamped
   machine: includes both peers' SRTP work and two loopback hops);
 - loss (packets a receiver never got, over packets sent times M);
 - the floor on this machine (bench-floor: SRTP protect + UDP send per packet, same
-  profile), and the bridge's figure as a percentage of it.
+  profile), measured right after the window twice: with the bridge's own protect and with
+  libsrtp2's; and the bridge's figure as a percentage of each;
+- how much the sends were batched: packets per send system call, and the share of packets
+  that left inside a UDP GSO message.
 
 With --call N, the conference is a call of N participants instead: each one sends and
 receives the N-1 others.
@@ -306,9 +309,12 @@ def single(bench, args):
         return {k: v - a[k] for k, v in bench.sample().items()}
 
     w, traffic = bench.send(args.seconds + 1.0, during)
-    floor = json.loads(subprocess.run(
-        [os.path.join(args.build, 'bench', 'bench-floor'), args.profile, '3'],
+    # Both floors right after the window, so that the machine's drift hits all alike: with
+    # the bridge's own SRTP protect, and with libsrtp2's (the yardstick before it had one).
+    floor, floor_libsrtp = (json.loads(subprocess.run(
+        [os.path.join(args.build, 'bench', 'bench-floor'), args.profile, '3', protect],
         check=True, capture_output=True, text=True, timeout=60).stdout)
+        for protect in ('bridge', 'libsrtp'))
     per_cpu = w['forwarded'] / w['cpu'] if w['cpu'] > 0 else float('nan')
     return {
         'profile': PROFILES[args.profile], 'senders': args.senders,
@@ -318,6 +324,9 @@ def single(bench, args):
         'forwarded_per_cpu_second': round(per_cpu),
         'floor_per_cpu_second': round(floor['packets_per_cpu_second']),
         'percent_of_floor': round(100 * per_cpu / floor['packets_per_cpu_second'], 1),
+        'floor_libsrtp_per_cpu_second': round(floor_libsrtp['packets_per_cpu_second']),
+        'percent_of_libsrtp_floor':
+            round(100 * per_cpu / floor_libsrtp['packets_per_cpu_second'], 1),
         'latency_p50_us': traffic['latency_p50_us'], 'latency_p99_us': traffic['latency_p99_us'],
         'loss_percent': traffic['loss_percent'],
         # Batching (bridges before it have no such counters: null).

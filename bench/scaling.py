@@ -54,6 +54,7 @@ def parse_args():
     ap.add_argument('--sweep', action='store_true', help='the table of docs/performance.md')
     ap.add_argument('--largest', action='store_true',
                     help='the largest conference one worker carries without loss')
+    ap.add_argument('--start', type=int, default=4, help='--largest: the first size tried')
     ap.add_argument('--max-participants', type=int, default=40)
     args = ap.parse_args()
     peers = args.conferences * args.participants
@@ -171,11 +172,18 @@ def step(workers, conferences, participants, rate, seconds, profile):
         if bridge is not None and bridge.proc is not None and bridge.proc.poll() is None:
             bridge.stop()
         prosody.stop()
-        procs.cleanup_all()
 
 
 def main():
     args = parse_args()
+    try:
+        run(args)
+    finally:
+        from conclave_harness import procs
+        procs.cleanup_all()  # once: it closes the harness
+
+
+def run(args):
     results = []
     if args.sweep:
         for workers, conferences, participants in SWEEP:
@@ -184,7 +192,7 @@ def main():
             print(json.dumps(results[-1]), file=sys.stderr)
     elif args.largest:
         # Grows the call by 2 until a run loses packets; the answer is the last clean size.
-        n, largest = 4, None
+        n, largest = args.start, None
         while n <= args.max_participants:
             r = step(1, 1, n, args.rate, args.seconds, args.profile)
             results.append(r)
