@@ -7,11 +7,11 @@
  *
  *   bench-floor [gcm|cm] [SECONDS] [bridge|libsrtp] */
 #include "rtp.h"
+#include "srtp-libsrtp.h"
 #include "srtp.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <srtp2/srtp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,28 +27,6 @@ cpu_seconds(void)
 }
 
 /* libsrtp2 outbound, configured as bridge/srtp.c configures it. */
-static srtp_t
-libsrtp_outbound(const BridgeSrtpKey *key)
-{
-    srtp_policy_t policy;
-    memset(&policy, 0, sizeof policy);
-    if (key->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-    } else {
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
-    }
-    guint8 master[30];
-    memcpy(master, key->key, 16);
-    memcpy(master + 16, key->salt, bridge_srtp_salt_len(key->profile));
-    policy.key = master;
-    policy.ssrc.type = ssrc_any_outbound;
-    policy.window_size = 1024;
-    policy.allow_repeat_tx = 1;
-    srtp_t session = NULL;
-    return srtp_create(&session, &policy) == srtp_err_status_ok ? session : NULL;
-}
 
 int
 main(int argc, char **argv)
@@ -78,7 +56,7 @@ main(int argc, char **argv)
         key.salt[i] = (guint8)g_random_int();
     g_autoptr(GError) error = NULL;
     g_autoptr(BridgeSrtp) srtp = bridge_srtp_new(&key, TRUE, &error);
-    srtp_t libsrtp = use_libsrtp ? libsrtp_outbound(&key) : NULL;
+    srtp_t libsrtp = use_libsrtp ? bridge_srtp_libsrtp_session(&key, TRUE, NULL) : NULL;
     if (srtp == NULL || (use_libsrtp && libsrtp == NULL)) {
         fprintf(stderr, "bench-floor: %s\n", error ? error->message : "srtp_create failed");
         return 1;

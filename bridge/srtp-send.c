@@ -6,6 +6,7 @@
 #include "srtp-send.h"
 
 #include "cc-error.h"
+#include "crypto.h"
 
 #include <errno.h>
 #include <openssl/core_names.h>
@@ -46,20 +47,6 @@ struct _BridgeSrtpSend {
     guint n_used;
     guint32 seed; /* mixed into the hash: senders choose their SSRCs */
 };
-
-static gpointer
-fetch_hmac(gpointer unused)
-{
-    return EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
-
-/* Fetched once: fetching is a provider lookup. */
-static EVP_MAC *
-hmac_algorithm(void)
-{
-    static GOnce once = G_ONCE_INIT;
-    return g_once(&once, fetch_hmac, NULL);
-}
 
 static void
 set_openssl_error(GError **error, const char *what)
@@ -115,7 +102,7 @@ bridge_srtp_send_new_session(BridgeSrtpProfile profile, const guint8 enc_key[16]
         return NULL;
     }
     if (!gcm) {
-        EVP_MAC *hmac = hmac_algorithm();
+        EVP_MAC *hmac = cc_hmac_algorithm();
         OSSL_PARAM params[] = {
             OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0),
             OSSL_PARAM_construct_end(),

@@ -6,10 +6,10 @@
 #include "srtp.h"
 
 #include "cc-error.h"
+#include "srtp-libsrtp.h"
 #include "srtp-send.h"
 
 #include <errno.h>
-#include <srtp2/srtp.h>
 #include <string.h>
 
 struct _BridgeSrtp {
@@ -36,8 +36,8 @@ bridge_srtp_profile_name(BridgeSrtpProfile profile)
                                                    : "SRTP_AES128_CM_SHA1_80";
 }
 
-BridgeSrtp *
-bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError **error)
+srtp_t
+bridge_srtp_libsrtp_session(const BridgeSrtpKey *key, gboolean outbound, srtp_err_status_t *status)
 {
     srtp_policy_t policy;
     memset(&policy, 0, sizeof policy);
@@ -49,21 +49,31 @@ bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError **error)
         srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
     }
     guint8 master[30];
-    gsize salt_len = bridge_srtp_salt_len(key->profile);
     memcpy(master, key->key, 16);
-    memcpy(master + 16, key->salt, salt_len);
+    memcpy(master + 16, key->salt, bridge_srtp_salt_len(key->profile));
     policy.key = master;
     policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
     policy.window_size = 1024;
     policy.allow_repeat_tx = outbound ? 1 : 0;
-    BridgeSrtp *srtp = g_new0(BridgeSrtp, 1);
-    srtp_err_status_t st = srtp_create(&srtp->session, &policy);
+    srtp_t session = NULL;
+    srtp_err_status_t st = srtp_create(&session, &policy);
     explicit_bzero(master, sizeof master);
-    if (st != srtp_err_status_ok) {
+    if (status != NULL)
+        *status = st;
+    return st == srtp_err_status_ok ? session : NULL;
+}
+
+BridgeSrtp *
+bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError **error)
+{
+    srtp_err_status_t st;
+    srtp_t session = bridge_srtp_libsrtp_session(key, outbound, &st);
+    if (session == NULL) {
         g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "srtp_create failed (%d)", (int)st);
-        g_free(srtp);
         return NULL;
     }
+    BridgeSrtp *srtp = g_new0(BridgeSrtp, 1);
+    srtp->session = session;
     if (outbound && (srtp->rtp = bridge_srtp_send_new(key, error)) == NULL) {
         bridge_srtp_free(srtp);
         return NULL;

@@ -41,8 +41,8 @@ fetch_hmac(gpointer unused)
 }
 
 /* Fetched once: fetching is a provider lookup, far too slow to repeat per call. */
-static EVP_MAC *
-hmac_algorithm(void)
+EVP_MAC *
+cc_hmac_algorithm(void)
 {
     static GOnce once = G_ONCE_INIT;
     return g_once(&once, fetch_hmac, NULL);
@@ -52,7 +52,7 @@ gboolean
 cc_hmac_sha256(const guint8 *key, gsize key_len, const void *data, gsize data_len,
                guint8 out[CC_HMAC_SHA256_LEN], GError **error)
 {
-    EVP_MAC *mac = hmac_algorithm();
+    EVP_MAC *mac = cc_hmac_algorithm();
     if (mac == NULL) {
         set_openssl_error(error, "HMAC unavailable");
         return FALSE;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <openssl/types.h>
 
 G_BEGIN_DECLS
 
@@ -10,6 +11,9 @@ G_BEGIN_DECLS
 #define CC_KEY_LEN         32
 
 gboolean cc_random_bytes(guint8 *buf, gsize len, GError **error);
+
+/* OpenSSL's HMAC, fetched once (fetching is a provider lookup); NULL if unavailable. */
+EVP_MAC *cc_hmac_algorithm(void);
 
 gboolean cc_hmac_sha256(const guint8 *key, gsize key_len, const void *data, gsize data_len,
                         guint8 out[CC_HMAC_SHA256_LEN], GError **error);

@@ -5,11 +5,11 @@
  * them; RFC 3711 and RFC 7714 known answers; malformed headers, the SSRC cap, and the
  * direction of a key. */
 #include "../check-main.h"
+#include "srtp-libsrtp.h"
 #include "srtp-send.h"
 #include "srtp.h"
 
 #include <errno.h>
-#include <srtp2/srtp.h>
 #include <string.h>
 
 #define MAX_PACKET 1400
@@ -48,24 +48,8 @@ static srtp_t
 libsrtp_session(const BridgeSrtpKey *key, gboolean outbound)
 {
     bridge_srtp_global_init();
-    srtp_policy_t policy;
-    memset(&policy, 0, sizeof policy);
-    if (key->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-    } else {
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
-    }
-    guint8 master[30];
-    memcpy(master, key->key, 16);
-    memcpy(master + 16, key->salt, bridge_srtp_salt_len(key->profile));
-    policy.key = master;
-    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-    policy.window_size = 1024;
-    policy.allow_repeat_tx = outbound ? 1 : 0;
-    srtp_t session = NULL;
-    ck_assert_int_eq(srtp_create(&session, &policy), srtp_err_status_ok);
+    srtp_t session = bridge_srtp_libsrtp_session(key, outbound, NULL);
+    ck_assert_ptr_nonnull(session);
     return session;
 }
 
