@@ -48,16 +48,6 @@ struct _BridgeSrtpSend {
     guint32 seed; /* mixed into the hash: senders choose their SSRCs */
 };
 
-static void
-set_openssl_error(GError **error, const char *what)
-{
-    char buf[256];
-    unsigned long code = ERR_get_error();
-    ERR_error_string_n(code, buf, sizeof buf);
-    ERR_clear_error();
-    g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "%s: %s", what, code ? buf : "failed");
-}
-
 gboolean
 bridge_srtp_kdf(const guint8 master_key[16], const guint8 master_salt[14], guint8 label,
                 guint8 *out, gsize len)
@@ -97,7 +87,7 @@ bridge_srtp_send_new_session(BridgeSrtpProfile profile, const guint8 enc_key[16]
     const EVP_CIPHER *cipher = gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
     if (send->cipher == NULL ||
         EVP_EncryptInit_ex2(send->cipher, cipher, enc_key, NULL, NULL) != 1) {
-        set_openssl_error(error, "SRTP cipher");
+        cc_set_openssl_error(error, "SRTP cipher");
         bridge_srtp_send_free(send);
         return NULL;
     }
@@ -109,7 +99,7 @@ bridge_srtp_send_new_session(BridgeSrtpProfile profile, const guint8 enc_key[16]
         };
         send->mac = hmac != NULL ? EVP_MAC_CTX_new(hmac) : NULL;
         if (send->mac == NULL || EVP_MAC_init(send->mac, auth_key, SHA1_LEN, params) != 1) {
-            set_openssl_error(error, "SRTP HMAC-SHA1");
+            cc_set_openssl_error(error, "SRTP HMAC-SHA1");
             bridge_srtp_send_free(send);
             return NULL;
         }

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void
-set_openssl_error(GError **error, const char *what)
+void
+cc_set_openssl_error(GError **error, const char *what)
 {
     char buf[256];
     unsigned long code = ERR_get_error();
@@ -28,7 +28,7 @@ gboolean
 cc_random_bytes(guint8 *buf, gsize len, GError **error)
 {
     if (len > G_MAXINT || RAND_bytes(buf, (int)len) != 1) {
-        set_openssl_error(error, "random bytes");
+        cc_set_openssl_error(error, "random bytes");
         return FALSE;
     }
     return TRUE;
@@ -54,7 +54,7 @@ cc_hmac_sha256(const guint8 *key, gsize key_len, const void *data, gsize data_le
 {
     EVP_MAC *mac = cc_hmac_algorithm();
     if (mac == NULL) {
-        set_openssl_error(error, "HMAC unavailable");
+        cc_set_openssl_error(error, "HMAC unavailable");
         return FALSE;
     }
     g_autoptr(EVP_MAC_CTX) ctx = EVP_MAC_CTX_new(mac);
@@ -68,7 +68,7 @@ cc_hmac_sha256(const guint8 *key, gsize key_len, const void *data, gsize data_le
         EVP_MAC_update(ctx, data, data_len) != 1 ||
         EVP_MAC_final(ctx, out, &out_len, CC_HMAC_SHA256_LEN) != 1 ||
         out_len != CC_HMAC_SHA256_LEN) {
-        set_openssl_error(error, "HMAC-SHA256");
+        cc_set_openssl_error(error, "HMAC-SHA256");
         return FALSE;
     }
     return TRUE;

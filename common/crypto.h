@@ -12,6 +12,9 @@ G_BEGIN_DECLS
 
 gboolean cc_random_bytes(guint8 *buf, gsize len, GError **error);
 
+/* A CC_ERROR_CRYPTO error: `what` and OpenSSL's first queued error, which it clears. */
+void cc_set_openssl_error(GError **error, const char *what);
+
 /* OpenSSL's HMAC, fetched once (fetching is a provider lookup); NULL if unavailable. */
 EVP_MAC *cc_hmac_algorithm(void);
 
