@@ -138,11 +138,26 @@ replay_early_dtls(BridgeEndpoint *ep)
     }
 }
 
+/* GLib blocks a source while it dispatches unless it may recurse: it takes the source's
+ * socket out of the poll set and puts it back, and each of the two changes writes to the
+ * loop's wake-up descriptor, so that the next pass polls, finds only that, and goes round
+ * for nothing. libnice's socket source calls on_recv() directly and never dispatches
+ * itself again, so letting it "recurse" changes nothing but that cost (two system calls
+ * and a wasted pass for every received burst). */
+static void
+let_current_source_recurse(void)
+{
+    GSource *source = g_main_current_source();
+    if (source != NULL && !g_source_get_can_recurse(source))
+        g_source_set_can_recurse(source, TRUE);
+}
+
 static void
 on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *data,
         gpointer user_data)
 {
     BridgeEndpoint *ep = user_data;
+    let_current_source_recurse();
     const BridgeStats *s = ep->config->stats;
     /* libnice's receive buffer, ours until we return: decrypted in place, not copied. */
     guint8 *buf = (guint8 *)data;
