@@ -3,8 +3,8 @@
  * libsrtp's outbound session gives (replay window 1024): the same sequence number
  * protected again as a retransmission gives the same bytes, an index older than the
  * window is refused. Unlike libsrtp with allow_repeat_tx, it refuses to protect an index a
- * second time unless asked for a retransmission. SRTCP and inbound packets stay with libsrtp (see
- * srtp.h). */
+ * second time unless asked for a retransmission. Inbound RTP is srtp-receive.h's; SRTCP
+ * stays with libsrtp (srtp.h). */
 #pragma once
 
 #include "srtp-key.h"
@@ -16,19 +16,7 @@ G_BEGIN_DECLS
 /* SSRCs one session protects at most; the next new one is refused with -ENOSPC. */
 #define BRIDGE_SRTP_SEND_MAX_SSRCS 1024
 
-/* RFC 3711 §4.3.1 labels of the session keys this transform derives. */
-enum {
-    BRIDGE_SRTP_LABEL_RTP_ENCRYPTION = 0x00,
-    BRIDGE_SRTP_LABEL_RTP_AUTH = 0x01,
-    BRIDGE_SRTP_LABEL_RTP_SALT = 0x02,
-};
-
 typedef struct _BridgeSrtpSend BridgeSrtpSend;
-
-/* The RFC 3711 §4.3 key derivation (AES-CM PRF, key derivation rate 0): `len` bytes for
- * `label`. A 12-byte GCM master salt is given zero-padded to 14 bytes, as libsrtp does. */
-gboolean bridge_srtp_kdf(const guint8 master_key[16], const guint8 master_salt[14], guint8 label,
-                         guint8 *out, gsize len);
 
 /* From the DTLS-SRTP master key and salt. */
 BridgeSrtpSend *bridge_srtp_send_new(const BridgeSrtpKey *key, GError **error);

@@ -1,20 +1,22 @@
-/* libsrtp2 sessions (see srtp.h). Owns the srtp_t and its policy; knows nothing of DTLS or
- * of endpoints. Outbound sessions allow repeated transmission of an index, because the
- * bridge answers NACKs by sending a stored packet again with its original sequence number.
- * Outbound RTP, the per-copy cost of forwarding, goes through srtp-send.c instead: the same
- * bytes without libsrtp's per-call cost. */
+/* SRTP sessions (see srtp.h). Owns the libsrtp2 srtp_t and its policy (SRTCP both ways)
+ * and the OpenSSL transforms of RTP (srtp-send.c outbound, srtp-receive.c inbound: what
+ * libsrtp would do, without its per-call cost); knows nothing of DTLS or of endpoints.
+ * Outbound sessions allow repeated transmission of an index, because the bridge answers
+ * NACKs by sending a stored packet again with its original sequence number. */
 #include "srtp.h"
 
 #include "cc-error.h"
 #include "srtp-libsrtp.h"
+#include "srtp-receive.h"
 #include "srtp-send.h"
 
 #include <errno.h>
 #include <string.h>
 
 struct _BridgeSrtp {
-    srtp_t session;      /* SRTCP both ways, inbound RTP */
-    BridgeSrtpSend *rtp; /* outbound RTP; NULL on inbound sessions */
+    srtp_t session;            /* SRTCP both ways */
+    BridgeSrtpSend *rtp;       /* outbound RTP; NULL on inbound sessions */
+    BridgeSrtpReceive *rtp_in; /* inbound RTP; NULL on outbound sessions */
 };
 
 void
@@ -74,7 +76,8 @@ bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError **error)
     }
     BridgeSrtp *srtp = g_new0(BridgeSrtp, 1);
     srtp->session = session;
-    if (outbound && (srtp->rtp = bridge_srtp_send_new(key, error)) == NULL) {
+    if (outbound ? (srtp->rtp = bridge_srtp_send_new(key, error)) == NULL
+                 : (srtp->rtp_in = bridge_srtp_receive_new(key, error)) == NULL) {
         bridge_srtp_free(srtp);
         return NULL;
     }
@@ -88,6 +91,7 @@ bridge_srtp_free(BridgeSrtp *srtp)
         return;
     srtp_dealloc(srtp->session);
     bridge_srtp_send_free(srtp->rtp);
+    bridge_srtp_receive_free(srtp->rtp_in);
     g_free(srtp);
 }
 
@@ -141,6 +145,8 @@ bridge_srtp_retire_ssrc(BridgeSrtp *srtp, guint32 ssrc)
 int
 bridge_srtp_unprotect(BridgeSrtp *srtp, guint8 *buf, gsize *len)
 {
+    if (srtp->rtp_in != NULL)
+        return bridge_srtp_receive_unprotect(srtp->rtp_in, buf, len);
     int n = (int)*len;
     int rc = status_to_code(srtp_unprotect(srtp->session, buf, &n));
     if (rc == 0)

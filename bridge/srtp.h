@@ -1,6 +1,6 @@
-/* SRTP and SRTCP sessions, keyed from a DTLS-SRTP handshake: libsrtp2, except outbound RTP
- * (srtp-send.h, the same bytes at less cost). One BridgeSrtp protects (outbound) or
- * unprotects (inbound) every SSRC of one endpoint. The protect/unprotect calls are
+/* SRTP and SRTCP sessions, keyed from a DTLS-SRTP handshake: SRTCP on libsrtp2, RTP on
+ * OpenSSL (srtp-send.h, srtp-receive.h: what libsrtp2 does, at less cost). One BridgeSrtp protects
+ * (outbound) or unprotects (inbound) every SSRC of one endpoint. The protect/unprotect calls are
  * per-packet: they work in place and return 0 or a negative code, never log, and allocate
  * nothing after the first packet of an SSRC, except that OpenSSL 3.0's HMAC allocates twice
  * per SRTP_AES128_CM_SHA1_80 packet (copies of its digest context). */

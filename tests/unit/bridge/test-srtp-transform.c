@@ -1,11 +1,14 @@
-/* Unit tests of bridge/srtp-send.c, with libsrtp as the judge: for both profiles, random
- * packets (several SSRCs, CSRCs, header extensions, marker and padding bits, sequence
- * numbers that wrap, reordering, repeats, indexes older than the window) protect to the
- * very bytes libsrtp's outbound session gives, and libsrtp's inbound session unprotects
- * them; RFC 3711 and RFC 7714 known answers; malformed headers, the SSRC cap, and the
- * direction of a key. */
+/* Unit tests of the RTP transforms on OpenSSL (bridge/srtp-send.c, srtp-receive.c and what
+ * they share), with libsrtp as the judge: for both profiles, random packets (several
+ * SSRCs, CSRCs, header extensions, marker and padding bits, sequence numbers that wrap,
+ * reordering, repeats, indexes older than the window) protect to the very bytes libsrtp's
+ * outbound session gives, and both libsrtp's inbound session and ours accept, refuse and
+ * decrypt them alike, forgeries too; RFC 3711 and RFC 7714 known answers; malformed
+ * headers, the SSRC caps, and the direction of a key. */
 #include "../check-main.h"
+#include "srtp-cipher.h"
 #include "srtp-libsrtp.h"
+#include "srtp-receive.h"
 #include "srtp-send.h"
 #include "srtp.h"
 
@@ -96,10 +99,48 @@ typedef struct {
     gint64 ext;
 } Stored;
 
+/* Gives `pkt` (protected) to libsrtp's inbound session and to ours, each its own copy:
+ * they must agree on the outcome and, when they accept it, on the bytes (then in `out`,
+ * if not NULL). libsrtp's status. */
+static srtp_err_status_t
+receive_both(srtp_t oracle, BridgeSrtpReceive *ours, const guint8 *pkt, gsize len, guint8 *out,
+             gsize *out_len)
+{
+    guint8 a[BUF_LEN], b[BUF_LEN];
+    memcpy(a, pkt, len);
+    memcpy(b, pkt, len);
+    gsize a_len = len;
+    int b_len = (int)len;
+    int rc = bridge_srtp_receive_unprotect(ours, a, &a_len);
+    srtp_err_status_t status = srtp_unprotect(oracle, b, &b_len);
+    switch (status) {
+    case srtp_err_status_ok:
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_eq(a_len, (gsize)b_len);
+        ck_assert_int_eq(memcmp(a, b, a_len), 0);
+        if (out != NULL) {
+            memcpy(out, a, a_len);
+            *out_len = a_len;
+        }
+        break;
+    case srtp_err_status_replay_fail:
+    case srtp_err_status_replay_old:
+        ck_assert_int_eq(rc, -EALREADY);
+        break;
+    case srtp_err_status_auth_fail:
+        ck_assert_int_eq(rc, -EBADMSG);
+        break;
+    default: /* a header libsrtp cannot parse: ours may see its length differently */
+        ck_assert_msg(rc == -EINVAL || rc == -EBADMSG, "libsrtp %d, ours %d", (int)status, rc);
+        break;
+    }
+    return status;
+}
+
 /* One session: `n` random packets over a few SSRCs, every one compared with libsrtp. */
 static void
 compare_session(GRand *rng, BridgeSrtpProfile profile, int n, int *wraps, int *repeats,
-                int *too_old)
+                int *too_old, int *forged)
 {
     BridgeSrtpKey key;
     random_key(rng, profile, &key);
@@ -108,6 +149,8 @@ compare_session(GRand *rng, BridgeSrtpProfile profile, int n, int *wraps, int *r
     ck_assert_msg(ours != NULL, "%s", error ? error->message : "");
     srtp_t oracle = libsrtp_session(&key, TRUE);
     srtp_t receiver = libsrtp_session(&key, FALSE);
+    g_autoptr(BridgeSrtpReceive) our_receiver = bridge_srtp_receive_new(&key, &error);
+    ck_assert_msg(our_receiver != NULL, "%s", error ? error->message : "");
     Stream streams[5];
     for (guint i = 0; i < G_N_ELEMENTS(streams); i++) {
         streams[i].ssrc = g_rand_int(rng);
@@ -169,21 +212,36 @@ compare_session(GRand *rng, BridgeSrtpProfile profile, int n, int *wraps, int *r
             ck_assert_uint_eq(a_len, repeat->protected_len);
             ck_assert_int_eq(memcmp(a, repeat->protected, a_len), 0);
             (*repeats)++;
-            continue; /* the receiver refuses a repeat; the bytes are what matters */
+            /* the receivers refuse a repeat */
+            status = receive_both(receiver, our_receiver, a, a_len, NULL, NULL);
+            ck_assert(status == srtp_err_status_replay_fail ||
+                      status == srtp_err_status_replay_old);
+            continue;
         }
         guint8 protected[BUF_LEN];
         memcpy(protected, a, a_len);
         if ((ext >> 16) != (s->highest >> 16))
             (*wraps)++;
+        if (g_rand_int_range(rng, 0, 10) == 0) {
+            /* a forgery first (one bit changed): refused by both, it changes nothing */
+            guint8 forged_pkt[BUF_LEN];
+            memcpy(forged_pkt, a, a_len);
+            gsize bit = (gsize)g_rand_int_range(rng, 0, (gint32)(8 * a_len));
+            forged_pkt[bit / 8] ^= (guint8)(1u << (bit % 8));
+            ck_assert_int_ne(receive_both(receiver, our_receiver, forged_pkt, a_len, NULL, NULL),
+                             srtp_err_status_ok);
+            (*forged)++;
+        }
         gboolean seen = g_hash_table_contains(s->sent, &ext);
-        int r_len = (int)a_len;
-        status = srtp_unprotect(receiver, a, &r_len);
+        guint8 opened[BUF_LEN];
+        gsize opened_len = 0;
+        status = receive_both(receiver, our_receiver, a, a_len, opened, &opened_len);
         if (seen) {
             ck_assert_int_eq(status, srtp_err_status_replay_fail);
         } else {
             ck_assert_int_eq(status, srtp_err_status_ok);
-            ck_assert_uint_eq((gsize)r_len, len);
-            ck_assert_int_eq(memcmp(a, plain, len), 0);
+            ck_assert_uint_eq(opened_len, len);
+            ck_assert_int_eq(memcmp(opened, plain, len), 0);
             gint64 *k = g_new(gint64, 1);
             *k = ext;
             g_hash_table_add(s->sent, k);
@@ -215,13 +273,14 @@ static void
 compare_profile(BridgeSrtpProfile profile, guint32 seed)
 {
     g_autoptr(GRand) rng = g_rand_new_with_seed(seed);
-    int wraps = 0, repeats = 0, too_old = 0;
+    int wraps = 0, repeats = 0, too_old = 0, forged = 0;
     for (int session = 0; session < 3; session++)
-        compare_session(rng, profile, 1200, &wraps, &repeats, &too_old);
+        compare_session(rng, profile, 1200, &wraps, &repeats, &too_old, &forged);
     /* the random walk did reach what it is meant to cover */
     ck_assert_int_gt(wraps, 20);
     ck_assert_int_gt(repeats, 100);
     ck_assert_int_gt(too_old, 50);
+    ck_assert_int_gt(forged, 100);
 }
 
 START_TEST(test_equal_to_libsrtp_gcm)
@@ -555,10 +614,117 @@ START_TEST(test_a_retired_ssrc_repeats_nothing_sent_before)
 }
 END_TEST
 
+/* SSRC `ssrc`, `seq`, protected with `send`: the bytes in `pkt`, their length returned. */
+static gsize
+protected_packet(BridgeSrtpSend *send, guint32 ssrc, guint16 seq, guint8 *pkt)
+{
+    memset(pkt, 0x5a, 64);
+    pkt[0] = 0x80;
+    pkt[1] = 96;
+    pkt[2] = (guint8)(seq >> 8);
+    pkt[3] = (guint8)seq;
+    pkt[8] = (guint8)(ssrc >> 24);
+    pkt[9] = (guint8)(ssrc >> 16);
+    pkt[10] = (guint8)(ssrc >> 8);
+    pkt[11] = (guint8)ssrc;
+    gsize len = 64;
+    ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len, FALSE), 0);
+    return len;
+}
+
+static int
+receive_copy(BridgeSrtpReceive *receive, const guint8 *pkt, gsize len, gsize flip_bit)
+{
+    guint8 copy[64 + BRIDGE_SRTP_MAX_TRAILER];
+    memcpy(copy, pkt, len);
+    if (flip_bit < 8 * len)
+        copy[flip_bit / 8] ^= (guint8)(1u << (flip_bit % 8));
+    return bridge_srtp_receive_unprotect(receive, copy, &len);
+}
+
+#define NO_FLIP G_MAXSIZE
+
+/* A forgery neither moves the window nor marks its index seen nor takes a place for its
+ * SSRC; a genuine packet after it is judged as if it had never come. */
+START_TEST(test_a_forgery_changes_nothing)
+{
+    g_autoptr(GRand) rng = g_rand_new_with_seed(21);
+    for (int p = 0; p < 2; p++) {
+        BridgeSrtpKey key;
+        random_key(rng, p ? BRIDGE_SRTP_AEAD_AES_128_GCM : BRIDGE_SRTP_AES128_CM_SHA1_80, &key);
+        g_autoptr(BridgeSrtpSend) send = bridge_srtp_send_new(&key, NULL);
+        g_autoptr(BridgeSrtpReceive) receive = bridge_srtp_receive_new(&key, NULL);
+        guint8 p10[96], p11[96], p2000[96];
+        gsize l10 = protected_packet(send, 9, 10, p10);
+        gsize l11 = protected_packet(send, 9, 11, p11);
+        gsize l2000 = protected_packet(send, 9, 2000, p2000);
+        ck_assert_int_eq(receive_copy(receive, p10, l10, NO_FLIP), 0);
+        ck_assert_int_eq(receive_copy(receive, p10, l10, NO_FLIP), -EALREADY);
+        /* far ahead, a payload bit or a tag bit changed */
+        ck_assert_int_eq(receive_copy(receive, p2000, l2000, 8 * 40), -EBADMSG);
+        ck_assert_int_eq(receive_copy(receive, p2000, l2000, 8 * l2000 - 1), -EBADMSG);
+        ck_assert_int_eq(receive_copy(receive, p11, l11, NO_FLIP), 0); /* still in the window */
+        ck_assert_int_eq(receive_copy(receive, p2000, l2000, NO_FLIP), 0);
+        ck_assert_int_eq(receive_copy(receive, p11, l11, NO_FLIP), -EALREADY); /* now too old */
+        /* a forged new SSRC takes no place: BRIDGE_SRTP_RECEIVE_MAX_SSRCS genuine ones fit
+         * after 1,000 forged ones (each sender has its own cap: one for each) */
+        g_autoptr(BridgeSrtpSend) forger = bridge_srtp_send_new(&key, NULL);
+        g_autoptr(BridgeSrtpSend) many = bridge_srtp_send_new(&key, NULL);
+        guint8 pkt[96];
+        for (guint32 i = 0; i < 1000; i++) {
+            gsize len = protected_packet(forger, 0x10000 + i, 1, pkt);
+            ck_assert_int_eq(receive_copy(receive, pkt, len, 8 * 20), -EBADMSG);
+        }
+        for (guint32 i = 1; i < BRIDGE_SRTP_RECEIVE_MAX_SSRCS; i++) {
+            gsize len = protected_packet(many, i * 0x10001u, 5, pkt);
+            ck_assert_int_eq(receive_copy(receive, pkt, len, NO_FLIP), 0);
+        }
+        gsize len = protected_packet(many, 0xfffffff0u, 5, pkt);
+        ck_assert_int_eq(receive_copy(receive, pkt, len, NO_FLIP), -ENOSPC);
+        len = protected_packet(send, 9, 2001, pkt); /* one already known still comes in */
+        ck_assert_int_eq(receive_copy(receive, pkt, len, NO_FLIP), 0);
+    }
+}
+END_TEST
+
+/* Not RTP, a header longer than the packet, no room for the tag: -EINVAL, never a read
+ * past the end (the sanitizers watch). */
+START_TEST(test_receive_malformed)
+{
+    g_autoptr(GRand) rng = g_rand_new_with_seed(22);
+    for (int p = 0; p < 2; p++) {
+        BridgeSrtpProfile profile =
+            p ? BRIDGE_SRTP_AEAD_AES_128_GCM : BRIDGE_SRTP_AES128_CM_SHA1_80;
+        BridgeSrtpKey key;
+        random_key(rng, profile, &key);
+        g_autoptr(BridgeSrtpReceive) receive = bridge_srtp_receive_new(&key, NULL);
+        gsize tag = p ? 16 : 10;
+        for (gsize len = 0; len < 12 + tag; len++) {
+            guint8 *pkt = g_malloc0(MAX(len, 1));
+            if (len > 0)
+                pkt[0] = 0x80;
+            gsize n = len;
+            ck_assert_int_eq(bridge_srtp_receive_unprotect(receive, pkt, &n), -EINVAL);
+            g_free(pkt);
+        }
+        guint8 pkt[100] = {0x40, 96, 0, 1};
+        gsize n = sizeof pkt;
+        ck_assert_int_eq(bridge_srtp_receive_unprotect(receive, pkt, &n), -EINVAL);
+        pkt[0] = 0x8f; /* 15 CSRCs: 72 bytes of header, and no room for the tag after them */
+        n = 72 + tag - 1;
+        ck_assert_int_eq(bridge_srtp_receive_unprotect(receive, pkt, &n), -EINVAL);
+        pkt[0] = 0x90; /* an extension of 256 words, far past the end */
+        pkt[14] = 1;
+        n = sizeof pkt;
+        ck_assert_int_eq(bridge_srtp_receive_unprotect(receive, pkt, &n), -EINVAL);
+    }
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
-    Suite *s = suite_create("srtp-send");
+    Suite *s = suite_create("srtp-transform");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_equal_to_libsrtp_gcm);
     tcase_add_test(tc, test_equal_to_libsrtp_cm);
@@ -571,6 +737,8 @@ make_suite(void)
     tcase_add_test(tc, test_direction);
     tcase_add_test(tc, test_an_index_is_never_reused_for_a_new_packet);
     tcase_add_test(tc, test_a_retired_ssrc_repeats_nothing_sent_before);
+    tcase_add_test(tc, test_a_forgery_changes_nothing);
+    tcase_add_test(tc, test_receive_malformed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,260 @@
+/* SRTP's RTP transform on OpenSSL (see srtp-cipher.h). Owns the keyed cipher (and, for
+ * CM, HMAC) contexts of one session; knows nothing of indexes, SSRCs or directions. */
+#include "srtp-cipher.h"
+
+#include "cc-error.h"
+#include "crypto.h"
+
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+#define RTP_HEADER_LEN 12
+#define GCM_TAG_LEN    16
+#define CM_TAG_LEN     10
+#define SHA1_LEN       20
+
+struct _BridgeSrtpCipher {
+    BridgeSrtpProfile profile;
+    EVP_CIPHER_CTX *cipher; /* AES-128-GCM or AES-128-CTR, keyed */
+    EVP_MAC_CTX *mac;       /* HMAC-SHA1, keyed (CM only) */
+    guint8 salt[14];
+};
+
+gboolean
+bridge_srtp_kdf(const guint8 master_key[16], const guint8 master_salt[14], guint8 label,
+                guint8 *out, gsize len)
+{
+    /* x = master salt XOR (label << 48), as the initial counter block of AES-CM */
+    guint8 iv[16] = {0};
+    memcpy(iv, master_salt, 14);
+    iv[7] ^= label;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0;
+    memset(out, 0, len);
+    gboolean ok = ctx != NULL && len <= G_MAXINT &&
+                  EVP_EncryptInit_ex2(ctx, EVP_aes_128_ctr(), master_key, iv, NULL) == 1 &&
+                  EVP_EncryptUpdate(ctx, out, &n, out, (int)len) == 1 && (gsize)n == len;
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok)
+        ERR_clear_error();
+    return ok;
+}
+
+BridgeSrtpCipher *
+bridge_srtp_cipher_new_session(BridgeSrtpProfile profile, const guint8 enc_key[16],
+                               const guint8 *salt, const guint8 *auth_key, GError **error)
+{
+    gboolean gcm = profile == BRIDGE_SRTP_AEAD_AES_128_GCM;
+    if (!gcm && auth_key == NULL) {
+        g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "SRTP_AES128_CM_SHA1_80 needs an auth key");
+        return NULL;
+    }
+    BridgeSrtpCipher *c = g_new0(BridgeSrtpCipher, 1);
+    c->profile = profile;
+    memcpy(c->salt, salt, bridge_srtp_salt_len(profile));
+    c->cipher = EVP_CIPHER_CTX_new();
+    /* CTR is its own inverse: one encrypting context serves both directions */
+    const EVP_CIPHER *cipher = gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
+    if (c->cipher == NULL || EVP_CipherInit_ex2(c->cipher, cipher, enc_key, NULL, 1, NULL) != 1) {
+        cc_set_openssl_error(error, "SRTP cipher");
+        bridge_srtp_cipher_free(c);
+        return NULL;
+    }
+    if (!gcm) {
+        EVP_MAC *hmac = cc_hmac_algorithm();
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0),
+            OSSL_PARAM_construct_end(),
+        };
+        c->mac = hmac != NULL ? EVP_MAC_CTX_new(hmac) : NULL;
+        if (c->mac == NULL || EVP_MAC_init(c->mac, auth_key, SHA1_LEN, params) != 1) {
+            cc_set_openssl_error(error, "SRTP HMAC-SHA1");
+            bridge_srtp_cipher_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+BridgeSrtpCipher *
+bridge_srtp_cipher_new(const BridgeSrtpKey *key, GError **error)
+{
+    gboolean gcm = key->profile == BRIDGE_SRTP_AEAD_AES_128_GCM;
+    guint8 master_salt[14] = {0}; /* a GCM salt is 12 bytes, zero-padded for the KDF */
+    guint8 enc_key[16], salt[14], auth_key[SHA1_LEN];
+    gsize salt_len = bridge_srtp_salt_len(key->profile);
+    memcpy(master_salt, key->salt, salt_len);
+    BridgeSrtpCipher *c = NULL;
+    if (!bridge_srtp_kdf(key->key, master_salt, BRIDGE_SRTP_LABEL_RTP_ENCRYPTION, enc_key,
+                         sizeof enc_key) ||
+        !bridge_srtp_kdf(key->key, master_salt, BRIDGE_SRTP_LABEL_RTP_SALT, salt, salt_len) ||
+        (!gcm && !bridge_srtp_kdf(key->key, master_salt, BRIDGE_SRTP_LABEL_RTP_AUTH, auth_key,
+                                  sizeof auth_key)))
+        g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "SRTP key derivation failed");
+    else
+        c = bridge_srtp_cipher_new_session(key->profile, enc_key, salt, gcm ? NULL : auth_key,
+                                           error);
+    OPENSSL_cleanse(master_salt, sizeof master_salt);
+    OPENSSL_cleanse(enc_key, sizeof enc_key);
+    OPENSSL_cleanse(salt, sizeof salt);
+    OPENSSL_cleanse(auth_key, sizeof auth_key);
+    return c;
+}
+
+void
+bridge_srtp_cipher_free(BridgeSrtpCipher *c)
+{
+    if (c == NULL)
+        return;
+    /* both free functions cleanse the key schedules they hold */
+    EVP_CIPHER_CTX_free(c->cipher);
+    EVP_MAC_CTX_free(c->mac);
+    OPENSSL_cleanse(c->salt, sizeof c->salt);
+    g_free(c);
+}
+
+gsize
+bridge_srtp_rtp_header_length(const guint8 *buf, gsize len)
+{
+    /* a UDP datagram's worth at most, which also keeps lengths within OpenSSL's int */
+    if (len < RTP_HEADER_LEN || len > G_MAXUINT16 || (buf[0] >> 6) != 2)
+        return 0;
+    gsize hlen = RTP_HEADER_LEN + 4 * (gsize)(buf[0] & 0x0f);
+    if (buf[0] & 0x10) {
+        if (len < hlen + 4)
+            return 0;
+        hlen += 4 + 4 * (gsize)((buf[hlen + 2] << 8) | buf[hlen + 3]);
+    }
+    return len < hlen ? 0 : hlen;
+}
+
+static void
+xor_be32(guint8 *p, guint32 v)
+{
+    p[0] ^= (guint8)(v >> 24);
+    p[1] ^= (guint8)(v >> 16);
+    p[2] ^= (guint8)(v >> 8);
+    p[3] ^= (guint8)v;
+}
+
+/* RFC 7714 §8.1: IV = salt XOR (00 00 || SSRC || ROC || SEQ). */
+static void
+gcm_iv(const BridgeSrtpCipher *c, const guint8 *buf, guint32 roc, guint8 iv[12])
+{
+    memcpy(iv, c->salt, 12);
+    for (int i = 0; i < 4; i++)
+        iv[2 + i] ^= buf[8 + i];
+    xor_be32(iv + 6, roc);
+    iv[10] ^= buf[2];
+    iv[11] ^= buf[3];
+}
+
+/* RFC 3711 §4.1.1: IV = (salt << 16) XOR (SSRC << 64) XOR (index << 16). */
+static void
+cm_iv(const BridgeSrtpCipher *c, const guint8 *buf, guint32 roc, guint8 iv[16])
+{
+    memset(iv, 0, 16);
+    memcpy(iv, c->salt, 14);
+    for (int i = 0; i < 4; i++)
+        iv[4 + i] ^= buf[8 + i];
+    xor_be32(iv + 8, roc);
+    iv[12] ^= buf[2];
+    iv[13] ^= buf[3];
+}
+
+/* RFC 3711 §4.2: HMAC-SHA1 over the authenticated portion followed by the ROC. */
+static gboolean
+cm_tag(BridgeSrtpCipher *c, const guint8 *buf, gsize len, guint32 roc, guint8 tag[SHA1_LEN])
+{
+    guint8 roc_be[4] = {(guint8)(roc >> 24), (guint8)(roc >> 16), (guint8)(roc >> 8), (guint8)roc};
+    size_t tag_len = 0;
+    /* EVP_MAC_init without a key starts again from the keyed inner state */
+    return EVP_MAC_init(c->mac, NULL, 0, NULL) == 1 && EVP_MAC_update(c->mac, buf, len) == 1 &&
+           EVP_MAC_update(c->mac, roc_be, sizeof roc_be) == 1 &&
+           EVP_MAC_final(c->mac, tag, &tag_len, SHA1_LEN) == 1 && tag_len == SHA1_LEN;
+}
+
+/* AES-CTR (CM) or the GCM stream over buf[hlen, len) in place, `enc` the direction. */
+static gboolean
+crypt_payload(BridgeSrtpCipher *c, guint8 *buf, gsize hlen, gsize len, const guint8 *iv, int enc)
+{
+    int n = 0;
+    return EVP_CipherInit_ex2(c->cipher, NULL, NULL, iv, enc, NULL) == 1 &&
+           (c->profile != BRIDGE_SRTP_AEAD_AES_128_GCM ||
+            EVP_CipherUpdate(c->cipher, NULL, &n, buf, (int)hlen) == 1) &&
+           (len == hlen ||
+            EVP_CipherUpdate(c->cipher, buf + hlen, &n, buf + hlen, (int)(len - hlen)) == 1);
+}
+
+int
+bridge_srtp_cipher_encrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize hlen, guint32 roc)
+{
+    int n = 0;
+    if (c->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
+        guint8 iv[12];
+        gcm_iv(c, buf, roc, iv);
+        if (!crypt_payload(c, buf, hlen, *len, iv, 1) ||
+            EVP_CipherFinal_ex(c->cipher, buf + *len, &n) != 1 ||
+            EVP_CIPHER_CTX_ctrl(c->cipher, EVP_CTRL_AEAD_GET_TAG, GCM_TAG_LEN, buf + *len) != 1) {
+            ERR_clear_error();
+            return -EIO;
+        }
+        *len += GCM_TAG_LEN;
+        return 0;
+    }
+    guint8 iv[16], tag[SHA1_LEN];
+    cm_iv(c, buf, roc, iv);
+    if (!crypt_payload(c, buf, hlen, *len, iv, 1) || !cm_tag(c, buf, *len, roc, tag)) {
+        ERR_clear_error();
+        return -EIO;
+    }
+    memcpy(buf + *len, tag, CM_TAG_LEN);
+    *len += CM_TAG_LEN;
+    return 0;
+}
+
+int
+bridge_srtp_cipher_decrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize hlen, guint32 roc)
+{
+    int n = 0;
+    if (c->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
+        if (*len < hlen + GCM_TAG_LEN)
+            return -EINVAL;
+        gsize plen = *len - GCM_TAG_LEN;
+        guint8 iv[12];
+        gcm_iv(c, buf, roc, iv);
+        /* GCM decrypts before it knows: a forgery's payload is overwritten, never used */
+        if (!crypt_payload(c, buf, hlen, plen, iv, 0) ||
+            EVP_CIPHER_CTX_ctrl(c->cipher, EVP_CTRL_AEAD_SET_TAG, GCM_TAG_LEN, buf + plen) != 1) {
+            ERR_clear_error();
+            return -EIO;
+        }
+        if (EVP_CipherFinal_ex(c->cipher, buf + plen, &n) != 1) {
+            ERR_clear_error();
+            return -EBADMSG;
+        }
+        *len = plen;
+        return 0;
+    }
+    if (*len < hlen + CM_TAG_LEN)
+        return -EINVAL;
+    gsize plen = *len - CM_TAG_LEN;
+    guint8 iv[16], tag[SHA1_LEN];
+    if (!cm_tag(c, buf, plen, roc, tag)) {
+        ERR_clear_error();
+        return -EIO;
+    }
+    if (CRYPTO_memcmp(tag, buf + plen, CM_TAG_LEN) != 0)
+        return -EBADMSG;
+    cm_iv(c, buf, roc, iv);
+    if (!crypt_payload(c, buf, hlen, plen, iv, 1)) {
+        ERR_clear_error();
+        return -EIO;
+    }
+    *len = plen;
+    return 0;
+}

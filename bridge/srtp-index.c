@@ -1,0 +1,137 @@
+/* Per-SSRC packet indexes of an SRTP session (see srtp-index.h). Knows nothing of keys,
+ * ciphers or directions. */
+#include "srtp-index.h"
+
+#include <string.h>
+
+#define SEQ_MEDIAN  0x8000
+#define SEQ_MAX     0x10000
+#define FIRST_SLOTS 16
+#define WORDS       (BRIDGE_SRTP_WINDOW / 64)
+
+void
+bridge_srtp_index_table_init(BridgeSrtpIndexTable *table, guint max_used)
+{
+    table->n_slots = FIRST_SLOTS;
+    table->slots = g_new0(BridgeSrtpIndexState, table->n_slots);
+    table->n_used = 0;
+    table->max_used = max_used;
+    table->seed = g_random_int();
+}
+
+void
+bridge_srtp_index_table_clear(BridgeSrtpIndexTable *table)
+{
+    g_clear_pointer(&table->slots, g_free);
+    table->n_slots = table->n_used = 0;
+}
+
+/* Fibonacci hashing: the product's top bits depend on all of the SSRC's bits, so SSRCs that
+ * share their low bits do not pile up in one run of slots; the random seed keeps a peer
+ * from choosing SSRCs that do. */
+static guint
+slot_of(guint32 ssrc, guint32 seed, guint n_slots)
+{
+    return (guint)(((guint64)(guint32)((ssrc ^ seed) * 2654435761u) * n_slots) >> 32);
+}
+
+static BridgeSrtpIndexState *
+find_slot(BridgeSrtpIndexState *slots, guint n_slots, guint32 seed, guint32 ssrc)
+{
+    guint i = slot_of(ssrc, seed, n_slots);
+    while (slots[i].used && slots[i].ssrc != ssrc)
+        i = (i + 1) & (n_slots - 1);
+    return &slots[i];
+}
+
+BridgeSrtpIndexState *
+bridge_srtp_index_lookup(BridgeSrtpIndexTable *table, guint32 ssrc)
+{
+    BridgeSrtpIndexState *s = find_slot(table->slots, table->n_slots, table->seed, ssrc);
+    return s->used ? s : NULL;
+}
+
+BridgeSrtpIndexState *
+bridge_srtp_index_add_ssrc(BridgeSrtpIndexTable *table, guint32 ssrc)
+{
+    BridgeSrtpIndexState *s = find_slot(table->slots, table->n_slots, table->seed, ssrc);
+    if (s->used)
+        return s;
+    if (table->n_used >= table->max_used)
+        return NULL;
+    if (2 * (table->n_used + 1) > table->n_slots) {
+        guint n_slots = table->n_slots * 2;
+        BridgeSrtpIndexState *slots = g_new0(BridgeSrtpIndexState, n_slots);
+        for (guint i = 0; i < table->n_slots; i++)
+            if (table->slots[i].used)
+                *find_slot(slots, n_slots, table->seed, table->slots[i].ssrc) = table->slots[i];
+        g_free(table->slots);
+        table->slots = slots;
+        table->n_slots = n_slots;
+        s = find_slot(slots, n_slots, table->seed, ssrc);
+    }
+    memset(s, 0, sizeof *s);
+    s->used = TRUE;
+    s->ssrc = ssrc;
+    table->n_used++;
+    return s;
+}
+
+gint32
+bridge_srtp_index_estimate(guint64 highest, guint16 seq, guint64 *index)
+{
+    if (highest <= SEQ_MEDIAN) {
+        *index = seq;
+        return (gint32)seq - (gint32)(guint16)highest;
+    }
+    guint32 roc = (guint32)(highest >> 16);
+    gint32 local_seq = (guint16)highest;
+    gint32 diff = (gint32)seq - local_seq;
+    if (local_seq < SEQ_MEDIAN) {
+        if (diff > SEQ_MEDIAN) {
+            roc--;
+            diff -= SEQ_MAX;
+        }
+    } else if (local_seq - SEQ_MEDIAN > (gint32)seq) {
+        roc++;
+        diff += SEQ_MAX;
+    }
+    *index = ((guint64)roc << 16) | seq;
+    return diff;
+}
+
+gboolean
+bridge_srtp_index_seen(const BridgeSrtpIndexState *state, gint32 delta)
+{
+    guint32 k = (guint32)-delta;
+    return (state->seen[k / 64] >> (k % 64)) & 1;
+}
+
+/* Moves the window up by `d` (the new highest index is `d` above the old). */
+static void
+shift_window(guint64 *seen, guint32 d)
+{
+    if (d >= BRIDGE_SRTP_WINDOW) {
+        memset(seen, 0, WORDS * sizeof *seen);
+        return;
+    }
+    guint words = d / 64, bits = d % 64;
+    for (guint i = WORDS; i-- > 0;) {
+        guint64 v = i >= words ? seen[i - words] << bits : 0;
+        if (bits != 0 && i >= words + 1)
+            v |= seen[i - words - 1] >> (64 - bits);
+        seen[i] = v;
+    }
+}
+
+void
+bridge_srtp_index_mark(BridgeSrtpIndexState *state, gint32 delta)
+{
+    if (delta > 0) {
+        state->index += (guint32)delta;
+        shift_window(state->seen, (guint32)delta);
+        delta = 0;
+    }
+    guint32 k = (guint32)-delta;
+    state->seen[k / 64] |= G_GUINT64_CONSTANT(1) << (k % 64);
+}
