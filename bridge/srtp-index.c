@@ -7,7 +7,6 @@
 #define SEQ_MEDIAN  0x8000
 #define SEQ_MAX     0x10000
 #define FIRST_SLOTS 16
-#define WORDS       (BRIDGE_SRTP_WINDOW / 64)
 
 void
 bridge_srtp_index_table_init(BridgeSrtpIndexTable *table, guint max_used)
@@ -100,38 +99,37 @@ bridge_srtp_index_estimate(guint64 highest, guint16 seq, guint64 *index)
     return diff;
 }
 
+/* The window is a ring: the bit of index i is i mod BRIDGE_SRTP_WINDOW, so moving up by
+ * one clears one bit instead of shifting the whole window. */
+static guint
+ring_bit(guint64 index)
+{
+    return (guint)(index % BRIDGE_SRTP_WINDOW);
+}
+
 gboolean
 bridge_srtp_index_seen(const BridgeSrtpIndexState *state, gint32 delta)
 {
-    guint32 k = (guint32)-delta;
+    guint k = ring_bit(state->index - (guint32)-delta);
     return (state->seen[k / 64] >> (k % 64)) & 1;
-}
-
-/* Moves the window up by `d` (the new highest index is `d` above the old). */
-static void
-shift_window(guint64 *seen, guint32 d)
-{
-    if (d >= BRIDGE_SRTP_WINDOW) {
-        memset(seen, 0, WORDS * sizeof *seen);
-        return;
-    }
-    guint words = d / 64, bits = d % 64;
-    for (guint i = WORDS; i-- > 0;) {
-        guint64 v = i >= words ? seen[i - words] << bits : 0;
-        if (bits != 0 && i >= words + 1)
-            v |= seen[i - words - 1] >> (64 - bits);
-        seen[i] = v;
-    }
 }
 
 void
 bridge_srtp_index_mark(BridgeSrtpIndexState *state, gint32 delta)
 {
+    if (delta >= BRIDGE_SRTP_WINDOW) {
+        memset(state->seen, 0, sizeof state->seen);
+    } else {
+        /* the indexes the window moves over were not seen */
+        for (gint32 j = 1; j <= delta; j++) {
+            guint k = ring_bit(state->index + (guint32)j);
+            state->seen[k / 64] &= ~(G_GUINT64_CONSTANT(1) << (k % 64));
+        }
+    }
     if (delta > 0) {
         state->index += (guint32)delta;
-        shift_window(state->seen, (guint32)delta);
         delta = 0;
     }
-    guint32 k = (guint32)-delta;
+    guint k = ring_bit(state->index - (guint32)-delta);
     state->seen[k / 64] |= G_GUINT64_CONSTANT(1) << (k % 64);
 }

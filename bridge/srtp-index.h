@@ -16,7 +16,7 @@ typedef struct {
     guint32 ssrc;
     gboolean used;
     guint64 index;                         /* highest index: ROC << 16 | SEQ */
-    guint64 seen[BRIDGE_SRTP_WINDOW / 64]; /* bit k: index - k was seen */
+    guint64 seen[BRIDGE_SRTP_WINDOW / 64]; /* bit i % WINDOW: index i was seen */
     guint64 repeat_floor;                  /* outbound: indexes below this may not be sent again */
 } BridgeSrtpIndexState;
 
