@@ -97,8 +97,8 @@ bridge_router_rtp(BridgeEndpoint *from, guint8 *buf, gsize len)
 {
     const BridgeStats *s = from->config->stats;
     BridgeConference *conf = from->conference;
-    /* The SSRC is in clear: check it before decrypting, because libsrtp creates (and keeps)
-     * a stream for every new SSRC that authenticates. */
+    /* The SSRC is in clear: check it before decrypting, because the inbound session keeps
+     * a replay window for every new SSRC that authenticates (srtp-receive.h). */
     if (len < 12) {
         cc_metric_inc(s->drop_malformed_rtp);
         return;

@@ -227,15 +227,18 @@ bridge_srtp_cipher_decrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
         gsize plen = *len - GCM_TAG_LEN;
         guint8 iv[12];
         gcm_iv(c, buf, roc, iv);
-        /* GCM decrypts before it knows: a forgery's payload is overwritten, never used */
+        /* GCM decrypts before it knows: what a forgery decrypted to (the keystream of an
+         * index its sender may not have used yet, under the forger's bytes) is wiped */
+        int rc = 0;
         if (!crypt_payload(c, buf, hlen, plen, iv, 0) ||
-            EVP_CIPHER_CTX_ctrl(c->cipher, EVP_CTRL_AEAD_SET_TAG, GCM_TAG_LEN, buf + plen) != 1) {
+            EVP_CIPHER_CTX_ctrl(c->cipher, EVP_CTRL_AEAD_SET_TAG, GCM_TAG_LEN, buf + plen) != 1)
+            rc = -EIO;
+        else if (EVP_CipherFinal_ex(c->cipher, buf + plen, &n) != 1)
+            rc = -EBADMSG;
+        if (rc != 0) {
             ERR_clear_error();
-            return -EIO;
-        }
-        if (EVP_CipherFinal_ex(c->cipher, buf + plen, &n) != 1) {
-            ERR_clear_error();
-            return -EBADMSG;
+            OPENSSL_cleanse(buf + hlen, plen - hlen);
+            return rc;
         }
         *len = plen;
         return 0;

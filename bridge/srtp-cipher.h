@@ -46,8 +46,8 @@ gsize bridge_srtp_rtp_header_length(const guint8 *buf, gsize len);
 int bridge_srtp_cipher_encrypt(BridgeSrtpCipher *cipher, guint8 *buf, gsize *len, gsize hlen,
                                guint32 roc);
 /* Checks and decrypts in place the packet of `*len` bytes (tag included); `*len` becomes
- * the plaintext's. 0, -EINVAL (too short for its tag), -EBADMSG (authentication failed;
- * with GCM the payload was decrypted all the same and is garbage) or -EIO. */
+ * the plaintext's. 0, -EINVAL (too short for its tag), -EBADMSG (authentication failed)
+ * or -EIO; after a failure with GCM the payload is zeroes. */
 int bridge_srtp_cipher_decrypt(BridgeSrtpCipher *cipher, guint8 *buf, gsize *len, gsize hlen,
                                guint32 roc);
 

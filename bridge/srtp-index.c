@@ -107,6 +107,20 @@ ring_bit(guint64 index)
     return (guint)(index % BRIDGE_SRTP_WINDOW);
 }
 
+/* Clears `n` (< BRIDGE_SRTP_WINDOW) bits of the ring from bit `first` on, a word at a time:
+ * the indexes the window moves over were not seen. */
+static void
+clear_ring(guint64 *seen, guint first, guint n)
+{
+    while (n > 0) {
+        guint bit = first % 64, run = MIN(n, 64 - bit);
+        guint64 mask = run == 64 ? G_MAXUINT64 : ((G_GUINT64_CONSTANT(1) << run) - 1) << bit;
+        seen[first / 64] &= ~mask;
+        first = (first + run) % BRIDGE_SRTP_WINDOW;
+        n -= run;
+    }
+}
+
 gboolean
 bridge_srtp_index_seen(const BridgeSrtpIndexState *state, gint32 delta)
 {
@@ -117,15 +131,10 @@ bridge_srtp_index_seen(const BridgeSrtpIndexState *state, gint32 delta)
 void
 bridge_srtp_index_mark(BridgeSrtpIndexState *state, gint32 delta)
 {
-    if (delta >= BRIDGE_SRTP_WINDOW) {
+    if (delta >= BRIDGE_SRTP_WINDOW)
         memset(state->seen, 0, sizeof state->seen);
-    } else {
-        /* the indexes the window moves over were not seen */
-        for (gint32 j = 1; j <= delta; j++) {
-            guint k = ring_bit(state->index + (guint32)j);
-            state->seen[k / 64] &= ~(G_GUINT64_CONSTANT(1) << (k % 64));
-        }
-    }
+    else if (delta > 0)
+        clear_ring(state->seen, ring_bit(state->index + 1), (guint)delta);
     if (delta > 0) {
         state->index += (guint32)delta;
         delta = 0;

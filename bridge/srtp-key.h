@@ -1,6 +1,6 @@
 /* What keys an SRTP session: the profile DTLS-SRTP negotiated and the master key and salt it
- * exported. Shared by the libsrtp2 sessions (srtp.h) and the outbound transform
- * (srtp-send.h), which need nothing else of each other's. */
+ * exported. Shared by the libsrtp2 sessions (srtp.h) and the RTP transforms on OpenSSL
+ * (srtp-cipher.h, srtp-send.h, srtp-receive.h), which need nothing else of each other's. */
 #pragma once
 
 #include <glib.h>

@@ -57,8 +57,8 @@ bridge_srtp_receive_unprotect(BridgeSrtpReceive *receive, guint8 *buf, gsize *le
     if (rc != 0)
         return rc;
     /* only an authentic packet takes a place in the table or moves the window */
-    if (state == NULL)
-        state = bridge_srtp_index_add_ssrc(&receive->indexes, ssrc);
+    if (state == NULL && (state = bridge_srtp_index_add_ssrc(&receive->indexes, ssrc)) == NULL)
+        return -ENOSPC; /* not reached: the cap was checked above */
     bridge_srtp_index_mark(state, delta);
     return 0;
 }

@@ -3,7 +3,9 @@
  * what libsrtp's inbound session does (replay window 1024): a packet is checked against the
  * replay window before it is authenticated, and counts as seen only once it has been; the
  * first packet of an SSRC has rollover counter 0. Unlike libsrtp, it keeps at most
- * BRIDGE_SRTP_RECEIVE_MAX_SSRCS SSRCs per session. SRTCP stays with libsrtp (srtp.h). */
+ * BRIDGE_SRTP_RECEIVE_MAX_SSRCS SSRCs per session, and refuses a packet whose RTP version
+ * is not 2 or that is longer than a UDP datagram (the bridge's demultiplexer passes
+ * neither). SRTCP stays with libsrtp (srtp.h). */
 #pragma once
 
 #include "srtp-key.h"
@@ -25,8 +27,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BridgeSrtpReceive, bridge_srtp_receive_free)
 /* Authenticates and decrypts an SRTP packet in place; `*len` becomes the RTP packet's.
  * 0, or -EINVAL (malformed header, too short), -EALREADY (a replay, or older than the
  * window), -EBADMSG (authentication failed), -ENOSPC (too many SSRCs), -EIO (OpenSSL
- * failed). After a failure the packet is to be dropped: with GCM, its payload may have
- * been overwritten. */
+ * failed). After a failure the packet is to be dropped: with GCM, its payload has been
+ * wiped. */
 int bridge_srtp_receive_unprotect(BridgeSrtpReceive *receive, guint8 *buf, gsize *len);
 
 G_END_DECLS
