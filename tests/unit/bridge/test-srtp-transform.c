@@ -614,9 +614,11 @@ START_TEST(test_a_retired_ssrc_repeats_nothing_sent_before)
 }
 END_TEST
 
-/* SSRC `ssrc`, `seq`, protected with `send`: the bytes in `pkt`, their length returned. */
-static gsize
-protected_packet(BridgeSrtpSend *send, guint32 ssrc, guint16 seq, guint8 *pkt)
+/* A 64-byte packet of SSRC `ssrc`, `seq`, protected with `send` in `pkt`: its length in
+ * `*len`, the protect's result returned. */
+static int
+protect_test_packet(BridgeSrtpSend *send, guint32 ssrc, guint16 seq, gboolean again, guint8 *pkt,
+                    gsize *len)
 {
     memset(pkt, 0x5a, 64);
     pkt[0] = 0x80;
@@ -627,8 +629,15 @@ protected_packet(BridgeSrtpSend *send, guint32 ssrc, guint16 seq, guint8 *pkt)
     pkt[9] = (guint8)(ssrc >> 16);
     pkt[10] = (guint8)(ssrc >> 8);
     pkt[11] = (guint8)ssrc;
-    gsize len = 64;
-    ck_assert_int_eq(bridge_srtp_send_protect(send, pkt, &len, FALSE), 0);
+    *len = 64;
+    return bridge_srtp_send_protect(send, pkt, len, again);
+}
+
+static gsize
+protected_packet(BridgeSrtpSend *send, guint32 ssrc, guint16 seq, guint8 *pkt)
+{
+    gsize len;
+    ck_assert_int_eq(protect_test_packet(send, ssrc, seq, FALSE, pkt, &len), 0);
     return len;
 }
 
@@ -695,17 +704,8 @@ send_and_receive(BridgeSrtpSend *send, srtp_t oracle, BridgeSrtpReceive *ours, g
                  guint16 seq, gboolean forge)
 {
     guint8 pkt[64 + BRIDGE_SRTP_MAX_TRAILER];
-    memset(pkt, 0x33, 64);
-    pkt[0] = 0x80;
-    pkt[1] = 96;
-    pkt[2] = (guint8)(seq >> 8);
-    pkt[3] = (guint8)seq;
-    pkt[8] = (guint8)(ssrc >> 24);
-    pkt[9] = (guint8)(ssrc >> 16);
-    pkt[10] = (guint8)(ssrc >> 8);
-    pkt[11] = (guint8)ssrc;
-    gsize len = 64;
-    if (bridge_srtp_send_protect(send, pkt, &len, TRUE) != 0)
+    gsize len;
+    if (protect_test_packet(send, ssrc, seq, TRUE, pkt, &len) != 0)
         return -1;
     if (forge)
         pkt[30] ^= 0x01;
