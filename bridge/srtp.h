@@ -24,7 +24,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BridgeSrtp, bridge_srtp_free)
 
 /* `len` in: plaintext/ciphertext length; out: the new length. On an outbound session,
  * bridge_srtp_protect() refuses (-EALREADY) an RTP index it already used, and
- * bridge_srtp_protect_again() is for retransmissions, which may reuse one. */
+ * bridge_srtp_protect_again() is for retransmissions, which may reuse one. RTP is
+ * protected on outbound sessions and unprotected on inbound ones only (-EINVAL
+ * otherwise); SRTCP goes both ways on either. */
 int bridge_srtp_protect(BridgeSrtp *srtp, guint8 *buf, gsize *len);
 int bridge_srtp_protect_again(BridgeSrtp *srtp, guint8 *buf, gsize *len);
 /* An SSRC changed hands in the conference: its old packets may not be sent again. */
