@@ -26,8 +26,6 @@ cpu_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* libsrtp2 outbound, configured as bridge/srtp.c configures it. */
-
 int
 main(int argc, char **argv)
 {
@@ -93,7 +91,7 @@ main(int argc, char **argv)
                 return 1;
             }
         }
-        /* keep the receive buffer from filling (not counted: a receiver's cost) */
+        /* keep the receive buffer from filling; its CPU time counts in the floor */
         while (recv(rx, sink, sizeof sink, MSG_DONTWAIT) > 0)
             ;
     }

@@ -1,5 +1,5 @@
 /* libsrtp2 sessions configured as the bridge configures them (srtp.c): for srtp.c itself,
- * and for what measures or checks against libsrtp2 (bench-floor, the srtp-send test). */
+ * and for what measures or checks against libsrtp2 (bench-floor, the SRTP transform tests). */
 #pragma once
 
 #include "srtp-key.h"
