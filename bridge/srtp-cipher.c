@@ -1,11 +1,14 @@
-/* SRTP's RTP transform on OpenSSL (see srtp-cipher.h). Owns the keyed cipher (and, for
- * CM, HMAC) contexts of one session; knows nothing of indexes, SSRCs or directions. */
+/* SRTP's RTP transform (see srtp-cipher.h). Owns the keyed cipher contexts of one session:
+ * GnuTLS's AEAD handle for GCM, OpenSSL's AES-CTR and HMAC-SHA1 for CM. Knows nothing of
+ * indexes, SSRCs or directions. */
 #include "srtp-cipher.h"
 
 #include "cc-error.h"
 #include "crypto.h"
 
 #include <errno.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -19,8 +22,9 @@
 
 struct _BridgeSrtpCipher {
     BridgeSrtpProfile profile;
-    EVP_CIPHER_CTX *cipher; /* AES-128-GCM or AES-128-CTR, keyed */
-    EVP_MAC_CTX *mac;       /* HMAC-SHA1, keyed (CM only) */
+    gnutls_aead_cipher_hd_t aead; /* AES-128-GCM, keyed (GCM only) */
+    EVP_CIPHER_CTX *cipher;       /* AES-128-CTR, keyed (CM only) */
+    EVP_MAC_CTX *mac;             /* HMAC-SHA1, keyed (CM only) */
     guint8 salt[14];
 };
 
@@ -56,26 +60,38 @@ bridge_srtp_cipher_new_session(BridgeSrtpProfile profile, const guint8 enc_key[1
     BridgeSrtpCipher *c = g_new0(BridgeSrtpCipher, 1);
     c->profile = profile;
     memcpy(c->salt, salt, bridge_srtp_salt_len(profile));
-    c->cipher = EVP_CIPHER_CTX_new();
+    if (gcm) {
+        /* OpenSSL 3.0 looks up the IV length and the tag by name at every packet; GnuTLS
+         * (in the process already, for libnice) calls the same AES-NI code directly */
+        gnutls_datum_t k = {(unsigned char *)enc_key, 16};
+        int rc = gnutls_aead_cipher_init(&c->aead, GNUTLS_CIPHER_AES_128_GCM, &k);
+        if (rc < 0) {
+            c->aead = NULL;
+            g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "SRTP AES-128-GCM: %s",
+                        gnutls_strerror(rc));
+            bridge_srtp_cipher_free(c);
+            return NULL;
+        }
+        return c;
+    }
     /* CTR is its own inverse: one encrypting context serves both directions */
-    const EVP_CIPHER *cipher = gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
-    if (c->cipher == NULL || EVP_CipherInit_ex2(c->cipher, cipher, enc_key, NULL, 1, NULL) != 1) {
+    c->cipher = EVP_CIPHER_CTX_new();
+    if (c->cipher == NULL ||
+        EVP_CipherInit_ex2(c->cipher, EVP_aes_128_ctr(), enc_key, NULL, 1, NULL) != 1) {
         cc_set_openssl_error(error, "SRTP cipher");
         bridge_srtp_cipher_free(c);
         return NULL;
     }
-    if (!gcm) {
-        EVP_MAC *hmac = cc_hmac_algorithm();
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0),
-            OSSL_PARAM_construct_end(),
-        };
-        c->mac = hmac != NULL ? EVP_MAC_CTX_new(hmac) : NULL;
-        if (c->mac == NULL || EVP_MAC_init(c->mac, auth_key, SHA1_LEN, params) != 1) {
-            cc_set_openssl_error(error, "SRTP HMAC-SHA1");
-            bridge_srtp_cipher_free(c);
-            return NULL;
-        }
+    EVP_MAC *hmac = cc_hmac_algorithm();
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    c->mac = hmac != NULL ? EVP_MAC_CTX_new(hmac) : NULL;
+    if (c->mac == NULL || EVP_MAC_init(c->mac, auth_key, SHA1_LEN, params) != 1) {
+        cc_set_openssl_error(error, "SRTP HMAC-SHA1");
+        bridge_srtp_cipher_free(c);
+        return NULL;
     }
     return c;
 }
@@ -110,7 +126,9 @@ bridge_srtp_cipher_free(BridgeSrtpCipher *c)
 {
     if (c == NULL)
         return;
-    /* both free functions cleanse the key schedules they hold */
+    /* the free functions cleanse the key schedules they hold */
+    if (c->aead != NULL)
+        gnutls_aead_cipher_deinit(c->aead);
     EVP_CIPHER_CTX_free(c->cipher);
     EVP_MAC_CTX_free(c->mac);
     OPENSSL_cleanse(c->salt, sizeof c->salt);
@@ -178,14 +196,12 @@ cm_tag(BridgeSrtpCipher *c, const guint8 *buf, gsize len, guint32 roc, guint8 ta
            EVP_MAC_final(c->mac, tag, &tag_len, SHA1_LEN) == 1 && tag_len == SHA1_LEN;
 }
 
-/* AES-CTR (CM) or the GCM stream over buf[hlen, len) in place, `enc` the direction. */
+/* AES-CTR over buf[hlen, len) in place (CM: the same in both directions). */
 static gboolean
-crypt_payload(BridgeSrtpCipher *c, guint8 *buf, gsize hlen, gsize len, const guint8 *iv, int enc)
+ctr_payload(BridgeSrtpCipher *c, guint8 *buf, gsize hlen, gsize len, const guint8 *iv)
 {
     int n = 0;
-    return EVP_CipherInit_ex2(c->cipher, NULL, NULL, iv, enc, NULL) == 1 &&
-           (c->profile != BRIDGE_SRTP_AEAD_AES_128_GCM ||
-            EVP_CipherUpdate(c->cipher, NULL, &n, buf, (int)hlen) == 1) &&
+    return EVP_CipherInit_ex2(c->cipher, NULL, NULL, iv, 1, NULL) == 1 &&
            (len == hlen ||
             EVP_CipherUpdate(c->cipher, buf + hlen, &n, buf + hlen, (int)(len - hlen)) == 1);
 }
@@ -193,22 +209,22 @@ crypt_payload(BridgeSrtpCipher *c, guint8 *buf, gsize hlen, gsize len, const gui
 int
 bridge_srtp_cipher_encrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize hlen, guint32 roc)
 {
-    int n = 0;
     if (c->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
         guint8 iv[12];
         gcm_iv(c, buf, roc, iv);
-        if (!crypt_payload(c, buf, hlen, *len, iv, 1) ||
-            EVP_CipherFinal_ex(c->cipher, buf + *len, &n) != 1 ||
-            EVP_CIPHER_CTX_ctrl(c->cipher, EVP_CTRL_AEAD_GET_TAG, GCM_TAG_LEN, buf + *len) != 1) {
-            ERR_clear_error();
+        /* RFC 7714: the header is the associated data, the payload is encrypted in place */
+        giovec_t aad = {buf, hlen}, payload = {buf + hlen, *len - hlen};
+        size_t tag_len = GCM_TAG_LEN;
+        if (gnutls_aead_cipher_encryptv2(c->aead, iv, sizeof iv, &aad, 1, &payload, 1, buf + *len,
+                                         &tag_len) < 0 ||
+            tag_len != GCM_TAG_LEN)
             return -EIO;
-        }
         *len += GCM_TAG_LEN;
         return 0;
     }
     guint8 iv[16], tag[SHA1_LEN];
     cm_iv(c, buf, roc, iv);
-    if (!crypt_payload(c, buf, hlen, *len, iv, 1) || !cm_tag(c, buf, *len, roc, tag)) {
+    if (!ctr_payload(c, buf, hlen, *len, iv) || !cm_tag(c, buf, *len, roc, tag)) {
         ERR_clear_error();
         return -EIO;
     }
@@ -220,25 +236,20 @@ bridge_srtp_cipher_encrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
 int
 bridge_srtp_cipher_decrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize hlen, guint32 roc)
 {
-    int n = 0;
     if (c->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
         if (*len < hlen + GCM_TAG_LEN)
             return -EINVAL;
         gsize plen = *len - GCM_TAG_LEN;
         guint8 iv[12];
         gcm_iv(c, buf, roc, iv);
-        /* GCM decrypts before it knows: what a forgery decrypted to (the keystream of an
-         * index its sender may not have used yet, under the forger's bytes) is wiped */
-        int rc = 0;
-        if (!crypt_payload(c, buf, hlen, plen, iv, 0) ||
-            EVP_CIPHER_CTX_ctrl(c->cipher, EVP_CTRL_AEAD_SET_TAG, GCM_TAG_LEN, buf + plen) != 1)
-            rc = -EIO;
-        else if (EVP_CipherFinal_ex(c->cipher, buf + plen, &n) != 1)
-            rc = -EBADMSG;
-        if (rc != 0) {
-            ERR_clear_error();
+        giovec_t aad = {buf, hlen}, payload = {buf + hlen, plen - hlen};
+        int rc = gnutls_aead_cipher_decryptv2(c->aead, iv, sizeof iv, &aad, 1, &payload, 1,
+                                              buf + plen, GCM_TAG_LEN);
+        if (rc < 0) {
+            /* GCM decrypts before it knows: what a forgery decrypted to (the keystream of an
+             * index its sender may not have used yet, under the forger's bytes) is wiped */
             OPENSSL_cleanse(buf + hlen, plen - hlen);
-            return rc;
+            return rc == GNUTLS_E_DECRYPTION_FAILED ? -EBADMSG : -EIO;
         }
         *len = plen;
         return 0;
@@ -254,7 +265,7 @@ bridge_srtp_cipher_decrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
     if (CRYPTO_memcmp(tag, buf + plen, CM_TAG_LEN) != 0)
         return -EBADMSG;
     cm_iv(c, buf, roc, iv);
-    if (!crypt_payload(c, buf, hlen, plen, iv, 1)) {
+    if (!ctr_payload(c, buf, hlen, plen, iv)) {
         ERR_clear_error();
         return -EIO;
     }

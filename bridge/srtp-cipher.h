@@ -1,5 +1,5 @@
-/* SRTP's RTP transform on OpenSSL, keyed once per session (RFC 3711 AES-CM with
- * HMAC-SHA1-80, RFC 7714 AEAD_AES_128_GCM): the session keys derived from the DTLS-SRTP
+/* SRTP's RTP transform, keyed once per session (RFC 3711 AES-CM with HMAC-SHA1-80 on
+ * OpenSSL, RFC 7714 AEAD_AES_128_GCM on GnuTLS): the session keys derived from the DTLS-SRTP
  * master key, and the encryption or decryption of one packet whose rollover counter the
  * caller knows. Index bookkeeping is srtp-index.h's; what a direction allows is
  * srtp-send.h's and srtp-receive.h's. libsrtp on Debian runs on NSS, whose per-call set-up

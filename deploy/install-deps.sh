@@ -9,7 +9,7 @@ packages=(
     # build
     gcc meson ninja-build pkg-config
     libglib2.0-dev libstrophe-dev libssl-dev libsoup-3.0-dev libjson-glib-dev
-    libnice-dev libsrtp2-dev libpq-dev libargon2-dev check
+    libnice-dev libsrtp2-dev libgnutls28-dev libpq-dev libargon2-dev check
     # the local stack's services
     prosody postgresql
 )

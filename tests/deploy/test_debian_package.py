@@ -271,7 +271,7 @@ class DebianPackage(unittest.TestCase):
         self.assertIn(f'Version: {self.version}\n', info)
         # ${shlibs:Depends} was filled in, and adduser is there for postinst.
         for dep in ('adduser', 'libc6', 'libglib2.0-0', 'libstrophe0', 'libnice10',
-                    'libsrtp2-1', 'libssl3'):
+                    'libsrtp2-1', 'libssl3', 'libgnutls30'):
             self.assertRegex(info, rf'Depends:.*\b{re.escape(dep)}\b', dep)
         listing = run(['dpkg-deb', '-c', self.deb], check=True).stdout
         entries = {}
