@@ -15,10 +15,13 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#define RTP_HEADER_LEN 12
-#define GCM_TAG_LEN    16
-#define CM_TAG_LEN     10
-#define SHA1_LEN       20
+#define RTP_HEADER_LEN  12
+#define RTCP_HEADER_LEN 8 /* up to and with the sender's SSRC, in clear */
+#define SRTCP_E_FLAG    0x80000000u
+#define SRTCP_MAX_INDEX 0x7fffffffu
+#define GCM_TAG_LEN     16
+#define CM_TAG_LEN      10
+#define SHA1_LEN        20
 
 struct _BridgeSrtpCipher {
     BridgeSrtpProfile profile;
@@ -96,8 +99,10 @@ bridge_srtp_cipher_new_session(BridgeSrtpProfile profile, const guint8 enc_key[1
     return c;
 }
 
-BridgeSrtpCipher *
-bridge_srtp_cipher_new(const BridgeSrtpKey *key, GError **error)
+/* The session keys of RTP or of RTCP (their labels) from the master key, then keyed. */
+static BridgeSrtpCipher *
+cipher_from_master(const BridgeSrtpKey *key, guint8 enc_label, guint8 auth_label, guint8 salt_label,
+                   GError **error)
 {
     gboolean gcm = key->profile == BRIDGE_SRTP_AEAD_AES_128_GCM;
     guint8 master_salt[14] = {0}; /* a GCM salt is 12 bytes, zero-padded for the KDF */
@@ -105,11 +110,9 @@ bridge_srtp_cipher_new(const BridgeSrtpKey *key, GError **error)
     gsize salt_len = bridge_srtp_salt_len(key->profile);
     memcpy(master_salt, key->salt, salt_len);
     BridgeSrtpCipher *c = NULL;
-    if (!bridge_srtp_kdf(key->key, master_salt, BRIDGE_SRTP_LABEL_RTP_ENCRYPTION, enc_key,
-                         sizeof enc_key) ||
-        !bridge_srtp_kdf(key->key, master_salt, BRIDGE_SRTP_LABEL_RTP_SALT, salt, salt_len) ||
-        (!gcm && !bridge_srtp_kdf(key->key, master_salt, BRIDGE_SRTP_LABEL_RTP_AUTH, auth_key,
-                                  sizeof auth_key)))
+    if (!bridge_srtp_kdf(key->key, master_salt, enc_label, enc_key, sizeof enc_key) ||
+        !bridge_srtp_kdf(key->key, master_salt, salt_label, salt, salt_len) ||
+        (!gcm && !bridge_srtp_kdf(key->key, master_salt, auth_label, auth_key, sizeof auth_key)))
         g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "SRTP key derivation failed");
     else
         c = bridge_srtp_cipher_new_session(key->profile, enc_key, salt, gcm ? NULL : auth_key,
@@ -119,6 +122,20 @@ bridge_srtp_cipher_new(const BridgeSrtpKey *key, GError **error)
     OPENSSL_cleanse(salt, sizeof salt);
     OPENSSL_cleanse(auth_key, sizeof auth_key);
     return c;
+}
+
+BridgeSrtpCipher *
+bridge_srtp_cipher_new(const BridgeSrtpKey *key, GError **error)
+{
+    return cipher_from_master(key, BRIDGE_SRTP_LABEL_RTP_ENCRYPTION, BRIDGE_SRTP_LABEL_RTP_AUTH,
+                              BRIDGE_SRTP_LABEL_RTP_SALT, error);
+}
+
+BridgeSrtpCipher *
+bridge_srtp_cipher_new_rtcp(const BridgeSrtpKey *key, GError **error)
+{
+    return cipher_from_master(key, BRIDGE_SRTP_LABEL_RTCP_ENCRYPTION, BRIDGE_SRTP_LABEL_RTCP_AUTH,
+                              BRIDGE_SRTP_LABEL_RTCP_SALT, error);
 }
 
 void
@@ -159,41 +176,53 @@ xor_be32(guint8 *p, guint32 v)
     p[3] ^= (guint8)v;
 }
 
-/* RFC 7714 §8.1: IV = salt XOR (00 00 || SSRC || ROC || SEQ). */
+/* RFC 7714 §8.1 (RTP): IV = salt XOR (00 00 || SSRC || ROC || SEQ); §9.1 (RTCP): salt XOR
+ * (00 00 || SSRC || 00 00 || 0 || SRTCP index), i.e. `hi` = index >> 16, `lo` its low bits. */
 static void
-gcm_iv(const BridgeSrtpCipher *c, const guint8 *buf, guint32 roc, guint8 iv[12])
+gcm_iv(const BridgeSrtpCipher *c, const guint8 ssrc[4], guint32 hi, guint16 lo, guint8 iv[12])
 {
     memcpy(iv, c->salt, 12);
     for (int i = 0; i < 4; i++)
-        iv[2 + i] ^= buf[8 + i];
-    xor_be32(iv + 6, roc);
-    iv[10] ^= buf[2];
-    iv[11] ^= buf[3];
+        iv[2 + i] ^= ssrc[i];
+    xor_be32(iv + 6, hi);
+    iv[10] ^= (guint8)(lo >> 8);
+    iv[11] ^= (guint8)lo;
 }
 
-/* RFC 3711 §4.1.1: IV = (salt << 16) XOR (SSRC << 64) XOR (index << 16). */
+/* RFC 3711 §4.1.1: IV = (salt << 16) XOR (SSRC << 64) XOR (index << 16), the 48-bit index
+ * being ROC || SEQ for RTP and the SRTCP index for RTCP: `hi` its upper 32 bits. */
 static void
-cm_iv(const BridgeSrtpCipher *c, const guint8 *buf, guint32 roc, guint8 iv[16])
+cm_iv(const BridgeSrtpCipher *c, const guint8 ssrc[4], guint32 hi, guint16 lo, guint8 iv[16])
 {
     memset(iv, 0, 16);
     memcpy(iv, c->salt, 14);
     for (int i = 0; i < 4; i++)
-        iv[4 + i] ^= buf[8 + i];
-    xor_be32(iv + 8, roc);
-    iv[12] ^= buf[2];
-    iv[13] ^= buf[3];
+        iv[4 + i] ^= ssrc[i];
+    xor_be32(iv + 8, hi);
+    iv[12] ^= (guint8)(lo >> 8);
+    iv[13] ^= (guint8)lo;
 }
 
-/* RFC 3711 §4.2: HMAC-SHA1 over the authenticated portion followed by the ROC. */
+/* RFC 3711 §4.2: HMAC-SHA1 over the authenticated portion, followed for RTP by the ROC
+ * (`roc_be`; NULL for RTCP, whose index is inside the portion). */
 static gboolean
-cm_tag(BridgeSrtpCipher *c, const guint8 *buf, gsize len, guint32 roc, guint8 tag[SHA1_LEN])
+cm_tag(BridgeSrtpCipher *c, const guint8 *buf, gsize len, const guint8 *roc_be,
+       guint8 tag[SHA1_LEN])
 {
-    guint8 roc_be[4] = {(guint8)(roc >> 24), (guint8)(roc >> 16), (guint8)(roc >> 8), (guint8)roc};
     size_t tag_len = 0;
     /* EVP_MAC_init without a key starts again from the keyed inner state */
     return EVP_MAC_init(c->mac, NULL, 0, NULL) == 1 && EVP_MAC_update(c->mac, buf, len) == 1 &&
-           EVP_MAC_update(c->mac, roc_be, sizeof roc_be) == 1 &&
+           (roc_be == NULL || EVP_MAC_update(c->mac, roc_be, 4) == 1) &&
            EVP_MAC_final(c->mac, tag, &tag_len, SHA1_LEN) == 1 && tag_len == SHA1_LEN;
+}
+
+static void
+put_be32(guint8 *p, guint32 v)
+{
+    p[0] = (guint8)(v >> 24);
+    p[1] = (guint8)(v >> 16);
+    p[2] = (guint8)(v >> 8);
+    p[3] = (guint8)v;
 }
 
 /* AES-CTR over buf[hlen, len) in place (CM: the same in both directions). */
@@ -211,7 +240,7 @@ bridge_srtp_cipher_encrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
 {
     if (c->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
         guint8 iv[12];
-        gcm_iv(c, buf, roc, iv);
+        gcm_iv(c, buf + 8, roc, (guint16)(buf[2] << 8 | buf[3]), iv);
         /* RFC 7714: the header is the associated data, the payload is encrypted in place */
         giovec_t aad = {buf, hlen}, payload = {buf + hlen, *len - hlen};
         size_t tag_len = GCM_TAG_LEN;
@@ -222,9 +251,10 @@ bridge_srtp_cipher_encrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
         *len += GCM_TAG_LEN;
         return 0;
     }
-    guint8 iv[16], tag[SHA1_LEN];
-    cm_iv(c, buf, roc, iv);
-    if (!ctr_payload(c, buf, hlen, *len, iv) || !cm_tag(c, buf, *len, roc, tag)) {
+    guint8 iv[16], tag[SHA1_LEN], roc_be[4];
+    put_be32(roc_be, roc);
+    cm_iv(c, buf + 8, roc, (guint16)(buf[2] << 8 | buf[3]), iv);
+    if (!ctr_payload(c, buf, hlen, *len, iv) || !cm_tag(c, buf, *len, roc_be, tag)) {
         ERR_clear_error();
         return -EIO;
     }
@@ -241,7 +271,7 @@ bridge_srtp_cipher_decrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
             return -EINVAL;
         gsize plen = *len - GCM_TAG_LEN;
         guint8 iv[12];
-        gcm_iv(c, buf, roc, iv);
+        gcm_iv(c, buf + 8, roc, (guint16)(buf[2] << 8 | buf[3]), iv);
         giovec_t aad = {buf, hlen}, payload = {buf + hlen, plen - hlen};
         int rc = gnutls_aead_cipher_decryptv2(c->aead, iv, sizeof iv, &aad, 1, &payload, 1,
                                               buf + plen, GCM_TAG_LEN);
@@ -257,18 +287,59 @@ bridge_srtp_cipher_decrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
     if (*len < hlen + CM_TAG_LEN)
         return -EINVAL;
     gsize plen = *len - CM_TAG_LEN;
-    guint8 iv[16], tag[SHA1_LEN];
-    if (!cm_tag(c, buf, plen, roc, tag)) {
+    guint8 iv[16], tag[SHA1_LEN], roc_be[4];
+    put_be32(roc_be, roc);
+    if (!cm_tag(c, buf, plen, roc_be, tag)) {
         ERR_clear_error();
         return -EIO;
     }
     if (CRYPTO_memcmp(tag, buf + plen, CM_TAG_LEN) != 0)
         return -EBADMSG;
-    cm_iv(c, buf, roc, iv);
+    cm_iv(c, buf + 8, roc, (guint16)(buf[2] << 8 | buf[3]), iv);
     if (!ctr_payload(c, buf, hlen, plen, iv)) {
         ERR_clear_error();
         return -EIO;
     }
     *len = plen;
+    return 0;
+}
+
+int
+bridge_srtp_cipher_encrypt_rtcp(BridgeSrtpCipher *c, guint8 *buf, gsize *len, guint32 index)
+{
+    if (*len < RTCP_HEADER_LEN || *len > G_MAXUINT16 || index > SRTCP_MAX_INDEX)
+        return -EINVAL;
+    /* RFC 3711 §3.4: the E flag (encrypted) and the index follow the encrypted portion */
+    guint8 trailer[4];
+    put_be32(trailer, SRTCP_E_FLAG | index);
+    if (c->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
+        guint8 iv[12];
+        gcm_iv(c, buf + 4, index >> 16, (guint16)index, iv);
+        /* RFC 7714 §9: header and SSRC, then the E flag and index, are the associated
+         * data; the tag comes before the index word */
+        giovec_t aad[2] = {{buf, RTCP_HEADER_LEN}, {trailer, sizeof trailer}};
+        giovec_t payload = {buf + RTCP_HEADER_LEN, *len - RTCP_HEADER_LEN};
+        size_t tag_len = GCM_TAG_LEN;
+        if (gnutls_aead_cipher_encryptv2(c->aead, iv, sizeof iv, aad, 2, &payload, 1, buf + *len,
+                                         &tag_len) < 0 ||
+            tag_len != GCM_TAG_LEN)
+            return -EIO;
+        memcpy(buf + *len + GCM_TAG_LEN, trailer, sizeof trailer);
+        *len += GCM_TAG_LEN + sizeof trailer;
+        return 0;
+    }
+    guint8 iv[16], tag[SHA1_LEN];
+    cm_iv(c, buf + 4, index >> 16, (guint16)index, iv);
+    if (!ctr_payload(c, buf, RTCP_HEADER_LEN, *len, iv)) {
+        ERR_clear_error();
+        return -EIO;
+    }
+    memcpy(buf + *len, trailer, sizeof trailer);
+    if (!cm_tag(c, buf, *len + sizeof trailer, NULL, tag)) {
+        ERR_clear_error();
+        return -EIO;
+    }
+    memcpy(buf + *len + sizeof trailer, tag, CM_TAG_LEN);
+    *len += sizeof trailer + CM_TAG_LEN;
     return 0;
 }

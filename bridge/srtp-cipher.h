@@ -18,6 +18,9 @@ enum {
     BRIDGE_SRTP_LABEL_RTP_ENCRYPTION = 0x00,
     BRIDGE_SRTP_LABEL_RTP_AUTH = 0x01,
     BRIDGE_SRTP_LABEL_RTP_SALT = 0x02,
+    BRIDGE_SRTP_LABEL_RTCP_ENCRYPTION = 0x03,
+    BRIDGE_SRTP_LABEL_RTCP_AUTH = 0x04,
+    BRIDGE_SRTP_LABEL_RTCP_SALT = 0x05,
 };
 
 typedef struct _BridgeSrtpCipher BridgeSrtpCipher;
@@ -27,8 +30,9 @@ typedef struct _BridgeSrtpCipher BridgeSrtpCipher;
 gboolean bridge_srtp_kdf(const guint8 master_key[16], const guint8 master_salt[14], guint8 label,
                          guint8 *out, gsize len);
 
-/* From the DTLS-SRTP master key and salt. */
+/* From the DTLS-SRTP master key and salt: the session keys of RTP, or of RTCP. */
 BridgeSrtpCipher *bridge_srtp_cipher_new(const BridgeSrtpKey *key, GError **error);
+BridgeSrtpCipher *bridge_srtp_cipher_new_rtcp(const BridgeSrtpKey *key, GError **error);
 /* From session keys directly, for known-answer tests: `salt` is 14 bytes for CM, 12 for
  * GCM; `auth_key` is 20 bytes for CM, NULL for GCM. */
 BridgeSrtpCipher *bridge_srtp_cipher_new_session(BridgeSrtpProfile profile,
@@ -50,5 +54,13 @@ int bridge_srtp_cipher_encrypt(BridgeSrtpCipher *cipher, guint8 *buf, gsize *len
  * or -EIO; after a failure with GCM the payload is zeroes. */
 int bridge_srtp_cipher_decrypt(BridgeSrtpCipher *cipher, guint8 *buf, gsize *len, gsize hlen,
                                guint32 roc);
+
+/* SRTCP (RFC 3711 §3.4, RFC 7714 §9) with a cipher of RTCP keys: encrypts in place all
+ * but the first 8 bytes (header and sender SSRC), appends the E flag with `index` (below
+ * 2^31) and the tag, in the order of the profile; the buffer has BRIDGE_SRTP_MAX_TRAILER
+ * bytes of room after `*len`. 0, -EINVAL (shorter than 8 bytes, longer than a datagram,
+ * index too large) or -EIO. */
+int bridge_srtp_cipher_encrypt_rtcp(BridgeSrtpCipher *cipher, guint8 *buf, gsize *len,
+                                    guint32 index);
 
 G_END_DECLS

@@ -1,6 +1,6 @@
-/* Outbound SRTP on OpenSSL (see srtp-send.h): the cipher (srtp-cipher.h) and the index of
+/* Outbound SRTP and SRTCP (see srtp-send.h): the ciphers (srtp-cipher.h) and the index of
  * each SSRC (srtp-index.h) of one session, and the rule that an index encrypts one packet
- * only. Knows nothing of DTLS, endpoints or SRTCP. */
+ * only. Knows nothing of DTLS or endpoints. */
 #include "srtp-send.h"
 
 #include "srtp-cipher.h"
@@ -11,30 +11,40 @@
 struct _BridgeSrtpSend {
     BridgeSrtpCipher *cipher;
     BridgeSrtpIndexTable indexes;
+    BridgeSrtpCipher *rtcp_cipher;     /* NULL: made from session keys, RTP only */
+    BridgeSrtpIndexTable rtcp_indexes; /* the last SRTCP index of each SSRC */
 };
 
 static BridgeSrtpSend *
-send_new(BridgeSrtpCipher *cipher)
+send_new(BridgeSrtpCipher *cipher, BridgeSrtpCipher *rtcp_cipher)
 {
     if (cipher == NULL)
         return NULL;
     BridgeSrtpSend *send = g_new0(BridgeSrtpSend, 1);
     send->cipher = cipher;
+    send->rtcp_cipher = rtcp_cipher;
     bridge_srtp_index_table_init(&send->indexes, BRIDGE_SRTP_SEND_MAX_SSRCS);
+    bridge_srtp_index_table_init(&send->rtcp_indexes, BRIDGE_SRTP_SEND_MAX_SSRCS);
     return send;
 }
 
 BridgeSrtpSend *
 bridge_srtp_send_new(const BridgeSrtpKey *key, GError **error)
 {
-    return send_new(bridge_srtp_cipher_new(key, error));
+    BridgeSrtpCipher *rtcp = bridge_srtp_cipher_new_rtcp(key, error);
+    if (rtcp == NULL)
+        return NULL;
+    BridgeSrtpSend *send = send_new(bridge_srtp_cipher_new(key, error), rtcp);
+    if (send == NULL)
+        bridge_srtp_cipher_free(rtcp);
+    return send;
 }
 
 BridgeSrtpSend *
 bridge_srtp_send_new_session(BridgeSrtpProfile profile, const guint8 enc_key[16],
                              const guint8 *salt, const guint8 *auth_key, GError **error)
 {
-    return send_new(bridge_srtp_cipher_new_session(profile, enc_key, salt, auth_key, error));
+    return send_new(bridge_srtp_cipher_new_session(profile, enc_key, salt, auth_key, error), NULL);
 }
 
 void
@@ -44,6 +54,8 @@ bridge_srtp_send_free(BridgeSrtpSend *send)
         return;
     bridge_srtp_cipher_free(send->cipher);
     bridge_srtp_index_table_clear(&send->indexes);
+    bridge_srtp_cipher_free(send->rtcp_cipher);
+    bridge_srtp_index_table_clear(&send->rtcp_indexes);
     g_free(send);
 }
 
@@ -78,4 +90,23 @@ bridge_srtp_send_retire(BridgeSrtpSend *send, guint32 ssrc)
     BridgeSrtpIndexState *s = bridge_srtp_index_lookup(&send->indexes, ssrc);
     if (s != NULL)
         s->repeat_floor = s->index + 1;
+}
+
+int
+bridge_srtp_send_protect_rtcp(BridgeSrtpSend *send, guint8 *buf, gsize *len)
+{
+    if (send->rtcp_cipher == NULL || *len < 8)
+        return -EINVAL;
+    guint32 ssrc = (guint32)buf[4] << 24 | (guint32)buf[5] << 16 | (guint32)buf[6] << 8 | buf[7];
+    BridgeSrtpIndexState *state = bridge_srtp_index_add_ssrc(&send->rtcp_indexes, ssrc);
+    if (state == NULL)
+        return -ENOSPC;
+    /* As libsrtp: an SSRC's first SRTCP packet has index 1; after 2^31 - 1 the key is spent */
+    if (state->index >= BRIDGE_SRTCP_MAX_INDEX)
+        return -EALREADY;
+    int rc =
+        bridge_srtp_cipher_encrypt_rtcp(send->rtcp_cipher, buf, len, (guint32)state->index + 1);
+    if (rc == 0)
+        state->index++;
+    return rc;
 }

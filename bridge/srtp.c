@@ -1,6 +1,6 @@
-/* SRTP sessions (see srtp.h). Owns the libsrtp2 srtp_t and its policy (SRTCP both ways)
- * and the OpenSSL transforms of RTP (srtp-send.c outbound, srtp-receive.c inbound: what
- * libsrtp would do, without its per-call cost); knows nothing of DTLS or of endpoints.
+/* SRTP sessions (see srtp.h). Owns the transforms: srtp-send.c outbound (RTP and SRTCP),
+ * srtp-receive.c for inbound RTP (what libsrtp would do, without its per-call cost), and a
+ * libsrtp2 srtp_t for inbound SRTCP; knows nothing of DTLS or of endpoints.
  * Outbound sessions allow repeated transmission of an index, because the bridge answers
  * NACKs by sending a stored packet again with its original sequence number. */
 #include "srtp.h"
@@ -14,8 +14,8 @@
 #include <string.h>
 
 struct _BridgeSrtp {
-    srtp_t session;            /* SRTCP both ways */
-    BridgeSrtpSend *rtp;       /* outbound RTP; NULL on inbound sessions */
+    srtp_t session;            /* inbound SRTCP; NULL on outbound sessions */
+    BridgeSrtpSend *rtp;       /* outbound RTP and SRTCP; NULL on inbound sessions */
     BridgeSrtpReceive *rtp_in; /* inbound RTP; NULL on outbound sessions */
 };
 
@@ -68,16 +68,18 @@ bridge_srtp_libsrtp_session(const BridgeSrtpKey *key, gboolean outbound, srtp_er
 BridgeSrtp *
 bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError **error)
 {
-    srtp_err_status_t st;
-    srtp_t session = bridge_srtp_libsrtp_session(key, outbound, &st);
-    if (session == NULL) {
-        g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "srtp_create failed (%d)", (int)st);
-        return NULL;
-    }
     BridgeSrtp *srtp = g_new0(BridgeSrtp, 1);
-    srtp->session = session;
-    if (outbound ? (srtp->rtp = bridge_srtp_send_new(key, error)) == NULL
-                 : (srtp->rtp_in = bridge_srtp_receive_new(key, error)) == NULL) {
+    if (outbound) {
+        srtp->rtp = bridge_srtp_send_new(key, error);
+    } else {
+        srtp_err_status_t st;
+        srtp->session = bridge_srtp_libsrtp_session(key, FALSE, &st);
+        if (srtp->session == NULL)
+            g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "srtp_create failed (%d)", (int)st);
+        else
+            srtp->rtp_in = bridge_srtp_receive_new(key, error);
+    }
+    if (srtp->rtp == NULL && srtp->rtp_in == NULL) {
         bridge_srtp_free(srtp);
         return NULL;
     }
@@ -89,7 +91,8 @@ bridge_srtp_free(BridgeSrtp *srtp)
 {
     if (srtp == NULL)
         return;
-    srtp_dealloc(srtp->session);
+    if (srtp->session != NULL)
+        srtp_dealloc(srtp->session);
     bridge_srtp_send_free(srtp->rtp);
     bridge_srtp_receive_free(srtp->rtp_in);
     g_free(srtp);
@@ -146,16 +149,14 @@ bridge_srtp_unprotect(BridgeSrtp *srtp, guint8 *buf, gsize *len)
 int
 bridge_srtp_protect_rtcp(BridgeSrtp *srtp, guint8 *buf, gsize *len)
 {
-    int n = (int)*len;
-    int rc = status_to_code(srtp_protect_rtcp(srtp->session, buf, &n));
-    if (rc == 0)
-        *len = (gsize)n;
-    return rc;
+    return srtp->rtp != NULL ? bridge_srtp_send_protect_rtcp(srtp->rtp, buf, len) : -EINVAL;
 }
 
 int
 bridge_srtp_unprotect_rtcp(BridgeSrtp *srtp, guint8 *buf, gsize *len)
 {
+    if (srtp->session == NULL)
+        return -EINVAL;
     int n = (int)*len;
     int rc = status_to_code(srtp_unprotect_rtcp(srtp->session, buf, &n));
     if (rc == 0)

@@ -1,5 +1,6 @@
-/* SRTP and SRTCP sessions, keyed from a DTLS-SRTP handshake: SRTCP on libsrtp2, RTP on
- * OpenSSL (srtp-send.h, srtp-receive.h: what libsrtp2 does, at less cost). One BridgeSrtp protects
+/* SRTP and SRTCP sessions, keyed from a DTLS-SRTP handshake: inbound SRTCP on libsrtp2,
+ * the rest on the bridge's own transforms over GnuTLS and OpenSSL (srtp-send.h,
+ * srtp-receive.h: what libsrtp2 does, at less cost). One BridgeSrtp protects
  * (outbound) or unprotects (inbound) every SSRC of one endpoint. The protect/unprotect calls are
  * per-packet: they work in place and return 0 or a negative code, never log, and allocate
  * nothing after the first packet of an SSRC, except that OpenSSL 3.0's HMAC allocates twice
@@ -26,7 +27,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BridgeSrtp, bridge_srtp_free)
  * bridge_srtp_protect() refuses (-EALREADY) an RTP index it already used, and
  * bridge_srtp_protect_again() is for retransmissions, which may reuse one. RTP is
  * protected on outbound sessions and unprotected on inbound ones only (-EINVAL
- * otherwise); SRTCP goes both ways on either. */
+ * otherwise), and so is SRTCP. */
 int bridge_srtp_protect(BridgeSrtp *srtp, guint8 *buf, gsize *len);
 int bridge_srtp_protect_again(BridgeSrtp *srtp, guint8 *buf, gsize *len);
 /* An SSRC changed hands in the conference: its old packets may not be sent again. */
