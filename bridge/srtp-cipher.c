@@ -28,7 +28,7 @@ struct _BridgeSrtpCipher {
     gnutls_aead_cipher_hd_t aead; /* AES-128-GCM, keyed (GCM only) */
     EVP_CIPHER_CTX *cipher;       /* AES-128-CTR, keyed (CM only) */
     EVP_MAC_CTX *mac;             /* HMAC-SHA1, keyed (CM only) */
-    guint8 salt[14];
+    guint8 salt[16];              /* 14 bytes (CM) or 12 (GCM), zero-padded */
 };
 
 gboolean
@@ -167,13 +167,36 @@ bridge_srtp_rtp_header_length(const guint8 *buf, gsize len)
     return len < hlen ? 0 : hlen;
 }
 
-static void
-xor_be32(guint8 *p, guint32 v)
+/* Whole-word loads and stores: an IV assembled byte by byte and then read as words by
+ * the cipher stalls on store forwarding at every packet. */
+static guint64
+load_be64(const guint8 *p)
 {
-    p[0] ^= (guint8)(v >> 24);
-    p[1] ^= (guint8)(v >> 16);
-    p[2] ^= (guint8)(v >> 8);
-    p[3] ^= (guint8)v;
+    guint64 v;
+    memcpy(&v, p, sizeof v);
+    return GUINT64_FROM_BE(v);
+}
+
+static guint32
+load_be32(const guint8 *p)
+{
+    guint32 v;
+    memcpy(&v, p, sizeof v);
+    return GUINT32_FROM_BE(v);
+}
+
+static void
+store_be64(guint8 *p, guint64 v)
+{
+    v = GUINT64_TO_BE(v);
+    memcpy(p, &v, sizeof v);
+}
+
+static void
+store_be32(guint8 *p, guint32 v)
+{
+    v = GUINT32_TO_BE(v);
+    memcpy(p, &v, sizeof v);
 }
 
 /* RFC 7714 §8.1 (RTP): IV = salt XOR (00 00 || SSRC || ROC || SEQ); §9.1 (RTCP): salt XOR
@@ -181,12 +204,8 @@ xor_be32(guint8 *p, guint32 v)
 static void
 gcm_iv(const BridgeSrtpCipher *c, const guint8 ssrc[4], guint32 hi, guint16 lo, guint8 iv[12])
 {
-    memcpy(iv, c->salt, 12);
-    for (int i = 0; i < 4; i++)
-        iv[2 + i] ^= ssrc[i];
-    xor_be32(iv + 6, hi);
-    iv[10] ^= (guint8)(lo >> 8);
-    iv[11] ^= (guint8)lo;
+    store_be64(iv, load_be64(c->salt) ^ ((guint64)load_be32(ssrc) << 16 | hi >> 16));
+    store_be32(iv + 8, load_be32(c->salt + 8) ^ (hi << 16 | lo));
 }
 
 /* RFC 3711 §4.1.1: IV = (salt << 16) XOR (SSRC << 64) XOR (index << 16), the 48-bit index
@@ -194,13 +213,9 @@ gcm_iv(const BridgeSrtpCipher *c, const guint8 ssrc[4], guint32 hi, guint16 lo, 
 static void
 cm_iv(const BridgeSrtpCipher *c, const guint8 ssrc[4], guint32 hi, guint16 lo, guint8 iv[16])
 {
-    memset(iv, 0, 16);
-    memcpy(iv, c->salt, 14);
-    for (int i = 0; i < 4; i++)
-        iv[4 + i] ^= ssrc[i];
-    xor_be32(iv + 8, hi);
-    iv[12] ^= (guint8)(lo >> 8);
-    iv[13] ^= (guint8)lo;
+    /* salt is zero-padded to 16 bytes: the IV's last two bytes are zero */
+    store_be64(iv, load_be64(c->salt) ^ load_be32(ssrc));
+    store_be64(iv + 8, load_be64(c->salt + 8) ^ ((guint64)hi << 32 | (guint64)lo << 16));
 }
 
 /* RFC 3711 §4.2: HMAC-SHA1 over the authenticated portion, followed for RTP by the ROC
@@ -214,15 +229,6 @@ cm_tag(BridgeSrtpCipher *c, const guint8 *buf, gsize len, const guint8 *roc_be,
     return EVP_MAC_init(c->mac, NULL, 0, NULL) == 1 && EVP_MAC_update(c->mac, buf, len) == 1 &&
            (roc_be == NULL || EVP_MAC_update(c->mac, roc_be, 4) == 1) &&
            EVP_MAC_final(c->mac, tag, &tag_len, SHA1_LEN) == 1 && tag_len == SHA1_LEN;
-}
-
-static void
-put_be32(guint8 *p, guint32 v)
-{
-    p[0] = (guint8)(v >> 24);
-    p[1] = (guint8)(v >> 16);
-    p[2] = (guint8)(v >> 8);
-    p[3] = (guint8)v;
 }
 
 /* AES-CTR over buf[hlen, len) in place (CM: the same in both directions). */
@@ -252,7 +258,7 @@ bridge_srtp_cipher_encrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
         return 0;
     }
     guint8 iv[16], tag[SHA1_LEN], roc_be[4];
-    put_be32(roc_be, roc);
+    store_be32(roc_be, roc);
     cm_iv(c, buf + 8, roc, (guint16)(buf[2] << 8 | buf[3]), iv);
     if (!ctr_payload(c, buf, hlen, *len, iv) || !cm_tag(c, buf, *len, roc_be, tag)) {
         ERR_clear_error();
@@ -288,7 +294,7 @@ bridge_srtp_cipher_decrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
         return -EINVAL;
     gsize plen = *len - CM_TAG_LEN;
     guint8 iv[16], tag[SHA1_LEN], roc_be[4];
-    put_be32(roc_be, roc);
+    store_be32(roc_be, roc);
     if (!cm_tag(c, buf, plen, roc_be, tag)) {
         ERR_clear_error();
         return -EIO;
@@ -311,7 +317,7 @@ bridge_srtp_cipher_encrypt_rtcp(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gu
         return -EINVAL;
     /* RFC 3711 §3.4: the E flag (encrypted) and the index follow the encrypted portion */
     guint8 trailer[4];
-    put_be32(trailer, SRTCP_E_FLAG | index);
+    store_be32(trailer, SRTCP_E_FLAG | index);
     if (c->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
         guint8 iv[12];
         gcm_iv(c, buf + 4, index >> 16, (guint16)index, iv);
