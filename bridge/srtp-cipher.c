@@ -1,6 +1,6 @@
-/* SRTP's RTP transform (see srtp-cipher.h). Owns the keyed cipher contexts of one session:
- * GnuTLS's AEAD handle for GCM, OpenSSL's AES-CTR and HMAC-SHA1 for CM. Knows nothing of
- * indexes, SSRCs or directions. */
+/* SRTP's transform of one packet (see srtp-cipher.h): RTP both ways, SRTCP outbound. Owns
+ * the keyed cipher contexts of one session: GnuTLS's AEAD handle for GCM, OpenSSL's
+ * AES-CTR and HMAC-SHA1 for CM. Knows nothing of indexes, SSRCs or directions. */
 #include "srtp-cipher.h"
 
 #include "cc-error.h"

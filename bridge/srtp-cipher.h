@@ -1,10 +1,10 @@
-/* SRTP's RTP transform, keyed once per session (RFC 3711 AES-CM with HMAC-SHA1-80 on
- * OpenSSL, RFC 7714 AEAD_AES_128_GCM on GnuTLS): the session keys derived from the DTLS-SRTP
- * master key, and the encryption or decryption of one packet whose rollover counter the
- * caller knows. Index bookkeeping is srtp-index.h's; what a direction allows is
- * srtp-send.h's and srtp-receive.h's. libsrtp on Debian runs on NSS, whose per-call set-up
- * (allocations, locks, lookups) costs more than the cipher itself: keying once and setting
- * only the IV per packet is the point. */
+/* SRTP's transform, keyed once per session (RFC 3711 AES-CM with HMAC-SHA1-80 on OpenSSL,
+ * RFC 7714 AEAD_AES_128_GCM on GnuTLS): the session keys of RTP or RTCP derived from the
+ * DTLS-SRTP master key, the encryption or decryption of one RTP packet whose rollover
+ * counter the caller knows, and the encryption of one RTCP compound under a given index. Index
+ * bookkeeping is srtp-index.h's; what a direction allows is srtp-send.h's and srtp-receive.h's.
+ * libsrtp on Debian runs on NSS, whose per-call set-up (allocations, locks, lookups) costs more
+ * than the cipher itself: keying once and setting only the IV per packet is the point. */
 #pragma once
 
 #include "srtp-key.h"
