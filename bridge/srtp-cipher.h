@@ -51,7 +51,7 @@ int bridge_srtp_cipher_encrypt(BridgeSrtpCipher *cipher, guint8 *buf, gsize *len
                                guint32 roc);
 /* Checks and decrypts in place the packet of `*len` bytes (tag included); `*len` becomes
  * the plaintext's. 0, -EINVAL (too short for its tag), -EBADMSG (authentication failed)
- * or -EIO; after a failure with GCM the payload is zeroes. */
+ * or -EIO; after -EBADMSG or -EIO with GCM the payload is zeroes. */
 int bridge_srtp_cipher_decrypt(BridgeSrtpCipher *cipher, guint8 *buf, gsize *len, gsize hlen,
                                guint32 roc);
 

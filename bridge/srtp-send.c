@@ -101,12 +101,11 @@ bridge_srtp_send_protect_rtcp(BridgeSrtpSend *send, guint8 *buf, gsize *len)
     BridgeSrtpIndexState *state = bridge_srtp_index_add_ssrc(&send->rtcp_indexes, ssrc);
     if (state == NULL)
         return -ENOSPC;
-    /* As libsrtp: an SSRC's first SRTCP packet has index 1; after 2^31 - 1 the key is spent */
+    /* As libsrtp: an SSRC's first SRTCP packet has index 1; after 2^31 - 1 the key is spent.
+     * The index is used up before encrypting: a failure half-way may have left ciphertext
+     * under it, which the next packet must not repeat. */
     if (state->index >= BRIDGE_SRTCP_MAX_INDEX)
         return -EALREADY;
-    int rc =
-        bridge_srtp_cipher_encrypt_rtcp(send->rtcp_cipher, buf, len, (guint32)state->index + 1);
-    if (rc == 0)
-        state->index++;
-    return rc;
+    state->index++;
+    return bridge_srtp_cipher_encrypt_rtcp(send->rtcp_cipher, buf, len, (guint32)state->index);
 }

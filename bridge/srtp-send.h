@@ -45,7 +45,8 @@ void bridge_srtp_send_retire(BridgeSrtpSend *send, guint32 ssrc);
 /* Protects an RTCP compound in place under the next SRTCP index of its sender SSRC; the
  * buffer has BRIDGE_SRTP_MAX_TRAILER bytes of room after `*len`. 0, or -EINVAL (shorter
  * than its 8-byte header, or a session made from RTP keys), -EALREADY (the SSRC's indexes
- * are spent), -ENOSPC (too many SSRCs), -EIO (the cipher failed). */
+ * are spent), -ENOSPC (too many SSRCs), -EIO (the cipher failed: the index is used up and
+ * the buffer is garbage). */
 int bridge_srtp_send_protect_rtcp(BridgeSrtpSend *send, guint8 *buf, gsize *len);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include "srtp-send.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <string.h>
 
 struct _BridgeSrtp {
@@ -27,6 +28,11 @@ bridge_srtp_global_init(void)
         srtp_err_status_t st = srtp_init();
         if (st != srtp_err_status_ok)
             g_error("srtp_init failed: %d", (int)st);
+        /* AES-GCM runs on GnuTLS: not left to its implicit initialisation, which an
+         * environment variable (GNUTLS_NO_IMPLICIT_INIT) turns off */
+        int rc = gnutls_global_init();
+        if (rc < 0)
+            g_error("gnutls_global_init failed: %s", gnutls_strerror(rc));
         g_once_init_leave(&once, 1);
     }
 }
