@@ -28,6 +28,32 @@ random_rtcp(GRand *rng, guint8 *buf, guint32 ssrc)
     return len;
 }
 
+/* Protects `len` bytes of `plain` with ours (into `a`) and with libsrtp (into `b`): both
+ * must succeed with the same bytes. The protected length. */
+static gsize
+protect_both(BridgeSrtp *ours, srtp_t oracle, const guint8 *plain, gsize len, guint8 *a, guint8 *b)
+{
+    memcpy(a, plain, len);
+    memcpy(b, plain, len);
+    gsize a_len = len;
+    int b_len = (int)len;
+    ck_assert_int_eq(bridge_srtp_protect_rtcp(ours, a, &a_len), 0);
+    ck_assert_int_eq(srtp_protect_rtcp(oracle, b, &b_len), srtp_err_status_ok);
+    ck_assert_uint_eq(a_len, (gsize)b_len);
+    ck_assert_int_eq(memcmp(a, b, a_len), 0);
+    return a_len;
+}
+
+/* The bridge's two sessions of one key: outbound (its SRTCP) and inbound (libsrtp's). */
+static void
+session_pair(const BridgeSrtpKey *key, BridgeSrtp **out, BridgeSrtp **in)
+{
+    *out = bridge_srtp_new(key, TRUE, NULL);
+    *in = bridge_srtp_new(key, FALSE, NULL);
+    ck_assert_ptr_nonnull(*out);
+    ck_assert_ptr_nonnull(*in);
+}
+
 START_TEST(test_rtcp_matches_libsrtp)
 {
     BridgeSrtpProfile profiles[] = {BRIDGE_SRTP_AEAD_AES_128_GCM, BRIDGE_SRTP_AES128_CM_SHA1_80};
@@ -37,10 +63,9 @@ START_TEST(test_rtcp_matches_libsrtp)
         for (int k = 0; k < 4; k++) {
             BridgeSrtpKey key;
             random_key(rng, profiles[p], &key);
-            g_autoptr(BridgeSrtp) ours = bridge_srtp_new(&key, TRUE, NULL);
-            g_autoptr(BridgeSrtp) ours_in = bridge_srtp_new(&key, FALSE, NULL);
-            ck_assert_ptr_nonnull(ours);
-            ck_assert_ptr_nonnull(ours_in);
+            g_autoptr(BridgeSrtp) ours = NULL;
+            g_autoptr(BridgeSrtp) ours_in = NULL;
+            session_pair(&key, &ours, &ours_in);
             srtp_t oracle = libsrtp_session(&key, TRUE);
             srtp_t oracle_in = libsrtp_session(&key, FALSE);
             guint32 ssrcs[N_SSRCS];
@@ -49,14 +74,7 @@ START_TEST(test_rtcp_matches_libsrtp)
             for (int n = 0; n < 300; n++) {
                 guint8 plain[BUF_LEN], a[BUF_LEN], b[BUF_LEN];
                 gsize len = random_rtcp(rng, plain, ssrcs[g_rand_int_range(rng, 0, N_SSRCS)]);
-                memcpy(a, plain, len);
-                memcpy(b, plain, len);
-                gsize a_len = len;
-                int b_len = (int)len;
-                ck_assert_int_eq(bridge_srtp_protect_rtcp(ours, a, &a_len), 0);
-                ck_assert_int_eq(srtp_protect_rtcp(oracle, b, &b_len), srtp_err_status_ok);
-                ck_assert_uint_eq(a_len, (gsize)b_len);
-                ck_assert_int_eq(memcmp(a, b, a_len), 0);
+                gsize a_len = protect_both(ours, oracle, plain, len, a, b);
                 /* the bridge's inbound session (libsrtp) and libsrtp's own take it back */
                 int c_len = (int)a_len;
                 ck_assert_int_eq(srtp_unprotect_rtcp(oracle_in, b, &c_len), srtp_err_status_ok);
@@ -85,18 +103,12 @@ START_TEST(test_rtcp_index_past_16_bits)
         ck_assert_ptr_nonnull(ours);
         srtp_t oracle = libsrtp_session(&key, TRUE);
         for (guint n = 1; n <= 0x10000 + 300; n++) {
-            guint8 a[BUF_LEN], b[BUF_LEN];
-            gsize len = random_rtcp(rng, a, 0x5eed);
+            guint8 plain[BUF_LEN], a[BUF_LEN], b[BUF_LEN];
+            gsize len = random_rtcp(rng, plain, 0x5eed);
             /* short compounds keep this quick; from just below 2^16 on, any length */
             if (n < 0x10000 - 2 && len > 64)
                 len = 64;
-            memcpy(b, a, len);
-            gsize a_len = len;
-            int b_len = (int)len;
-            ck_assert_int_eq(bridge_srtp_protect_rtcp(ours, a, &a_len), 0);
-            ck_assert_int_eq(srtp_protect_rtcp(oracle, b, &b_len), srtp_err_status_ok);
-            ck_assert_uint_eq(a_len, (gsize)b_len);
-            ck_assert_msg(memcmp(a, b, a_len) == 0, "index %u differs", n);
+            protect_both(ours, oracle, plain, len, a, b);
         }
         srtp_dealloc(oracle);
     }
@@ -111,10 +123,9 @@ START_TEST(test_rtcp_refusals)
     for (gsize p = 0; p < G_N_ELEMENTS(profiles); p++) {
         BridgeSrtpKey key;
         random_key(rng, profiles[p], &key);
-        g_autoptr(BridgeSrtp) out = bridge_srtp_new(&key, TRUE, NULL);
-        g_autoptr(BridgeSrtp) in = bridge_srtp_new(&key, FALSE, NULL);
-        ck_assert_ptr_nonnull(out);
-        ck_assert_ptr_nonnull(in);
+        g_autoptr(BridgeSrtp) out = NULL;
+        g_autoptr(BridgeSrtp) in = NULL;
+        session_pair(&key, &out, &in);
         guint8 buf[BUF_LEN] = {0x81, 201, 0, 1, 1, 2, 3, 4};
         /* shorter than header and SSRC: untouched */
         gsize len = 7;
