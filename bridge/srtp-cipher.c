@@ -5,6 +5,7 @@
 
 #include "cc-error.h"
 #include "crypto.h"
+#include "rtp.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -246,7 +247,7 @@ bridge_srtp_cipher_encrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
 {
     if (c->profile == BRIDGE_SRTP_AEAD_AES_128_GCM) {
         guint8 iv[12];
-        gcm_iv(c, buf + 8, roc, (guint16)(buf[2] << 8 | buf[3]), iv);
+        gcm_iv(c, buf + 8, roc, bridge_read16(buf + 2), iv);
         /* RFC 7714: the header is the associated data, the payload is encrypted in place */
         giovec_t aad = {buf, hlen}, payload = {buf + hlen, *len - hlen};
         size_t tag_len = GCM_TAG_LEN;
@@ -259,7 +260,7 @@ bridge_srtp_cipher_encrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
     }
     guint8 iv[16], tag[SHA1_LEN], roc_be[4];
     store_be32(roc_be, roc);
-    cm_iv(c, buf + 8, roc, (guint16)(buf[2] << 8 | buf[3]), iv);
+    cm_iv(c, buf + 8, roc, bridge_read16(buf + 2), iv);
     if (!ctr_payload(c, buf, hlen, *len, iv) || !cm_tag(c, buf, *len, roc_be, tag)) {
         ERR_clear_error();
         return -EIO;
@@ -277,7 +278,7 @@ bridge_srtp_cipher_decrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
             return -EINVAL;
         gsize plen = *len - GCM_TAG_LEN;
         guint8 iv[12];
-        gcm_iv(c, buf + 8, roc, (guint16)(buf[2] << 8 | buf[3]), iv);
+        gcm_iv(c, buf + 8, roc, bridge_read16(buf + 2), iv);
         giovec_t aad = {buf, hlen}, payload = {buf + hlen, plen - hlen};
         int rc = gnutls_aead_cipher_decryptv2(c->aead, iv, sizeof iv, &aad, 1, &payload, 1,
                                               buf + plen, GCM_TAG_LEN);
@@ -301,7 +302,7 @@ bridge_srtp_cipher_decrypt(BridgeSrtpCipher *c, guint8 *buf, gsize *len, gsize h
     }
     if (CRYPTO_memcmp(tag, buf + plen, CM_TAG_LEN) != 0)
         return -EBADMSG;
-    cm_iv(c, buf + 8, roc, (guint16)(buf[2] << 8 | buf[3]), iv);
+    cm_iv(c, buf + 8, roc, bridge_read16(buf + 2), iv);
     if (!ctr_payload(c, buf, hlen, plen, iv)) {
         ERR_clear_error();
         return -EIO;

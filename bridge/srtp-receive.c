@@ -5,6 +5,7 @@
 
 #include "srtp-cipher.h"
 #include "srtp-index.h"
+#include "rtp.h"
 
 #include <errno.h>
 
@@ -41,8 +42,8 @@ bridge_srtp_receive_unprotect(BridgeSrtpReceive *receive, guint8 *buf, gsize *le
     gsize hlen = bridge_srtp_rtp_header_length(buf, *len);
     if (hlen == 0)
         return -EINVAL;
-    guint32 ssrc = (guint32)buf[8] << 24 | (guint32)buf[9] << 16 | (guint32)buf[10] << 8 | buf[11];
-    guint16 seq = (guint16)(buf[2] << 8 | buf[3]);
+    guint32 ssrc = bridge_read32(buf + 8);
+    guint16 seq = bridge_read16(buf + 2);
     BridgeSrtpIndexState *state = bridge_srtp_index_lookup(&receive->indexes, ssrc);
     guint64 index = seq;
     gint32 delta = seq;

@@ -5,6 +5,7 @@
 
 #include "srtp-cipher.h"
 #include "srtp-index.h"
+#include "rtp.h"
 
 #include <errno.h>
 
@@ -65,8 +66,8 @@ bridge_srtp_send_protect(BridgeSrtpSend *send, guint8 *buf, gsize *len, gboolean
     gsize hlen = bridge_srtp_rtp_header_length(buf, *len);
     if (hlen == 0)
         return -EINVAL;
-    guint32 ssrc = (guint32)buf[8] << 24 | (guint32)buf[9] << 16 | (guint32)buf[10] << 8 | buf[11];
-    guint16 seq = (guint16)(buf[2] << 8 | buf[3]);
+    guint32 ssrc = bridge_read32(buf + 8);
+    guint16 seq = bridge_read16(buf + 2);
     BridgeSrtpIndexState *state = bridge_srtp_index_add_ssrc(&send->indexes, ssrc);
     if (state == NULL)
         return -ENOSPC;
@@ -97,7 +98,7 @@ bridge_srtp_send_protect_rtcp(BridgeSrtpSend *send, guint8 *buf, gsize *len)
 {
     if (send->rtcp_cipher == NULL || *len < 8)
         return -EINVAL;
-    guint32 ssrc = (guint32)buf[4] << 24 | (guint32)buf[5] << 16 | (guint32)buf[6] << 8 | buf[7];
+    guint32 ssrc = bridge_read32(buf + 4);
     BridgeSrtpIndexState *state = bridge_srtp_index_add_ssrc(&send->rtcp_indexes, ssrc);
     if (state == NULL)
         return -ENOSPC;

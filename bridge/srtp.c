@@ -15,9 +15,9 @@
 #include <string.h>
 
 struct _BridgeSrtp {
-    srtp_t session;            /* inbound SRTCP; NULL on outbound sessions */
-    BridgeSrtpSend *rtp;       /* outbound RTP and SRTCP; NULL on inbound sessions */
+    BridgeSrtpSend *out;       /* outbound RTP and SRTCP; NULL on inbound sessions */
     BridgeSrtpReceive *rtp_in; /* inbound RTP; NULL on outbound sessions */
+    srtp_t rtcp_in;            /* inbound SRTCP (libsrtp2); NULL on outbound sessions */
 };
 
 void
@@ -76,16 +76,16 @@ bridge_srtp_new(const BridgeSrtpKey *key, gboolean outbound, GError **error)
 {
     BridgeSrtp *srtp = g_new0(BridgeSrtp, 1);
     if (outbound) {
-        srtp->rtp = bridge_srtp_send_new(key, error);
+        srtp->out = bridge_srtp_send_new(key, error);
     } else {
         srtp_err_status_t st;
-        srtp->session = bridge_srtp_libsrtp_session(key, FALSE, &st);
-        if (srtp->session == NULL)
+        srtp->rtcp_in = bridge_srtp_libsrtp_session(key, FALSE, &st);
+        if (srtp->rtcp_in == NULL)
             g_set_error(error, CC_ERROR, CC_ERROR_CRYPTO, "srtp_create failed (%d)", (int)st);
         else
             srtp->rtp_in = bridge_srtp_receive_new(key, error);
     }
-    if (srtp->rtp == NULL && srtp->rtp_in == NULL) {
+    if (srtp->out == NULL && srtp->rtp_in == NULL) {
         bridge_srtp_free(srtp);
         return NULL;
     }
@@ -97,9 +97,9 @@ bridge_srtp_free(BridgeSrtp *srtp)
 {
     if (srtp == NULL)
         return;
-    if (srtp->session != NULL)
-        srtp_dealloc(srtp->session);
-    bridge_srtp_send_free(srtp->rtp);
+    if (srtp->rtcp_in != NULL)
+        srtp_dealloc(srtp->rtcp_in);
+    bridge_srtp_send_free(srtp->out);
     bridge_srtp_receive_free(srtp->rtp_in);
     g_free(srtp);
 }
@@ -124,7 +124,7 @@ status_to_code(srtp_err_status_t st)
 static int
 protect(BridgeSrtp *srtp, guint8 *buf, gsize *len, gboolean again)
 {
-    return srtp->rtp != NULL ? bridge_srtp_send_protect(srtp->rtp, buf, len, again) : -EINVAL;
+    return srtp->out != NULL ? bridge_srtp_send_protect(srtp->out, buf, len, again) : -EINVAL;
 }
 
 int
@@ -142,8 +142,8 @@ bridge_srtp_protect_again(BridgeSrtp *srtp, guint8 *buf, gsize *len)
 void
 bridge_srtp_retire_ssrc(BridgeSrtp *srtp, guint32 ssrc)
 {
-    if (srtp->rtp != NULL)
-        bridge_srtp_send_retire(srtp->rtp, ssrc);
+    if (srtp->out != NULL)
+        bridge_srtp_send_retire(srtp->out, ssrc);
 }
 
 int
@@ -155,16 +155,16 @@ bridge_srtp_unprotect(BridgeSrtp *srtp, guint8 *buf, gsize *len)
 int
 bridge_srtp_protect_rtcp(BridgeSrtp *srtp, guint8 *buf, gsize *len)
 {
-    return srtp->rtp != NULL ? bridge_srtp_send_protect_rtcp(srtp->rtp, buf, len) : -EINVAL;
+    return srtp->out != NULL ? bridge_srtp_send_protect_rtcp(srtp->out, buf, len) : -EINVAL;
 }
 
 int
 bridge_srtp_unprotect_rtcp(BridgeSrtp *srtp, guint8 *buf, gsize *len)
 {
-    if (srtp->session == NULL)
+    if (srtp->rtcp_in == NULL)
         return -EINVAL;
     int n = (int)*len;
-    int rc = status_to_code(srtp_unprotect_rtcp(srtp->session, buf, &n));
+    int rc = status_to_code(srtp_unprotect_rtcp(srtp->rtcp_in, buf, &n));
     if (rc == 0)
         *len = (gsize)n;
     return rc;
