@@ -5,7 +5,10 @@ bridge learns as a peer-reflexive candidate, and sends the bridge's answers back
 the client last sent from. RTP and RTCP (first byte 128..191, RFC 7983) are dropped with
 probability `loss` and delayed by `delay_ms` plus a uniform `jitter_ms`, which reorders
 them, in both directions; STUN and DTLS pass unharmed, so that what is measured is media
-recovery, not connection setup. A seeded random generator makes the loss pattern repeat."""
+recovery, not connection setup. With `active` false the link forwards everything untouched
+(a test turns it on once media flows: a receiver's jitter buffer that starts on a reordered
+packet drops the earlier ones as late, which measures its start-up, not repair). A seeded
+random generator makes the loss pattern repeat."""
 
 import heapq
 import random
@@ -16,8 +19,9 @@ import time
 
 
 class ImpairedLink:
-    def __init__(self, bridge_addr, loss=0.05, delay_ms=10, jitter_ms=50, seed=1):
+    def __init__(self, bridge_addr, loss=0.05, delay_ms=10, jitter_ms=50, seed=1, active=True):
         self.bridge_addr = bridge_addr
+        self.active = active
         self.loss, self.delay, self.jitter = loss, delay_ms / 1000, jitter_ms / 1000
         self.rng = random.Random(seed)
         self.client_side = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -50,7 +54,9 @@ class ImpairedLink:
         return {'foundation': '9', 'ip': ip, 'port': port, 'priority': 1, 'type': 'host'}
 
     def _forward(self, data, sock, address, direction):
-        if 128 <= data[0] <= 191:
+        if not self.active:
+            sock.sendto(data, address)
+        elif 128 <= data[0] <= 191:
             self.counts[direction] += 1
             rtp = len(data) >= 12 and not 192 <= data[1] <= 223
             key = (int.from_bytes(data[8:12], 'big'), int.from_bytes(data[2:4], 'big'))
