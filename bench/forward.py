@@ -198,6 +198,9 @@ class Bench:
                 'packets_out': m.get('conclave_bridge_packets_out_total', 0),
                 'send_calls': m.get('conclave_bridge_send_calls_total', 0),
                 'gso_packets': m.get('conclave_bridge_gso_packets_total', 0),
+                'packets_in': m.get('conclave_bridge_packets_in_total', 0),
+                'recv_calls': m.get('conclave_bridge_recv_calls_total', 0),
+                'recv_batched': m.get('conclave_bridge_recv_batched_total', 0),
                 'recorded_packets': m.get('conclave_bridge_recording_packets_total', 0),
                 'recording_bytes': m.get('conclave_bridge_recording_bytes_total', 0),
                 'recording_drops': m.get('conclave_bridge_recording_dropped_packets_total'
@@ -334,6 +337,12 @@ def single(bench, args):
         if w['send_calls'] else None,
         'gso_share_percent': round(100 * w['gso_packets'] / w['packets_out'], 1)
         if w['packets_out'] else None,
+        # Batched reading beside libnice (null before it): datagrams per recvmmsg() (peeks
+        # and takes), and the share of received datagrams it took.
+        'packets_per_recv_call': round(w['recv_batched'] / w['recv_calls'], 2)
+        if w['recv_calls'] else None,
+        'recv_batched_percent': round(100 * w['recv_batched'] / w['packets_in'], 1)
+        if w['packets_in'] else None,
     }
 
 

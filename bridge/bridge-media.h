@@ -114,8 +114,10 @@ struct _BridgeEndpoint {
     /* As a sender: what the bridge recently asked it to retransmit (router.c). */
     BridgeNackAsked nack_asked[BRIDGE_NACK_ASKED_SLOTS];
     /* The selected pair's UDP socket and remote address: media goes out with one sendto()
-     * instead of through libnice's send path. -1 until a host/UDP pair is selected. */
+     * instead of through libnice's send path, and is read in batches beside libnice by
+     * direct_source (recv-batch.h). -1 and NULL until a host/UDP pair is selected. */
     GSocket *direct_socket;
+    GSource *direct_source;
     int direct_fd;
     struct sockaddr_storage direct_addr;
     socklen_t direct_len;

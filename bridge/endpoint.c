@@ -152,43 +152,50 @@ let_current_source_recurse(void)
         g_source_set_can_recurse(source, TRUE);
 }
 
-static void
-on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *data,
-        gpointer user_data)
+/* One datagram from the endpoint, through libnice (on_recv) or read beside it
+ * (recv-batch.h); `buf` is ours until we return: decrypted in place, not copied. */
+static gboolean
+receive(guint8 *buf, gsize len, gpointer data)
 {
-    BridgeEndpoint *ep = user_data;
-    let_current_source_recurse();
+    BridgeEndpoint *ep = data;
     const BridgeStats *s = ep->config->stats;
-    /* libnice's receive buffer, ours until we return: decrypted in place, not copied. */
-    guint8 *buf = (guint8 *)data;
     BridgeWorkerCounts *c = &ep->conference->worker->counts;
     c->packets_in++;
     c->bytes_in += len;
     if (ep->expire != BRIDGE_EXPIRE_NONE) {
         cc_metric_inc(s->drop_not_ready);
-        return;
+        return TRUE;
     }
     BridgePacketKind kind = bridge_demux_classify(buf, len);
     if (kind == BRIDGE_PKT_DTLS) {
         handle_dtls(ep, buf, len);
-        return;
+        return TRUE;
     }
     if (kind != BRIDGE_PKT_RTP && kind != BRIDGE_PKT_RTCP) {
         cc_metric_inc(s->drop_unknown);
-        return;
+        return TRUE;
     }
     if (len > BRIDGE_MAX_PACKET) {
         cc_metric_inc(s->drop_too_big);
-        return;
+        return TRUE;
     }
     if (ep->srtp_in == NULL) {
         cc_metric_inc(s->drop_not_ready);
-        return;
+        return TRUE;
     }
     if (kind == BRIDGE_PKT_RTP)
         bridge_router_rtp(ep, buf, len);
     else
         bridge_router_rtcp(ep, buf, len);
+    return TRUE;
+}
+
+static void
+on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *data,
+        gpointer user_data)
+{
+    let_current_source_recurse();
+    receive((guint8 *)data, len, user_data);
 }
 
 static void
@@ -211,8 +218,21 @@ on_state(NiceAgent *agent, guint stream_id, guint component_id, guint state, gpo
     }
 }
 
-/* Takes the selected pair's socket for the send path when it is a plain UDP host pair;
- * otherwise (or when libnice gives none) sending goes through nice_agent_send(). */
+static void
+stop_direct(BridgeEndpoint *ep)
+{
+    if (ep->direct_source != NULL) {
+        g_source_destroy(ep->direct_source);
+        g_clear_pointer(&ep->direct_source, g_source_unref);
+    }
+    g_clear_object(&ep->direct_socket);
+    ep->direct_fd = -1;
+}
+
+/* Takes the selected pair's socket when it is a plain UDP host pair: the send path uses it,
+ * and media is read from it in batches beside libnice (recv-batch.h). Otherwise (or when
+ * libnice gives none) sending goes through nice_agent_send() and receiving through
+ * libnice alone. */
 static void
 on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id, NiceCandidate *local,
                  NiceCandidate *remote, gpointer data)
@@ -222,9 +242,9 @@ on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id, NiceCand
         return;
     /* Queued packets carry their own copy of the socket and address, so nothing queued for
      * the old pair is lost; the socket must outlive them, hence the flush. */
-    bridge_send_batch_flush(ep->conference->worker->batch);
-    g_clear_object(&ep->direct_socket);
-    ep->direct_fd = -1;
+    BridgeWorker *w = ep->conference->worker;
+    bridge_send_batch_flush(w->batch);
+    stop_direct(ep);
     if (local->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
         local->type == NICE_CANDIDATE_TYPE_RELAYED || remote->type == NICE_CANDIDATE_TYPE_RELAYED)
         return;
@@ -236,6 +256,14 @@ on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id, NiceCand
     ep->direct_len = ep->direct_addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                            : sizeof(struct sockaddr_in);
     ep->direct_fd = g_socket_get_fd(ep->direct_socket);
+    if (!bridge_recv_batch_prepare_socket(ep->direct_fd)) {
+        g_debug("endpoint %s: no batched reading (SO_PEEK_OFF: %s)", ep->id, g_strerror(errno));
+        return;
+    }
+    ep->direct_source = bridge_recv_source_new(w->recv_batch, ep->direct_fd,
+                                               (const struct sockaddr *)&ep->direct_addr,
+                                               ep->direct_len, receive, ep);
+    g_source_attach(ep->direct_source, w->context);
 }
 
 BridgeEndpoint *
@@ -295,7 +323,7 @@ bridge_endpoint_free(BridgeEndpoint *ep)
     /* Its socket closes below: what is queued for it must not go out on a reused number. */
     bridge_send_batch_forget(ep->conference->worker->batch, ep);
     g_signal_handlers_disconnect_by_data(ep->agent, ep);
-    g_clear_object(&ep->direct_socket);
+    stop_direct(ep);
     nice_agent_remove_stream(ep->agent, ep->stream_id);
     g_object_unref(ep->agent);
     bridge_dtls_free(ep->dtls);

@@ -46,6 +46,17 @@ bridge_stats_init(BridgeStats *s, CcMetrics *m)
     s->gso_disabled = cc_metrics_counter(
         m, "conclave_bridge_gso_disabled_total",
         "Workers that stopped using UDP GSO because the kernel refused it", NULL);
+    s->recv_calls = cc_metrics_counter(
+        m, "conclave_bridge_recv_calls_total",
+        "System calls that read media sockets in batches beside libnice (peeks and takes)", NULL);
+    s->recv_batched = cc_metrics_counter(
+        m, "conclave_bridge_recv_batched_total",
+        "Datagrams read in batches beside libnice (the others went through libnice)", NULL);
+    s->recv_yields = cc_metrics_counter(
+        m, "conclave_bridge_recv_yields_total",
+        "Times batched reading left the next datagram to libnice (STUN, another address, too "
+        "big)",
+        NULL);
     s->dtls_ok = cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total",
                                     "DTLS handshakes, by result", "result", "ok", NULL);
     s->dtls_failed = cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total",
@@ -116,4 +127,7 @@ bridge_stats_publish(const BridgeStats *s, BridgeWorkerCounts *c)
     publish(s->send_calls, &c->send_calls);
     publish(s->gso_packets, &c->gso_packets);
     publish(s->gso_disabled, &c->gso_disabled);
+    publish(s->recv_calls, &c->recv_calls);
+    publish(s->recv_batched, &c->recv_batched);
+    publish(s->recv_yields, &c->recv_yields);
 }

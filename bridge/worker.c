@@ -17,7 +17,8 @@ typedef struct {
 } Call;
 
 /* Runs first in every iteration of the worker's loop, before it polls: what the last
- * iteration queued goes out now, and its counts are published. It never dispatches. */
+ * iteration queued goes out now, its counts are published, and the receive sources learn
+ * whether they stand aside in this one (recv-batch.h). It never dispatches. */
 typedef struct {
     GSource source;
     BridgeWorker *worker;
@@ -30,6 +31,7 @@ flush_prepare(GSource *source, gint *timeout)
     bridge_send_batch_flush(w->batch);
     if (w->stats != NULL)
         bridge_stats_publish(w->stats, &w->counts);
+    bridge_recv_batch_iteration(w->recv_batch);
     *timeout = -1;
     return FALSE;
 }
@@ -64,6 +66,7 @@ bridge_worker_pool_new(guint n, CcMetrics *metrics, const BridgeStats *stats)
         w->loop = g_main_loop_new(w->context, FALSE);
         w->stats = stats;
         w->batch = bridge_send_batch_new(&w->counts);
+        w->recv_batch = bridge_recv_batch_new(&w->counts);
         w->flush_source = g_source_new(&flush_funcs, sizeof(FlushSource));
         ((FlushSource *)w->flush_source)->worker = w;
         /* Above every other source, so that its prepare runs in every iteration. */
@@ -110,6 +113,7 @@ bridge_worker_pool_free(BridgeWorkerPool *pool)
         g_source_destroy(w->flush_source);
         g_source_unref(w->flush_source);
         bridge_send_batch_free(w->batch);
+        bridge_recv_batch_free(w->recv_batch);
         g_main_loop_unref(w->loop);
         g_main_context_unref(w->context);
         g_free(w);

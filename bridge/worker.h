@@ -8,6 +8,7 @@
 
 #include "metrics.h"
 #include "packet-size.h"
+#include "recv-batch.h"
 #include "send-batch.h"
 #include "stats.h"
 
@@ -32,6 +33,7 @@ struct _BridgeWorker {
      * metrics when an iteration of the worker's loop ends, after the batch is sent. */
     BridgeWorkerCounts counts;
     BridgeSendBatch *batch;
+    BridgeRecvBatch *recv_batch; /* the buffers and state of its endpoints' recv sources */
     GSource *flush_source;
     const BridgeStats *stats; /* NULL: counts are kept, not published (unit tests) */
 };
