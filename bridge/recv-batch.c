@@ -14,9 +14,11 @@ struct _BridgeRecvBatch {
     guint8 buf[BRIDGE_RECV_BATCH_SIZE][BRIDGE_BUFFER_SIZE];
     BridgeWorkerCounts *counts;
     /* Iterations of the worker's loop: the current one, the last in which a source read
-     * media, how many in a row did, and the one in which the sources stand aside. */
+     * media, how many in a row did without the loop having waited in poll() (since when),
+     * and the one in which the sources stand aside. */
     guint64 iteration, busy_iteration, hold_iteration;
     guint busy_streak;
+    gint64 busy_since_us;
 };
 
 BridgeRecvBatch *
@@ -37,12 +39,27 @@ bridge_recv_batch_free(BridgeRecvBatch *batch)
 void
 bridge_recv_batch_iteration(BridgeRecvBatch *b)
 {
-    b->busy_streak = b->busy_iteration == b->iteration ? b->busy_streak + 1 : 0;
+    gint64 now = g_get_monotonic_time();
+    if (b->busy_iteration == b->iteration) {
+        b->busy_streak++;
+    } else { /* in that one, the sources below ours had their turn */
+        b->busy_streak = 0;
+        b->busy_since_us = now;
+    }
     b->iteration++;
-    if (b->busy_streak >= BRIDGE_RECV_HOLD_AFTER) {
+    if (b->busy_streak >= BRIDGE_RECV_HOLD_AFTER ||
+        now - b->busy_since_us >= BRIDGE_RECV_HOLD_AFTER_US) {
         b->hold_iteration = b->iteration;
         b->busy_streak = 0;
+        b->busy_since_us = now;
     }
+}
+
+void
+bridge_recv_batch_waited(BridgeRecvBatch *b)
+{
+    b->busy_streak = 0;
+    b->busy_since_us = g_get_monotonic_time();
 }
 
 gboolean
@@ -72,8 +89,11 @@ same_address(const struct sockaddr_storage *a, socklen_t a_len, const struct soc
     if (b->sa_family == AF_INET6) {
         const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
         const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+        /* A scope matters when both have one, as libnice compares addresses. */
         return a_len >= sizeof *x && x->sin6_port == y->sin6_port &&
-               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0 &&
+               (x->sin6_scope_id == 0 || y->sin6_scope_id == 0 ||
+                x->sin6_scope_id == y->sin6_scope_id);
     }
     return FALSE;
 }
@@ -112,13 +132,21 @@ is_ours(const BridgeRecvBatch *b, guint i, const struct sockaddr *remote)
     return kind == BRIDGE_PKT_RTP || kind == BRIDGE_PKT_RTCP || kind == BRIDGE_PKT_DTLS;
 }
 
+/* Back to the head of the queue for the next peek, and libnice's turn next. */
+static void
+rewind_peek(BridgeRecvBatch *b, int fd)
+{
+    bridge_recv_batch_prepare_socket(fd);
+    b->counts->recv_yields++;
+}
+
 BridgeRecvResult
 bridge_recv_batch_read(BridgeRecvBatch *b, int fd, const struct sockaddr *remote, BridgeRecvFunc fn,
                        gpointer data, guint *handled)
 {
     guint count = 0;
     BridgeRecvResult result = BRIDGE_RECV_MORE;
-    for (guint round = 0; round < BRIDGE_RECV_BATCH_ROUNDS; round++) {
+    for (guint round = 0; round < BRIDGE_RECV_BATCH_ROUNDS && result == BRIDGE_RECV_MORE; round++) {
         int peeked = receive(b, fd, BRIDGE_RECV_BATCH_SIZE, MSG_PEEK);
         if (peeked < 0) {
             result =
@@ -128,31 +156,46 @@ bridge_recv_batch_read(BridgeRecvBatch *b, int fd, const struct sockaddr *remote
         guint take = 0;
         while (take < (guint)peeked && is_ours(b, take, remote))
             take++;
+        if (take == 0) {
+            rewind_peek(b, fd);
+            result = BRIDGE_RECV_YIELD;
+            break;
+        }
         /* Taking them copies them again, into the same buffers: the peek offset then falls
          * back by exactly what was taken, to 0 when all were. */
-        if (take > 0 && receive(b, fd, take, 0) != (int)take) {
+        int got = receive(b, fd, take, 0);
+        if (got < 0) {
+            rewind_peek(b, fd);
             result = BRIDGE_RECV_FAILED;
-            take = 0;
+            break;
         }
-        b->counts->recv_batched += take;
-        if (take < (guint)peeked || result == BRIDGE_RECV_FAILED) {
-            /* libnice reads next, and our next peek must start at the head. */
-            bridge_recv_batch_prepare_socket(fd);
-            if (result != BRIDGE_RECV_FAILED)
-                result = BRIDGE_RECV_YIELD;
-            b->counts->recv_yields++;
+        /* What was taken is checked again: a peek skips a zero-length datagram it has
+         * peeked before, which a take does not, so the two can differ. Such a datagram is
+         * dropped (libnice reads one as nothing); after a difference the peek starts over. */
+        gboolean ours[BRIDGE_RECV_BATCH_SIZE];
+        gboolean same = (guint)got == take;
+        for (guint i = 0; i < (guint)got; i++) {
+            ours[i] = is_ours(b, i, remote);
+            same = same && ours[i];
+        }
+        if (!same || take < (guint)peeked) {
+            rewind_peek(b, fd);
+            result = BRIDGE_RECV_YIELD;
         } else if ((guint)peeked < BRIDGE_RECV_BATCH_SIZE) {
             result = BRIDGE_RECV_EMPTY;
         }
-        for (guint i = 0; i < take; i++) {
+        for (guint i = 0; i < (guint)got; i++) {
+            if (!ours[i]) {
+                b->counts->recv_dropped++;
+                continue;
+            }
+            b->counts->recv_batched++;
             count++;
             if (!fn(b->buf[i], b->msgs[i].msg_len, data)) {
                 result = BRIDGE_RECV_STOPPED;
                 break;
             }
         }
-        if (result != BRIDGE_RECV_MORE)
-            break;
     }
     if (handled != NULL)
         *handled = count;

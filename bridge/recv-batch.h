@@ -10,9 +10,11 @@
  * The source polls the socket beside libnice's own source for it, one priority above
  * libnice's, so that GLib dispatches it alone while media waits (and libnice's source
  * does not wake only to find the queue empty). All of a worker's sources stand aside for
- * the next iteration of its loop when one finds libnice's datagram next, and for one in
- * every BRIDGE_RECV_HOLD_AFTER while media keeps them busy: libnice's sources, and every
- * other at its priority (its timers), then run. Used only on its worker's thread. */
+ * the next iteration of its loop when one finds libnice's datagram next, and for one after
+ * BRIDGE_RECV_HOLD_AFTER iterations or BRIDGE_RECV_HOLD_AFTER_US in which media kept
+ * them busy without the loop ever waiting in poll(): libnice's sources, and every other
+ * at its priority (its timers, relayed endpoints' sockets), then run. Used only on its worker's
+ * thread. */
 #pragma once
 
 #include "packet-size.h"
@@ -23,9 +25,10 @@
 
 G_BEGIN_DECLS
 
-#define BRIDGE_RECV_BATCH_SIZE   32 /* datagrams per recvmmsg() */
-#define BRIDGE_RECV_BATCH_ROUNDS 4  /* recvmmsg() rounds per dispatch: then others' turn */
-#define BRIDGE_RECV_HOLD_AFTER   16 /* iterations in a row busy with media */
+#define BRIDGE_RECV_BATCH_SIZE    32   /* datagrams per recvmmsg() */
+#define BRIDGE_RECV_BATCH_ROUNDS  4    /* recvmmsg() rounds per dispatch: then others' turn */
+#define BRIDGE_RECV_HOLD_AFTER    16   /* iterations in a row busy with media, */
+#define BRIDGE_RECV_HOLD_AFTER_US 1000 /* or this long: then one stands aside */
 
 typedef enum {
     BRIDGE_RECV_EMPTY,   /* the last read found fewer datagrams than it could take */
@@ -48,6 +51,10 @@ void bridge_recv_batch_free(BridgeRecvBatch *batch);
 /* Called once at the start of every iteration of the worker's loop, before any source is
  * prepared: decides whether the sources stand aside in this one. */
 void bridge_recv_batch_iteration(BridgeRecvBatch *batch);
+/* Called by the loop's poll after it had to wait (nothing was ready as it began: nothing
+ * at a lower priority was waiting either): the sources' busy spell starts over. Only
+ * passes that found work waiting count towards standing aside. */
+void bridge_recv_batch_waited(BridgeRecvBatch *batch);
 gboolean bridge_recv_batch_held(const BridgeRecvBatch *batch);
 
 /* Sets the socket up for peeking batches: FALSE (errno set) when the kernel cannot, and

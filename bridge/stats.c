@@ -130,4 +130,5 @@ bridge_stats_publish(const BridgeStats *s, BridgeWorkerCounts *c)
     publish(s->recv_calls, &c->recv_calls);
     publish(s->recv_batched, &c->recv_batched);
     publish(s->recv_yields, &c->recv_yields);
+    publish(s->drop_unknown, &c->recv_dropped);
 }

@@ -37,6 +37,7 @@ typedef struct {
     guint64 recv_calls;   /* recvmmsg() calls beside libnice: peeks and takes */
     guint64 recv_batched; /* datagrams they took */
     guint64 recv_yields;  /* times they left the next datagram to libnice */
+    guint64 recv_dropped; /* datagrams they took that were not media (drop "unknown") */
 } BridgeWorkerCounts;
 
 void bridge_stats_init(BridgeStats *stats, CcMetrics *metrics);

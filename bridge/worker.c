@@ -44,10 +44,30 @@ flush_dispatch(GSource *source, GSourceFunc callback, gpointer data)
 
 static GSourceFuncs flush_funcs = {.prepare = flush_prepare, .dispatch = flush_dispatch};
 
+/* The worker whose loop runs on this thread (GLib's poll function has no user data). */
+static _Thread_local BridgeWorker *this_worker;
+
+/* GLib's poll, first without waiting when it would wait: whether anything was ready tells
+ * the receive sources whether the pass found work waiting (recv-batch.h). */
+static gint
+worker_poll(GPollFD *fds, guint n, gint timeout)
+{
+    BridgeWorker *w = this_worker;
+    if (w == NULL || timeout == 0)
+        return g_poll(fds, n, timeout);
+    gint ready = g_poll(fds, n, 0);
+    if (ready == 0) {
+        ready = g_poll(fds, n, timeout);
+        bridge_recv_batch_waited(w->recv_batch); /* a busy spell starts after it */
+    }
+    return ready;
+}
+
 static gpointer
 worker_main(gpointer data)
 {
     BridgeWorker *w = data;
+    this_worker = w;
     g_main_context_push_thread_default(w->context);
     g_main_loop_run(w->loop);
     g_main_context_pop_thread_default(w->context);
@@ -64,6 +84,7 @@ bridge_worker_pool_new(guint n, CcMetrics *metrics, const BridgeStats *stats)
         w->index = i;
         w->context = g_main_context_new();
         w->loop = g_main_loop_new(w->context, FALSE);
+        g_main_context_set_poll_func(w->context, worker_poll);
         w->stats = stats;
         w->batch = bridge_send_batch_new(&w->counts);
         w->recv_batch = bridge_recv_batch_new(&w->counts);

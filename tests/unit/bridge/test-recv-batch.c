@@ -20,17 +20,17 @@
 typedef struct {
     int rx;                     /* the bridge's socket */
     int tx;                     /* the selected remote */
-    int other;                  /* a second sender */
+    int other;                  /* a second sender, on another address */
     struct sockaddr_in rx_addr; /* where both send */
     struct sockaddr_in tx_addr; /* the remote as the reader must see it */
 } Sockets;
 
 static int
-bound_socket(struct sockaddr_in *addr)
+bound_socket(struct sockaddr_in *addr, guint32 ip)
 {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     ck_assert_int_ge(fd, 0);
-    *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(ip)};
     socklen_t len = sizeof *addr;
     ck_assert_int_eq(bind(fd, (struct sockaddr *)addr, len), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
@@ -42,9 +42,9 @@ sockets_new(void)
 {
     Sockets s;
     struct sockaddr_in other_addr;
-    s.rx = bound_socket(&s.rx_addr);
-    s.tx = bound_socket(&s.tx_addr);
-    s.other = bound_socket(&other_addr);
+    s.rx = bound_socket(&s.rx_addr, INADDR_LOOPBACK);
+    s.tx = bound_socket(&s.tx_addr, INADDR_LOOPBACK);
+    s.other = bound_socket(&other_addr, INADDR_LOOPBACK + 1); /* 127.0.0.2 */
     int size = 8 << 20; /* room for every test's datagrams at once; root is not capped */
     if (setsockopt(s.rx, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
         ck_assert_int_eq(setsockopt(s.rx, SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
@@ -99,6 +99,7 @@ typedef struct {
     guint8 first[4096];
     gsize lengths[4096];
     guint stop_after; /* 0: never */
+    gulong sleep_us;  /* per datagram: a slow receiver */
 } Seen;
 
 static gboolean
@@ -111,6 +112,8 @@ record(guint8 *buf, gsize len, gpointer data)
         (guint16)(buf[1] >= 200 ? (buf[8] << 8) | buf[9] : (buf[2] << 8) | buf[3]);
     seen->lengths[seen->n] = len;
     seen->n++;
+    if (seen->sleep_us != 0)
+        g_usleep(seen->sleep_us);
     return seen->stop_after == 0 || seen->n < seen->stop_after;
 }
 
@@ -133,6 +136,16 @@ plain_read(const Sockets *s, guint8 *first, guint16 *number, struct sockaddr_in 
         *number = (guint16)((buf[2] << 8) | buf[3]);
     }
     return n;
+}
+
+/* After every read the next peek must start at the head. */
+static void
+assert_peek_at_head(const Sockets *s)
+{
+    int offset = -1;
+    socklen_t len = sizeof offset;
+    ck_assert_int_eq(getsockopt(s->rx, SOL_SOCKET, SO_PEEK_OFF, &offset, &len), 0);
+    ck_assert_int_eq(offset, 0);
 }
 
 static void
@@ -360,6 +373,100 @@ START_TEST(test_closed_socket_fails)
 }
 END_TEST
 
+/* Two empty datagrams from a stranger, then media: the first peek marks both as seen and
+ * stops at the first; libnice reads it; the next peek skips the second (the kernel skips
+ * an empty datagram it has peeked), which the take then gets instead of the last media
+ * datagram. The reader must drop it, hand over only media, and start the peek over. */
+START_TEST(test_empty_datagrams_do_not_shift_what_is_taken)
+{
+    Sockets s = sockets_new();
+    BridgeWorkerCounts counts = {0};
+    BridgeRecvBatch *b = bridge_recv_batch_new(&counts);
+    struct sockaddr_in to = s.rx_addr;
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(sendto(s.other, "", 0, 0, (const struct sockaddr *)&to, sizeof to), 0);
+    send_from(s.tx, &s, RTP, 1, 200);
+    send_from(s.tx, &s, RTP, 2, 300);
+    Seen seen = {0};
+    guint handled = 0;
+    ck_assert_int_eq(read_all(b, &s, &seen, &handled), BRIDGE_RECV_YIELD);
+    ck_assert_uint_eq(handled, 0);
+    assert_peek_at_head(&s);
+    guint8 first;
+    guint16 number;
+    struct sockaddr_in from;
+    ck_assert_int_eq(plain_read(&s, &first, &number, &from), 0); /* libnice's read */
+    /* Media 1 and 2 arrive once each, in order, and nothing else reaches the callback. */
+    for (int i = 0; i < 3 && seen.n < 2; i++) {
+        read_all(b, &s, &seen, &handled);
+        assert_peek_at_head(&s);
+    }
+    ck_assert_uint_eq(seen.n, 2);
+    ck_assert_uint_eq(seen.numbers[0], 1);
+    ck_assert_uint_eq(seen.numbers[1], 2);
+    ck_assert_uint_eq(seen.lengths[0], 200);
+    ck_assert_uint_eq(seen.lengths[1], 300);
+    /* The second empty one was taken and dropped (counted), not handed over. */
+    ck_assert_uint_eq(counts.recv_dropped, 1);
+    assert_queue_empty(&s);
+    bridge_recv_batch_free(b);
+    sockets_close(&s);
+}
+END_TEST
+
+static int
+bound_socket6(struct sockaddr_in6 *addr)
+{
+    int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    *addr = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_addr = in6addr_loopback};
+    socklen_t len = sizeof *addr;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)addr, len), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
+    return fd;
+}
+
+static void
+send6(int fd, const struct sockaddr_in6 *to, guint16 number)
+{
+    guint8 buf[100] = {RTP, 96, (guint8)(number >> 8), (guint8)number};
+    ck_assert_int_eq(sendto(fd, buf, sizeof buf, 0, (const struct sockaddr *)to, sizeof *to),
+                     (gssize)sizeof buf);
+}
+
+START_TEST(test_ipv6_remote_and_another_port)
+{
+    struct sockaddr_in6 rx_addr, tx_addr, other_addr;
+    int rx = bound_socket6(&rx_addr), tx = bound_socket6(&tx_addr),
+        other = bound_socket6(&other_addr);
+    ck_assert(bridge_recv_batch_prepare_socket(rx));
+    BridgeWorkerCounts counts = {0};
+    BridgeRecvBatch *b = bridge_recv_batch_new(&counts);
+    send6(tx, &rx_addr, 0);
+    send6(tx, &rx_addr, 1);
+    send6(other, &rx_addr, 2);
+    send6(tx, &rx_addr, 3);
+    Seen seen = {0};
+    guint handled = 0;
+    ck_assert_int_eq(
+        bridge_recv_batch_read(b, rx, (const struct sockaddr *)&tx_addr, record, &seen, &handled),
+        BRIDGE_RECV_YIELD);
+    ck_assert_uint_eq(handled, 2);
+    guint8 buf[200];
+    ck_assert_int_eq(recv(rx, buf, sizeof buf, MSG_DONTWAIT), 100); /* libnice's */
+    ck_assert_uint_eq(buf[3], 2);
+    ck_assert_int_eq(
+        bridge_recv_batch_read(b, rx, (const struct sockaddr *)&tx_addr, record, &seen, &handled),
+        BRIDGE_RECV_EMPTY);
+    ck_assert_uint_eq(seen.n, 3);
+    ck_assert_uint_eq(seen.numbers[2], 3);
+    bridge_recv_batch_free(b);
+    close(rx);
+    close(tx);
+    close(other);
+}
+END_TEST
+
 /* The loop as a worker runs it: a source at the top calls bridge_recv_batch_iteration() in
  * its prepare (as the worker's flush source does), the recv source, and at libnice's
  * priority a reader of the same socket standing for libnice's source and an idle source
@@ -529,6 +636,36 @@ START_TEST(test_timers_at_libnice_priority_run_while_media_keeps_it_busy)
 }
 END_TEST
 
+/* A few passes that each take longer than BRIDGE_RECV_HOLD_AFTER_US (a slow receiver): the
+ * source stands aside long before BRIDGE_RECV_HOLD_AFTER passes. */
+START_TEST(test_long_busy_passes_let_timers_run_too)
+{
+    Sockets s = sockets_new();
+    BridgeWorkerCounts counts = {0};
+    BridgeRecvBatch *b = bridge_recv_batch_new(&counts);
+    Seen seen = {.sleep_us = 2 * BRIDGE_RECV_HOLD_AFTER_US / BRIDGE_RECV_BATCH_SIZE};
+    Loop loop = loop_new(b, &s, &seen, NULL);
+    Timer timer = {.media = &seen};
+    GSource *idle = g_idle_source_new();
+    g_source_set_callback(idle, timer_run, &timer, NULL);
+    g_source_attach(idle, loop.context);
+    const guint per_dispatch = BRIDGE_RECV_BATCH_SIZE * BRIDGE_RECV_BATCH_ROUNDS;
+    const guint total = 3 * per_dispatch; /* far fewer passes than BRIDGE_RECV_HOLD_AFTER */
+    for (guint i = 0; i < total; i++)
+        send_from(s.tx, &s, RTP, (guint16)i, 100);
+    for (guint i = 0; i < 20 && seen.n < total; i++)
+        g_main_context_iteration(loop.context, FALSE);
+    ck_assert_uint_eq(seen.n, total);
+    ck_assert_uint_ge(timer.runs, 1);
+    ck_assert_uint_lt(timer.media_seen_at_first_run, total);
+    g_source_destroy(idle);
+    g_source_unref(idle);
+    loop_free(&loop);
+    bridge_recv_batch_free(b);
+    sockets_close(&s);
+}
+END_TEST
+
 static Suite *
 recv_batch_suite(void)
 {
@@ -545,8 +682,11 @@ recv_batch_suite(void)
     tcase_add_test(tc, test_callback_that_stops_drops_only_what_was_taken);
     tcase_add_test(tc, test_empty_socket);
     tcase_add_test(tc, test_closed_socket_fails);
+    tcase_add_test(tc, test_empty_datagrams_do_not_shift_what_is_taken);
+    tcase_add_test(tc, test_ipv6_remote_and_another_port);
     tcase_add_test(tc, test_source_stands_aside_for_libnice_datagram);
     tcase_add_test(tc, test_timers_at_libnice_priority_run_while_media_keeps_it_busy);
+    tcase_add_test(tc, test_long_busy_passes_let_timers_run_too);
     suite_add_tcase(s, tc);
     return s;
 }
