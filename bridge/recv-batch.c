@@ -227,14 +227,10 @@ source_check(GSource *source)
 
 /* The endpoint behind `fn` may go while a datagram is handled: its source is destroyed
  * first, and nothing more is handed to it. */
-typedef struct {
-    RecvSource *source;
-} Guard;
-
 static gboolean
 guarded(guint8 *buf, gsize len, gpointer data)
 {
-    RecvSource *r = ((Guard *)data)->source;
+    RecvSource *r = data;
     return r->fn(buf, len, r->data) && !g_source_is_destroyed(&r->source);
 }
 
@@ -244,9 +240,8 @@ source_dispatch(GSource *source, GSourceFunc callback, gpointer data)
     RecvSource *r = (RecvSource *)source;
     BridgeRecvBatch *b = r->batch;
     b->busy_iteration = b->iteration;
-    Guard guard = {r};
     BridgeRecvResult result = bridge_recv_batch_read(
-        b, r->pollfd.fd, (const struct sockaddr *)&r->remote, guarded, &guard, NULL);
+        b, r->pollfd.fd, (const struct sockaddr *)&r->remote, guarded, r, NULL);
     if (result == BRIDGE_RECV_YIELD || result == BRIDGE_RECV_FAILED)
         b->hold_iteration = b->iteration + 1; /* libnice reads in the next one */
     return G_SOURCE_CONTINUE;

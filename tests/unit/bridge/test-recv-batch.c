@@ -25,16 +25,22 @@ typedef struct {
     struct sockaddr_in tx_addr; /* the remote as the reader must see it */
 } Sockets;
 
+/* A UDP socket bound to `addr` (port 0: any), which gets the port it was given. */
+static int
+bound(struct sockaddr *addr, socklen_t len)
+{
+    int fd = socket(addr->sa_family, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, addr, len), 0);
+    ck_assert_int_eq(getsockname(fd, addr, &len), 0);
+    return fd;
+}
+
 static int
 bound_socket(struct sockaddr_in *addr, guint32 ip)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    ck_assert_int_ge(fd, 0);
     *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(ip)};
-    socklen_t len = sizeof *addr;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)addr, len), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
-    return fd;
+    return bound((struct sockaddr *)addr, sizeof *addr);
 }
 
 static Sockets
@@ -417,13 +423,8 @@ END_TEST
 static int
 bound_socket6(struct sockaddr_in6 *addr)
 {
-    int fd = socket(AF_INET6, SOCK_DGRAM, 0);
-    ck_assert_int_ge(fd, 0);
     *addr = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_addr = in6addr_loopback};
-    socklen_t len = sizeof *addr;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)addr, len), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
-    return fd;
+    return bound((struct sockaddr *)addr, sizeof *addr);
 }
 
 static void
