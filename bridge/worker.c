@@ -47,19 +47,23 @@ static GSourceFuncs flush_funcs = {.prepare = flush_prepare, .dispatch = flush_d
 /* The worker whose loop runs on this thread (GLib's poll function has no user data). */
 static _Thread_local BridgeWorker *this_worker;
 
-/* GLib's poll, first without waiting when it would wait: whether anything was ready tells
- * the receive sources whether the pass found work waiting (recv-batch.h). */
+/* A poll that took longer than this blocked: nothing was ready as it began. One that finds
+ * something ready returns as soon as its system call has looked at every descriptor. */
+#define WORKER_POLL_WAITED_US 50
+
+/* GLib's poll, timed: whether it had to wait tells the receive sources whether the pass
+ * found work waiting (recv-batch.h). Timing it costs two clock reads where asking first
+ * without waiting cost a second poll() of every descriptor on each wake-up. */
 static gint
 worker_poll(GPollFD *fds, guint n, gint timeout)
 {
     BridgeWorker *w = this_worker;
     if (w == NULL || timeout == 0)
         return g_poll(fds, n, timeout);
-    gint ready = g_poll(fds, n, 0);
-    if (ready == 0) {
-        ready = g_poll(fds, n, timeout);
+    gint64 start = g_get_monotonic_time();
+    gint ready = g_poll(fds, n, timeout);
+    if (ready <= 0 || g_get_monotonic_time() - start >= WORKER_POLL_WAITED_US)
         bridge_recv_batch_waited(w->recv_batch); /* a busy spell starts after it */
-    }
     return ready;
 }
 
