@@ -295,6 +295,7 @@ bridge_endpoint_new(BridgeConference *conf, const char *id, GError **error)
         g_object_unref(agent);
         return NULL;
     }
+    bridge_worker_sockets_changed(conf->worker); /* gathering made its socket */
     BridgeEndpoint *ep = g_new0(BridgeEndpoint, 1);
     ep->id = g_strdup(id);
     ep->conference = conf;

@@ -47,6 +47,13 @@ static GSourceFuncs flush_funcs = {.prepare = flush_prepare, .dispatch = flush_d
 /* The worker whose loop runs on this thread (GLib's poll function has no user data). */
 static _Thread_local BridgeWorker *this_worker;
 
+static gint
+poll_fds(BridgeWorker *w, GPollFD *fds, guint n, gint timeout)
+{
+    return w->poller != NULL ? bridge_poller_poll(w->poller, fds, n, timeout)
+                             : g_poll(fds, n, timeout);
+}
+
 /* A poll that took longer than this blocked: nothing was ready as it began. One that finds
  * something ready returns as soon as its system call has looked at every descriptor. */
 #define WORKER_POLL_WAITED_US 50
@@ -58,10 +65,12 @@ static gint
 worker_poll(GPollFD *fds, guint n, gint timeout)
 {
     BridgeWorker *w = this_worker;
-    if (w == NULL || timeout == 0)
+    if (w == NULL)
         return g_poll(fds, n, timeout);
+    if (timeout == 0)
+        return poll_fds(w, fds, n, 0);
     gint64 start = g_get_monotonic_time();
-    gint ready = g_poll(fds, n, timeout);
+    gint ready = poll_fds(w, fds, n, timeout);
     if (ready <= 0 || g_get_monotonic_time() - start >= WORKER_POLL_WAITED_US)
         bridge_recv_batch_waited(w->recv_batch); /* a busy spell starts after it */
     return ready;
@@ -89,6 +98,7 @@ bridge_worker_pool_new(guint n, CcMetrics *metrics, const BridgeStats *stats)
         w->context = g_main_context_new();
         w->loop = g_main_loop_new(w->context, FALSE);
         g_main_context_set_poll_func(w->context, worker_poll);
+        w->poller = bridge_poller_new(); /* NULL: poll() */
         w->stats = stats;
         w->batch = bridge_send_batch_new(&w->counts);
         w->recv_batch = bridge_recv_batch_new(&w->counts);
@@ -139,6 +149,7 @@ bridge_worker_pool_free(BridgeWorkerPool *pool)
         g_source_unref(w->flush_source);
         bridge_send_batch_free(w->batch);
         bridge_recv_batch_free(w->recv_batch);
+        bridge_poller_free(w->poller);
         g_main_loop_unref(w->loop);
         g_main_context_unref(w->context);
         g_free(w);
@@ -216,4 +227,11 @@ void
 bridge_worker_add_endpoints(BridgeWorker *w, gint delta)
 {
     cc_metric_set(w->m_endpoints, g_atomic_int_add(&w->endpoints, delta) + delta);
+}
+
+void
+bridge_worker_sockets_changed(BridgeWorker *w)
+{
+    if (w->poller != NULL)
+        bridge_poller_resync(w->poller);
 }

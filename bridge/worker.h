@@ -8,6 +8,7 @@
 
 #include "metrics.h"
 #include "packet-size.h"
+#include "poller.h"
 #include "recv-batch.h"
 #include "send-batch.h"
 #include "stats.h"
@@ -35,6 +36,7 @@ struct _BridgeWorker {
     BridgeSendBatch *batch;
     BridgeRecvBatch *recv_batch; /* the buffers and state of its endpoints' recv sources */
     GSource *flush_source;
+    BridgePoller *poller;     /* its loop's poll; NULL: GLib's poll() */
     const BridgeStats *stats; /* NULL: counts are kept, not published (unit tests) */
 };
 
@@ -49,6 +51,10 @@ BridgeWorker *bridge_worker_pool_pick(BridgeWorkerPool *pool);
 
 /* Runs `fn(data)` on the worker's thread and waits until it returns. */
 void bridge_worker_call(BridgeWorker *worker, void (*fn)(gpointer data), gpointer data);
+
+/* A socket was made for the worker's loop: its number may be one closed since the loop
+ * last polled, which the loop's poll must not take for the old one (poller.h). */
+void bridge_worker_sockets_changed(BridgeWorker *worker);
 
 void bridge_worker_add_conferences(BridgeWorker *worker, gint delta);
 void bridge_worker_add_endpoints(BridgeWorker *worker, gint delta);

@@ -68,7 +68,7 @@ tsan_cases+=,BridgeMedia.test_nack_is_answered_and_pli_reaches_the_sender
 tsan_cases+=,BridgeMedia.test_silent_and_vanished_endpoints_expire
 tsan_cases+=,BridgeMedia.test_zz_sigterm_drains_then_exits_cleanly
 tsan_targets=(bridge/conclave-bridge tests/peer/conclave-test-peer)
-for t in worker recorder metrics rtp rtcp dtls-srtp speaker channel-message; do
+for t in worker poller recorder metrics rtp rtcp dtls-srtp speaker channel-message; do
     tsan_targets+=("tests/unit/test-$t")
 done
 if build build-tsan -Db_sanitize=thread -Db_lundef=false -- "${tsan_targets[@]}"; then
