@@ -103,8 +103,10 @@ rebuild(BridgePoller *p)
     return TRUE;
 }
 
-/* Registers `fd` as its slot asks; what cannot be watched is answered as poll() would. */
-static void
+/* Registers `fd` as its slot asks; what epoll cannot watch is answered as poll() would
+ * (not open: G_IO_NVAL; a regular file: always ready). FALSE for any other refusal
+ * (ENOSPC past max_user_watches, ENOMEM): poll() would have no answer of that kind. */
+static gboolean
 watch(BridgePoller *p, int fd, Slot *s)
 {
     struct epoll_event ev = {.events = s->wanted, .data.fd = fd};
@@ -116,19 +118,47 @@ watch(BridgePoller *p, int fd, Slot *s)
             g_array_append_val(p->registered, fd);
         s->in_set = TRUE;
         s->registered = s->wanted;
-        return;
+        return TRUE;
     }
     if (errno == EBADF)
         s->ready = G_IO_NVAL;
-    else if (errno == EPERM) /* a regular file: poll() finds it always ready */
+    else if (errno == EPERM)
         s->ready = s->wanted & (G_IO_IN | G_IO_OUT);
     else
-        s->ready = G_IO_ERR;
+        return FALSE;
+    return TRUE;
+}
+
+/* g_poll(), first without waiting when it would wait, to tell whether it had to. */
+static gint
+plain_poll(GPollFD *fds, guint n, gint timeout, gboolean *waited)
+{
+    gint ready = g_poll(fds, n, 0);
+    if (ready == 0 && timeout != 0) {
+        *waited = TRUE;
+        ready = g_poll(fds, n, timeout);
+    }
+    return ready;
+}
+
+/* Milliseconds until the set is due to be built again (at least 1), or `timeout` if
+ * sooner: a wait never outlasts the interval. */
+static gint
+until_rebuild(const BridgePoller *p, gint timeout)
+{
+    gint64 left_us = p->rebuilt_us + BRIDGE_POLLER_REBUILD_US - g_get_monotonic_time();
+    gint left_ms = (gint)CLAMP((left_us + 999) / 1000, 1, G_MAXINT);
+    return timeout < 0 || timeout > left_ms ? left_ms : timeout;
 }
 
 gint
-bridge_poller_poll(BridgePoller *p, GPollFD *fds, guint n, gint timeout)
+bridge_poller_poll(BridgePoller *p, GPollFD *fds, guint n, gint timeout, gboolean *waited)
 {
+    gboolean ignored;
+    waited = waited != NULL ? waited : &ignored;
+    *waited = FALSE;
+    if (p == NULL)
+        return plain_poll(fds, n, timeout, waited);
     p->call++;
     g_array_set_size(p->listed, 0);
     for (guint i = 0; i < n; i++) {
@@ -144,30 +174,40 @@ bridge_poller_poll(BridgePoller *p, GPollFD *fds, guint n, gint timeout)
         }
         s->wanted |= fds[i].events & ASKABLE;
     }
+    /* GLib lists only the descriptors at or above the priority of a source already ready,
+     * and then asks for no wait: a shorter array of that kind says nothing of the others. */
     gboolean gone = FALSE;
-    for (guint i = 0; i < p->registered->len && !gone; i++)
+    for (guint i = 0; i < p->registered->len && !gone && timeout != 0; i++)
         gone = p->slots[g_array_index(p->registered, int, i)].seen != p->call;
     if (gone || g_atomic_int_get(&p->resync) ||
         g_get_monotonic_time() - p->rebuilt_us >= BRIDGE_POLLER_REBUILD_US) {
         g_atomic_int_set(&p->resync, FALSE); /* before: a later request is not lost */
-        if (!rebuild(p)) { /* no new instance (out of descriptors?): plain poll() this time */
+        if (!rebuild(p)) { /* no new instance (out of descriptors?): poll() this time */
             g_atomic_int_set(&p->resync, TRUE);
-            return g_poll(fds, n, timeout);
+            return plain_poll(fds, n, timeout, waited);
         }
     }
     gboolean answered = FALSE;
     for (guint i = 0; i < p->listed->len; i++) {
         int fd = g_array_index(p->listed, int, i);
         Slot *s = &p->slots[fd];
-        if (!s->in_set || s->registered != s->wanted)
-            watch(p, fd, s);
+        if ((!s->in_set || s->registered != s->wanted) && !watch(p, fd, s)) {
+            g_atomic_int_set(&p->resync, TRUE);
+            return plain_poll(fds, n, timeout, waited);
+        }
         answered = answered || s->ready != 0;
     }
     if (p->n_events < MAX(n, 1)) {
         p->n_events = MAX(n, 1);
         p->events = g_renew(struct epoll_event, p->events, p->n_events);
     }
-    int got = epoll_wait(p->epfd, p->events, (int)p->n_events, answered ? 0 : timeout);
+    /* First without waiting: whether it had to wait is what recv-batch.h needs to know,
+     * and that look costs one call however many descriptors there are. */
+    int got = epoll_wait(p->epfd, p->events, (int)p->n_events, 0);
+    if (got == 0 && !answered && timeout != 0) {
+        *waited = TRUE;
+        got = epoll_wait(p->epfd, p->events, (int)p->n_events, until_rebuild(p, timeout));
+    }
     if (got < 0)
         return -1;
     for (int i = 0; i < got; i++)

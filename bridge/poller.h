@@ -5,8 +5,11 @@
  * gone from it makes the set be built again. A number GLib still lists may have been
  * closed and reused by another socket in between (epoll then forgets it, silently), so the
  * set is also built again when the owner says descriptors may have changed
- * (bridge_poller_resync) and at least every BRIDGE_POLLER_REBUILD_US. Polled on one
- * thread only; resync may be asked from any. */
+ * (bridge_poller_resync) and once BRIDGE_POLLER_REBUILD_US have passed since the last
+ * time: no wait lasts longer. Until then, a descriptor closed while GLib still lists it is
+ * not reported (poll() says G_IO_NVAL at once), and a closed one whose file stays open
+ * elsewhere (a dup() or a fork(): the bridge makes neither) would be reported under its
+ * old number. Polled on one thread only; resync may be asked from any. */
 #pragma once
 
 #include <glib.h>
@@ -21,9 +24,12 @@ typedef struct _BridgePoller BridgePoller;
 BridgePoller *bridge_poller_new(void);
 void bridge_poller_free(BridgePoller *poller);
 
-/* As g_poll(): sets every entry's revents (G_IO_NVAL for a descriptor that is not open)
- * and returns how many are set, 0 after `timeout` ms (-1: none), or -1 with errno. */
-gint bridge_poller_poll(BridgePoller *poller, GPollFD *fds, guint n, gint timeout);
+/* As g_poll(): sets every entry's revents (G_IO_NVAL for a descriptor not open when it is
+ * first listed) and returns how many are set, 0 after `timeout` ms (-1: none), or -1 with
+ * errno. `*waited` (when not NULL) says whether it had to wait: nothing listed was ready
+ * as it began. A NULL poller (or a refusal from epoll) uses g_poll(). */
+gint bridge_poller_poll(BridgePoller *poller, GPollFD *fds, guint n, gint timeout,
+                        gboolean *waited);
 
 /* The next poll builds the set again: descriptors may have closed and their numbers been
  * reused since the last. */

@@ -47,31 +47,17 @@ static GSourceFuncs flush_funcs = {.prepare = flush_prepare, .dispatch = flush_d
 /* The worker whose loop runs on this thread (GLib's poll function has no user data). */
 static _Thread_local BridgeWorker *this_worker;
 
-static gint
-poll_fds(BridgeWorker *w, GPollFD *fds, guint n, gint timeout)
-{
-    return w->poller != NULL ? bridge_poller_poll(w->poller, fds, n, timeout)
-                             : g_poll(fds, n, timeout);
-}
-
-/* A poll that took longer than this blocked: nothing was ready as it began. One that finds
- * something ready returns as soon as its system call has looked at every descriptor. */
-#define WORKER_POLL_WAITED_US 50
-
-/* GLib's poll, timed: whether it had to wait tells the receive sources whether the pass
- * found work waiting (recv-batch.h). Timing it costs two clock reads where asking first
- * without waiting cost a second poll() of every descriptor on each wake-up. */
+/* GLib's poll, on the worker's poller: whether it had to wait tells the receive sources
+ * whether the pass found work waiting (recv-batch.h). */
 static gint
 worker_poll(GPollFD *fds, guint n, gint timeout)
 {
     BridgeWorker *w = this_worker;
     if (w == NULL)
         return g_poll(fds, n, timeout);
-    if (timeout == 0)
-        return poll_fds(w, fds, n, 0);
-    gint64 start = g_get_monotonic_time();
-    gint ready = poll_fds(w, fds, n, timeout);
-    if (ready <= 0 || g_get_monotonic_time() - start >= WORKER_POLL_WAITED_US)
+    gboolean waited;
+    gint ready = bridge_poller_poll(w->poller, fds, n, timeout, &waited);
+    if (waited)
         bridge_recv_batch_waited(w->recv_batch); /* a busy spell starts after it */
     return ready;
 }
@@ -232,6 +218,8 @@ bridge_worker_add_endpoints(BridgeWorker *w, gint delta)
 void
 bridge_worker_sockets_changed(BridgeWorker *w)
 {
-    if (w->poller != NULL)
+    if (w->poller != NULL) {
         bridge_poller_resync(w->poller);
+        g_main_context_wakeup(w->context); /* a poll waiting now must start over */
+    }
 }
