@@ -9,6 +9,7 @@
  * made on the worker in the place of a closed one is read. */
 #include "../check-main.h"
 #include "poller.h"
+#include "udp-socket.h"
 #include "worker.h"
 
 #include <arpa/inet.h>
@@ -17,19 +18,6 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
-
-/* A UDP socket on 127.0.0.1 and its address. */
-static int
-udp_socket(struct sockaddr_in *addr)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof *addr;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)addr, len), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
-    return fd;
-}
 
 static void
 send_to(int from, const struct sockaddr_in *to)
@@ -57,14 +45,16 @@ START_TEST(test_reports_what_poll_reports)
     BridgePoller *p = bridge_poller_new();
     ck_assert_ptr_nonnull(p);
     struct sockaddr_in a_addr, b_addr, c_addr;
-    int a = udp_socket(&a_addr), b = udp_socket(&b_addr), c = udp_socket(&c_addr);
+    int a = udp_bound_ipv4(&a_addr, INADDR_LOOPBACK), b = udp_bound_ipv4(&b_addr, INADDR_LOOPBACK),
+        c = udp_bound_ipv4(&c_addr, INADDR_LOOPBACK);
     int pipe_fds[2], hung_up[2];
     ck_assert_int_eq(pipe(pipe_fds), 0);
     ck_assert_int_eq(pipe(hung_up), 0);
     close(hung_up[1]); /* its reader sees G_IO_HUP */
     /* a socket connected to a port nobody listens on: the ICMP answer is its error */
     struct sockaddr_in gone_addr, err_addr;
-    int gone = udp_socket(&gone_addr), err = udp_socket(&err_addr);
+    int gone = udp_bound_ipv4(&gone_addr, INADDR_LOOPBACK),
+        err = udp_bound_ipv4(&err_addr, INADDR_LOOPBACK);
     close(gone);
     ck_assert_int_eq(connect(err, (struct sockaddr *)&gone_addr, sizeof gone_addr), 0);
     ck_assert_int_eq(send(err, "z", 1, 0), 1);
@@ -129,7 +119,7 @@ START_TEST(test_waits_for_the_timeout_or_until_ready)
     BridgePoller *p = bridge_poller_new();
     BridgePoller *poller = _i == 0 ? p : NULL;
     struct sockaddr_in a_addr, b_addr;
-    int a = udp_socket(&a_addr), b = udp_socket(&b_addr);
+    int a = udp_bound_ipv4(&a_addr, INADDR_LOOPBACK), b = udp_bound_ipv4(&b_addr, INADDR_LOOPBACK);
     GPollFD fds[] = {{.fd = a, .events = G_IO_IN}};
     gboolean waited = TRUE;
     ck_assert_int_eq(bridge_poller_poll(poller, fds, 1, 0, &waited), 0);
@@ -163,7 +153,7 @@ START_TEST(test_follows_descriptors_that_come_and_go)
     struct sockaddr_in addr[3];
     int s[3];
     for (int i = 0; i < 3; i++)
-        s[i] = udp_socket(&addr[i]);
+        s[i] = udp_bound_ipv4(&addr[i], INADDR_LOOPBACK);
     GPollFD two[] = {{.fd = s[0], .events = G_IO_IN}, {.fd = s[1], .events = G_IO_IN}};
     ck_assert_int_eq(bridge_poller_poll(p, two, 2, 0, NULL), 0);
     guint64 rebuilds = bridge_poller_rebuilds(p);
@@ -206,7 +196,7 @@ END_TEST
 static int
 reuse_number(int fd, struct sockaddr_in *addr, int sender)
 {
-    int fresh = udp_socket(addr);
+    int fresh = udp_bound_ipv4(addr, INADDR_LOOPBACK);
     close(fd);
     ck_assert_int_eq(dup3(fresh, fd, O_CLOEXEC), fd);
     close(fresh);
@@ -218,7 +208,8 @@ START_TEST(test_a_reused_number_is_seen_after_a_resync)
 {
     BridgePoller *p = bridge_poller_new();
     struct sockaddr_in a_addr, b_addr, sender_addr;
-    int a = udp_socket(&a_addr), b = udp_socket(&b_addr), sender = udp_socket(&sender_addr);
+    int a = udp_bound_ipv4(&a_addr, INADDR_LOOPBACK), b = udp_bound_ipv4(&b_addr, INADDR_LOOPBACK),
+        sender = udp_bound_ipv4(&sender_addr, INADDR_LOOPBACK);
     GPollFD fds[] = {{.fd = a, .events = G_IO_IN}, {.fd = b, .events = G_IO_IN}};
     ck_assert_int_eq(bridge_poller_poll(p, fds, 2, 0, NULL), 0);
     reuse_number(a, &a_addr, sender);
@@ -238,7 +229,8 @@ START_TEST(test_a_reused_number_is_seen_after_the_rebuild_interval)
 {
     BridgePoller *p = bridge_poller_new();
     struct sockaddr_in a_addr, sender_addr;
-    int a = udp_socket(&a_addr), sender = udp_socket(&sender_addr);
+    int a = udp_bound_ipv4(&a_addr, INADDR_LOOPBACK),
+        sender = udp_bound_ipv4(&sender_addr, INADDR_LOOPBACK);
     GPollFD fds[] = {{.fd = a, .events = G_IO_IN}};
     ck_assert_int_eq(bridge_poller_poll(p, fds, 1, 0, NULL), 0);
     reuse_number(a, &a_addr, sender);
@@ -300,7 +292,7 @@ replace_on_worker(gpointer data)
     Watched *w = data;
     g_source_destroy(w->source);
     g_source_unref(w->source);
-    int fresh = udp_socket(&w->addr);
+    int fresh = udp_bound_ipv4(&w->addr, INADDR_LOOPBACK);
     close(w->fd);
     ck_assert_int_eq(dup3(fresh, w->fd, O_CLOEXEC), w->fd);
     close(fresh);
@@ -334,9 +326,9 @@ START_TEST(test_worker_reads_a_socket_that_took_a_closed_ones_number)
     BridgeWorker *worker = bridge_worker_pool_get(pool, 0);
     ck_assert_ptr_nonnull(worker->poller);
     struct sockaddr_in sender_addr;
-    int sender = udp_socket(&sender_addr);
+    int sender = udp_bound_ipv4(&sender_addr, INADDR_LOOPBACK);
     Watched w = {.worker = worker};
-    w.fd = udp_socket(&w.addr);
+    w.fd = udp_bound_ipv4(&w.addr, INADDR_LOOPBACK);
     bridge_worker_call(worker, watch_on_worker, &w);
     send_to(sender, &w.addr);
     wait_for(&w, 1);

@@ -9,6 +9,7 @@
  * the source busy. */
 #include "../check-main.h"
 #include "recv-batch.h"
+#include "udp-socket.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,32 +26,14 @@ typedef struct {
     struct sockaddr_in tx_addr; /* the remote as the reader must see it */
 } Sockets;
 
-/* A UDP socket bound to `addr` (port 0: any), which gets the port it was given. */
-static int
-bound(struct sockaddr *addr, socklen_t len)
-{
-    int fd = socket(addr->sa_family, SOCK_DGRAM, 0);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, addr, len), 0);
-    ck_assert_int_eq(getsockname(fd, addr, &len), 0);
-    return fd;
-}
-
-static int
-bound_socket(struct sockaddr_in *addr, guint32 ip)
-{
-    *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(ip)};
-    return bound((struct sockaddr *)addr, sizeof *addr);
-}
-
 static Sockets
 sockets_new(void)
 {
     Sockets s;
     struct sockaddr_in other_addr;
-    s.rx = bound_socket(&s.rx_addr, INADDR_LOOPBACK);
-    s.tx = bound_socket(&s.tx_addr, INADDR_LOOPBACK);
-    s.other = bound_socket(&other_addr, INADDR_LOOPBACK + 1); /* 127.0.0.2 */
+    s.rx = udp_bound_ipv4(&s.rx_addr, INADDR_LOOPBACK);
+    s.tx = udp_bound_ipv4(&s.tx_addr, INADDR_LOOPBACK);
+    s.other = udp_bound_ipv4(&other_addr, INADDR_LOOPBACK + 1); /* 127.0.0.2 */
     int size = 8 << 20; /* room for every test's datagrams at once; root is not capped */
     if (setsockopt(s.rx, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
         ck_assert_int_eq(setsockopt(s.rx, SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
@@ -424,7 +407,7 @@ static int
 bound_socket6(struct sockaddr_in6 *addr)
 {
     *addr = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_addr = in6addr_loopback};
-    return bound((struct sockaddr *)addr, sizeof *addr);
+    return udp_bound((struct sockaddr *)addr, sizeof *addr);
 }
 
 static void

@@ -6,6 +6,7 @@
  * off all leave the counters matching what was sent. */
 #include "../check-main.h"
 #include "send-batch.h"
+#include "udp-socket.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,15 +22,11 @@ typedef struct {
 static Receiver
 receiver_new(int rcvbuf)
 {
-    Receiver r = {.fd = socket(AF_INET, SOCK_DGRAM, 0)};
-    ck_assert_int_ge(r.fd, 0);
+    Receiver r;
+    r.fd = udp_bound_ipv4(&r.addr, INADDR_LOOPBACK);
     /* As root the size is not capped by net.core.rmem_max. */
     if (rcvbuf > 0 && setsockopt(r.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
         ck_assert_int_eq(setsockopt(r.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-    r.addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof r.addr;
-    ck_assert_int_eq(bind(r.fd, (struct sockaddr *)&r.addr, len), 0);
-    ck_assert_int_eq(getsockname(r.fd, (struct sockaddr *)&r.addr, &len), 0);
     return r;
 }
 
