@@ -19,6 +19,7 @@ struct _BridgeRecvBatch {
     guint64 iteration, busy_iteration, hold_iteration;
     guint busy_streak;
     gint64 busy_since_us;
+    GHashTable *sources; /* socket number -> its RecvSource, for bridge_recv_batch_read_ready */
 };
 
 BridgeRecvBatch *
@@ -27,12 +28,16 @@ bridge_recv_batch_new(BridgeWorkerCounts *counts)
     BridgeRecvBatch *b = g_new0(BridgeRecvBatch, 1);
     b->counts = counts;
     b->iteration = 1; /* so that hold_iteration 0 holds none */
+    b->sources = g_hash_table_new(NULL, NULL);
     return b;
 }
 
 void
 bridge_recv_batch_free(BridgeRecvBatch *batch)
 {
+    if (batch == NULL)
+        return;
+    g_hash_table_unref(batch->sources);
     g_free(batch);
 }
 
@@ -234,21 +239,41 @@ guarded(guint8 *buf, gsize len, gpointer data)
     return r->fn(buf, len, r->data) && !g_source_is_destroyed(&r->source);
 }
 
-static gboolean
-source_dispatch(GSource *source, GSourceFunc callback, gpointer data)
+/* One source's turn: what GLib's dispatch and bridge_recv_batch_read_ready both do. */
+static void
+read_source(RecvSource *r)
 {
-    RecvSource *r = (RecvSource *)source;
     BridgeRecvBatch *b = r->batch;
     b->busy_iteration = b->iteration;
     BridgeRecvResult result = bridge_recv_batch_read(
         b, r->pollfd.fd, (const struct sockaddr *)&r->remote, guarded, r, NULL);
     if (result == BRIDGE_RECV_YIELD || result == BRIDGE_RECV_FAILED)
         b->hold_iteration = b->iteration + 1; /* libnice reads in the next one */
+}
+
+static gboolean
+source_dispatch(GSource *source, GSourceFunc callback, gpointer data)
+{
+    read_source((RecvSource *)source);
     return G_SOURCE_CONTINUE;
 }
 
+static void
+source_finalize(GSource *source)
+{
+    RecvSource *r = (RecvSource *)source;
+    /* A later source may have the same socket (a new selected pair) */
+    gpointer current = g_hash_table_lookup(r->batch->sources, GINT_TO_POINTER(r->pollfd.fd));
+    if (current == r)
+        g_hash_table_remove(r->batch->sources, GINT_TO_POINTER(r->pollfd.fd));
+}
+
 static GSourceFuncs source_funcs = {
-    .prepare = source_prepare, .check = source_check, .dispatch = source_dispatch};
+    .prepare = source_prepare,
+    .check = source_check,
+    .dispatch = source_dispatch,
+    .finalize = source_finalize,
+};
 
 GSource *
 bridge_recv_source_new(BridgeRecvBatch *batch, int fd, const struct sockaddr *remote,
@@ -269,5 +294,46 @@ bridge_recv_source_new(BridgeRecvBatch *batch, int fd, const struct sockaddr *re
      * and puts it back, a wasted pass each time (endpoint.c says more). It never runs the
      * loop itself. */
     g_source_set_can_recurse(source, TRUE);
+    g_hash_table_insert(batch->sources, GINT_TO_POINTER(fd), r);
     return source;
+}
+
+/* The source reading `fd`, when it is one and may read in this pass. */
+static RecvSource *
+ready_source(BridgeRecvBatch *b, const GPollFD *pollfd)
+{
+    RecvSource *r = g_hash_table_lookup(b->sources, GINT_TO_POINTER(pollfd->fd));
+    if (r == NULL || pollfd->revents != G_IO_IN || g_source_is_destroyed(&r->source) ||
+        g_source_get_context(&r->source) == NULL)
+        return NULL;
+    return r;
+}
+
+gboolean
+bridge_recv_batch_read_ready(BridgeRecvBatch *b, const GPollFD *fds, guint n)
+{
+    if (bridge_recv_batch_held(b))
+        return FALSE;
+    guint found = 0;
+    for (guint i = 0; i < n; i++) {
+        if (fds[i].revents == 0)
+            continue;
+        if (ready_source(b, &fds[i]) == NULL)
+            return FALSE; /* GLib's to dispatch, with everything else it found */
+        found++;
+    }
+    if (found == 0)
+        return FALSE;
+    for (guint i = 0; i < n; i++) {
+        if (fds[i].revents == 0)
+            continue;
+        /* Looked up again: reading one may have ended another's endpoint. */
+        RecvSource *r = ready_source(b, &fds[i]);
+        if (r == NULL)
+            continue;
+        g_source_ref(&r->source); /* as GLib holds it while it dispatches */
+        read_source(r);
+        g_source_unref(&r->source);
+    }
+    return TRUE;
 }

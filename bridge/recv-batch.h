@@ -74,4 +74,12 @@ BridgeRecvResult bridge_recv_batch_read(BridgeRecvBatch *batch, int fd,
 GSource *bridge_recv_source_new(BridgeRecvBatch *batch, int fd, const struct sockaddr *remote,
                                 socklen_t remote_len, BridgeRecvFunc fn, gpointer data);
 
+/* The loop's passes without GLib's: after a poll of the worker's whole array (`fds`, as
+ * GLib gave it to its poll function) found only sockets of this batch's sources ready, and
+ * ready only to read, and the sources do not stand aside in this pass, reads them as their
+ * dispatch would and returns TRUE: the loop may begin its next pass and poll again without
+ * GLib's walk over all its sources (prepare, check, dispatch). Otherwise it reads nothing
+ * and returns FALSE: the poll's answer goes to GLib, which dispatches all it found. */
+gboolean bridge_recv_batch_read_ready(BridgeRecvBatch *batch, const GPollFD *fds, guint n);
+
 G_END_DECLS

@@ -57,6 +57,10 @@ bridge_stats_init(BridgeStats *s, CcMetrics *m)
         "Times batched reading left the next datagram to libnice (STUN, another address, too "
         "big)",
         NULL);
+    s->direct_passes = cc_metrics_counter(
+        m, "conclave_bridge_loop_direct_passes_total",
+        "Passes of the media workers' loops that read media without GLib's pass over its sources",
+        NULL);
     s->dtls_ok = cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total",
                                     "DTLS handshakes, by result", "result", "ok", NULL);
     s->dtls_failed = cc_metrics_counter(m, "conclave_bridge_dtls_handshakes_total",
@@ -131,4 +135,5 @@ bridge_stats_publish(const BridgeStats *s, BridgeWorkerCounts *c)
     publish(s->recv_batched, &c->recv_batched);
     publish(s->recv_yields, &c->recv_yields);
     publish(s->drop_unknown, &c->recv_dropped);
+    publish(s->direct_passes, &c->direct_passes);
 }

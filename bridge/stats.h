@@ -15,7 +15,7 @@ typedef struct {
         *drop_not_ready, *drop_unknown, *drop_too_big, *drop_send_failed, *drop_payload_type,
         *drop_receiver_gone;
     CcMetric *send_calls, *gso_packets, *gso_disabled;
-    CcMetric *recv_calls, *recv_batched, *recv_yields;
+    CcMetric *recv_calls, *recv_batched, *recv_yields, *direct_passes;
     CcMetric *dtls_ok, *dtls_failed, *dtls_fingerprint_mismatch;
     CcMetric *ice_failed;
     CcMetric *nacks_received, *nacks_answered, *nacks_relayed, *plis_received, *plis_sent,
@@ -34,10 +34,11 @@ typedef struct {
     guint64 send_calls;  /* system calls that sent datagrams */
     guint64 gso_packets; /* datagrams that left inside a GSO message */
     guint64 gso_disabled;
-    guint64 recv_calls;   /* recvmmsg() calls beside libnice: peeks and takes */
-    guint64 recv_batched; /* datagrams they took */
-    guint64 recv_yields;  /* times they left the next datagram to libnice */
-    guint64 recv_dropped; /* datagrams they took that were not media (drop "unknown") */
+    guint64 recv_calls;    /* recvmmsg() calls beside libnice: peeks and takes */
+    guint64 recv_batched;  /* datagrams they took */
+    guint64 recv_yields;   /* times they left the next datagram to libnice */
+    guint64 recv_dropped;  /* datagrams they took that were not media (drop "unknown") */
+    guint64 direct_passes; /* passes of the loop that read media without GLib's (worker.c) */
 } BridgeWorkerCounts;
 
 void bridge_stats_init(BridgeStats *stats, CcMetrics *metrics);

@@ -16,9 +16,19 @@ typedef struct {
     gboolean done;
 } Call;
 
-/* Runs first in every iteration of the worker's loop, before it polls: what the last
- * iteration queued goes out now, its counts are published, and the receive sources learn
- * whether they stand aside in this one (recv-batch.h). It never dispatches. */
+/* What every pass of the worker's loop begins with, before it polls: what the last pass
+ * queued goes out now, its counts are published, and the receive sources learn whether they
+ * stand aside in this one (recv-batch.h). */
+static void
+begin_pass(BridgeWorker *w)
+{
+    bridge_send_batch_flush(w->batch);
+    if (w->stats != NULL)
+        bridge_stats_publish(w->stats, &w->counts);
+    bridge_recv_batch_iteration(w->recv_batch);
+}
+
+/* Runs first in every iteration of GLib's loop (begin_pass). It never dispatches. */
 typedef struct {
     GSource source;
     BridgeWorker *worker;
@@ -27,11 +37,7 @@ typedef struct {
 static gboolean
 flush_prepare(GSource *source, gint *timeout)
 {
-    BridgeWorker *w = ((FlushSource *)source)->worker;
-    bridge_send_batch_flush(w->batch);
-    if (w->stats != NULL)
-        bridge_stats_publish(w->stats, &w->counts);
-    bridge_recv_batch_iteration(w->recv_batch);
+    begin_pass(((FlushSource *)source)->worker);
     *timeout = -1;
     return FALSE;
 }
@@ -47,19 +53,34 @@ static GSourceFuncs flush_funcs = {.prepare = flush_prepare, .dispatch = flush_d
 /* The worker whose loop runs on this thread (GLib's poll function has no user data). */
 static _Thread_local BridgeWorker *this_worker;
 
-/* GLib's poll, on the worker's poller: whether it had to wait tells the receive sources
- * whether the pass found work waiting (recv-batch.h). */
+/* GLib's poll, on the worker's poller. Whether it had to wait tells the receive sources
+ * whether the pass found work waiting (recv-batch.h). When all it found is media for them,
+ * they read it here and the loop goes round again without GLib's pass (its walk over every
+ * source, twice, costs as much as reading a datagram when each wake-up brings one): until
+ * the poll finds anything else, or they stand aside, or GLib's timeout is up. */
 static gint
 worker_poll(GPollFD *fds, guint n, gint timeout)
 {
     BridgeWorker *w = this_worker;
     if (w == NULL)
         return g_poll(fds, n, timeout);
-    gboolean waited;
-    gint ready = bridge_poller_poll(w->poller, fds, n, timeout, &waited);
-    if (waited)
-        bridge_recv_batch_waited(w->recv_batch); /* a busy spell starts after it */
-    return ready;
+    gint64 deadline_us = timeout > 0 ? g_get_monotonic_time() + (gint64)timeout * 1000 : 0;
+    gboolean last = timeout == 0; /* GLib has a source ready: its pass comes next */
+    for (gint wait = timeout;;) {
+        gboolean waited;
+        gint ready = bridge_poller_poll(w->poller, fds, n, wait, &waited);
+        if (waited)
+            bridge_recv_batch_waited(w->recv_batch); /* a busy spell starts after it */
+        if (ready <= 0 || last || !bridge_recv_batch_read_ready(w->recv_batch, fds, n))
+            return ready;
+        w->counts.direct_passes++;
+        begin_pass(w);
+        if (timeout > 0) {
+            gint64 left_us = deadline_us - g_get_monotonic_time();
+            wait = left_us > 0 ? (gint)((left_us + 999) / 1000) : 0;
+            last = wait == 0; /* one more look, then GLib's timers */
+        }
+    }
 }
 
 static gpointer

@@ -6,7 +6,8 @@
  * it drops only what it had taken. In a loop, the source stands aside for one iteration
  * after such a stop and after BRIDGE_RECV_HOLD_AFTER busy ones, so that a reader at
  * libnice's priority gets its datagram and a timer at that priority runs while media keeps
- * the source busy. */
+ * the source busy. The loop's own passes read only when all a poll found is their media,
+ * stand aside after libnice's datagram, and follow sources that go or replace others. */
 #include "../check-main.h"
 #include "recv-batch.h"
 #include "udp-socket.h"
@@ -552,37 +553,59 @@ loop_free(Loop *l)
     g_main_context_unref(l->context);
 }
 
+/* A loop's sockets, batch and sources, with or without libnice's reader. */
+typedef struct {
+    Sockets s;
+    BridgeWorkerCounts counts;
+    BridgeRecvBatch *b;
+    Seen seen;
+    Libnice libnice;
+    Loop loop;
+} LoopFixture;
+
+static void
+loop_fixture_init(LoopFixture *f, gboolean with_libnice)
+{
+    memset(f, 0, sizeof *f);
+    f->s = sockets_new();
+    f->b = bridge_recv_batch_new(&f->counts);
+    f->libnice = (Libnice){.s = &f->s, .media = &f->seen};
+    f->loop = loop_new(f->b, &f->s, &f->seen, with_libnice ? &f->libnice : NULL);
+}
+
+static void
+loop_fixture_clear(LoopFixture *f)
+{
+    loop_free(&f->loop);
+    bridge_recv_batch_free(f->b);
+    sockets_close(&f->s);
+}
+
 START_TEST(test_source_stands_aside_for_libnice_datagram)
 {
-    Sockets s = sockets_new();
-    BridgeWorkerCounts counts = {0};
-    BridgeRecvBatch *b = bridge_recv_batch_new(&counts);
-    Seen seen = {0};
-    Libnice libnice = {.s = &s, .media = &seen};
-    Loop loop = loop_new(b, &s, &seen, &libnice);
+    LoopFixture f;
+    loop_fixture_init(&f, TRUE);
     for (guint16 i = 0; i < 3; i++)
-        send_from(s.tx, &s, RTP, i, 200);
-    send_stun(&s);
-    send_from(s.tx, &s, RTP, 4, 200);
+        send_from(f.s.tx, &f.s, RTP, i, 200);
+    send_stun(&f.s);
+    send_from(f.s.tx, &f.s, RTP, 4, 200);
     for (guint i = 0; i < 10; i++)
-        g_main_context_iteration(loop.context, FALSE);
+        g_main_context_iteration(f.loop.context, FALSE);
     /* The recv source took 0-2 alone; libnice's reader then got the STUN and, reading on
      * as libnice does, what followed it. */
-    ck_assert_uint_eq(seen.n, 3);
-    ck_assert_uint_eq(libnice.n, 2);
-    ck_assert_uint_eq(libnice.media_seen_before, 3);
-    ck_assert_uint_eq(libnice.first[0], STUN);
-    ck_assert_uint_eq(libnice.numbers[1], 4);
+    ck_assert_uint_eq(f.seen.n, 3);
+    ck_assert_uint_eq(f.libnice.n, 2);
+    ck_assert_uint_eq(f.libnice.media_seen_before, 3);
+    ck_assert_uint_eq(f.libnice.first[0], STUN);
+    ck_assert_uint_eq(f.libnice.numbers[1], 4);
     /* And the next media is the recv source's again. */
-    send_from(s.tx, &s, RTP, 5, 200);
+    send_from(f.s.tx, &f.s, RTP, 5, 200);
     for (guint i = 0; i < 4; i++)
-        g_main_context_iteration(loop.context, FALSE);
-    ck_assert_uint_eq(seen.n, 4);
-    ck_assert_uint_eq(seen.numbers[3], 5);
-    ck_assert_uint_eq(libnice.n, 2);
-    loop_free(&loop);
-    bridge_recv_batch_free(b);
-    sockets_close(&s);
+        g_main_context_iteration(f.loop.context, FALSE);
+    ck_assert_uint_eq(f.seen.n, 4);
+    ck_assert_uint_eq(f.seen.numbers[3], 5);
+    ck_assert_uint_eq(f.libnice.n, 2);
+    loop_fixture_clear(&f);
 }
 END_TEST
 
@@ -638,6 +661,99 @@ START_TEST(test_long_busy_passes_let_timers_run_too)
 }
 END_TEST
 
+/* The loop's own passes (bridge_recv_batch_read_ready), given what a poll found. */
+static gboolean
+read_ready(BridgeRecvBatch *b, int fd, gushort revents, int other_fd)
+{
+    GPollFD fds[] = {{.fd = fd, .events = G_IO_IN, .revents = revents},
+                     {.fd = other_fd, .events = G_IO_IN, .revents = other_fd >= 0 ? G_IO_IN : 0}};
+    return bridge_recv_batch_read_ready(b, fds, G_N_ELEMENTS(fds));
+}
+
+START_TEST(test_read_ready_reads_only_when_all_that_is_ready_is_its_media)
+{
+    LoopFixture f;
+    loop_fixture_init(&f, TRUE);
+    const Sockets *s = &f.s;
+    for (guint16 i = 0; i < 3; i++)
+        send_from(s->tx, s, RTP, i, 200);
+    ck_assert(read_ready(f.b, s->rx, G_IO_IN, -1));
+    ck_assert_uint_eq(f.seen.n, 3);
+    /* Anything else ready, an error beside readable, or nothing ready: GLib's, nothing read. */
+    for (guint16 i = 3; i < 5; i++)
+        send_from(s->tx, s, RTP, i, 200);
+    ck_assert(!read_ready(f.b, s->rx, G_IO_IN, s->other));
+    ck_assert(!read_ready(f.b, s->rx, G_IO_IN | G_IO_ERR, -1));
+    ck_assert(!read_ready(f.b, s->rx, G_IO_IN | G_IO_OUT, -1));
+    ck_assert(!read_ready(f.b, s->rx, 0, -1));
+    ck_assert(!read_ready(f.b, s->other, G_IO_IN, -1)); /* not a source's socket */
+    ck_assert_uint_eq(f.seen.n, 3);
+    ck_assert(read_ready(f.b, s->rx, G_IO_IN, -1));
+    ck_assert_uint_eq(f.seen.n, 5);
+    for (guint i = 0; i < 5; i++)
+        ck_assert_uint_eq(f.seen.numbers[i], i);
+    assert_queue_empty(s);
+    ck_assert_uint_eq(f.libnice.n, 0);
+    loop_fixture_clear(&f);
+}
+END_TEST
+
+/* After it left libnice's datagram at the head, the next pass is GLib's (where libnice's
+ * source reads it); the one after may be the loop's own again. */
+START_TEST(test_read_ready_stands_aside_after_libnice_datagram)
+{
+    LoopFixture f;
+    loop_fixture_init(&f, TRUE);
+    const Sockets *s = &f.s;
+    send_from(s->tx, s, RTP, 0, 200);
+    send_stun(s);
+    ck_assert(read_ready(f.b, s->rx, G_IO_IN, -1));
+    ck_assert_uint_eq(f.seen.n, 1);
+    bridge_recv_batch_iteration(f.b); /* the next pass */
+    ck_assert(bridge_recv_batch_held(f.b));
+    ck_assert(!read_ready(f.b, s->rx, G_IO_IN, -1));
+    guint8 first = 0;
+    guint16 number = 0;
+    struct sockaddr_in from;
+    ck_assert_int_eq(plain_read(s, &first, &number, &from), 64); /* as libnice would */
+    ck_assert_uint_eq(first, STUN);
+    bridge_recv_batch_iteration(f.b);
+    send_from(s->tx, s, RTP, 2, 200);
+    ck_assert(read_ready(f.b, s->rx, G_IO_IN, -1));
+    ck_assert_uint_eq(f.seen.n, 2);
+    ck_assert_uint_eq(f.seen.numbers[1], 2);
+    loop_fixture_clear(&f);
+}
+END_TEST
+
+/* A destroyed source reads no more, one not attached reads nothing, and a source for the
+ * same socket (a new selected pair) is not forgotten when the old one goes. */
+START_TEST(test_read_ready_follows_sources_that_go_and_replace_others)
+{
+    LoopFixture f;
+    loop_fixture_init(&f, FALSE);
+    const Sockets *s = &f.s;
+    send_from(s->tx, s, RTP, 0, 200);
+    GSource *old = g_steal_pointer(&f.loop.recv);
+    g_source_destroy(old);
+    ck_assert(!read_ready(f.b, s->rx, G_IO_IN, -1));
+    Seen seen_new = {0};
+    GSource *detached = bridge_recv_source_new(f.b, s->rx, (const struct sockaddr *)&s->tx_addr,
+                                               sizeof s->tx_addr, record, &seen_new);
+    ck_assert(!read_ready(f.b, s->rx, G_IO_IN, -1));
+    g_source_attach(detached, f.loop.context);
+    f.loop.recv = detached;
+    g_source_unref(old); /* finalized now: it must not take the new one's place with it */
+    ck_assert(read_ready(f.b, s->rx, G_IO_IN, -1));
+    ck_assert_uint_eq(f.seen.n, 0);
+    ck_assert_uint_eq(seen_new.n, 1);
+    g_source_destroy(f.loop.recv);
+    g_clear_pointer(&f.loop.recv, g_source_unref);
+    ck_assert(!read_ready(f.b, s->rx, G_IO_IN, -1));
+    loop_fixture_clear(&f);
+}
+END_TEST
+
 static Suite *
 recv_batch_suite(void)
 {
@@ -659,6 +775,9 @@ recv_batch_suite(void)
     tcase_add_test(tc, test_source_stands_aside_for_libnice_datagram);
     tcase_add_test(tc, test_timers_at_libnice_priority_run_while_media_keeps_it_busy);
     tcase_add_test(tc, test_long_busy_passes_let_timers_run_too);
+    tcase_add_test(tc, test_read_ready_reads_only_when_all_that_is_ready_is_its_media);
+    tcase_add_test(tc, test_read_ready_stands_aside_after_libnice_datagram);
+    tcase_add_test(tc, test_read_ready_follows_sources_that_go_and_replace_others);
     suite_add_tcase(s, tc);
     return s;
 }
