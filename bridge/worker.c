@@ -57,14 +57,19 @@ static _Thread_local BridgeWorker *this_worker;
  * whether the pass found work waiting (recv-batch.h). When all it found is media for them,
  * they read it here and the loop goes round again without GLib's pass (its walk over every
  * source, twice, costs as much as reading a datagram when each wake-up brings one): until
- * the poll finds anything else, or they stand aside, or GLib's timeout is up. */
+ * the poll finds anything else, or they stand aside, or GLib's timeout is up, or
+ * BRIDGE_WORKER_OWN_PASSES_MS have passed. */
 static gint
 worker_poll(GPollFD *fds, guint n, gint timeout)
 {
     BridgeWorker *w = this_worker;
     if (w == NULL)
         return g_poll(fds, n, timeout);
-    gint64 deadline_us = timeout > 0 ? g_get_monotonic_time() + (gint64)timeout * 1000 : 0;
+    /* GLib's pass comes at least every BRIDGE_WORKER_OWN_PASSES_MS: a source attached
+     * without a descriptor from a handler does not wake the loop. */
+    gint limit = timeout < 0 || timeout > BRIDGE_WORKER_OWN_PASSES_MS ? BRIDGE_WORKER_OWN_PASSES_MS
+                                                                      : timeout;
+    gint64 deadline_us = g_get_monotonic_time() + (gint64)limit * 1000;
     gboolean last = timeout == 0; /* GLib has a source ready: its pass comes next */
     for (gint wait = timeout;;) {
         gboolean waited;
@@ -75,11 +80,9 @@ worker_poll(GPollFD *fds, guint n, gint timeout)
             return ready;
         w->counts.direct_passes++;
         begin_pass(w);
-        if (timeout > 0) {
-            gint64 left_us = deadline_us - g_get_monotonic_time();
-            wait = left_us > 0 ? (gint)((left_us + 999) / 1000) : 0;
-            last = wait == 0; /* one more look, then GLib's timers */
-        }
+        gint64 left_us = deadline_us - g_get_monotonic_time();
+        wait = left_us > 0 ? (gint)((left_us + 999) / 1000) : 0;
+        last = wait == 0; /* one more look, then GLib's pass */
     }
 }
 
@@ -155,10 +158,10 @@ bridge_worker_pool_free(BridgeWorkerPool *pool)
         g_source_destroy(w->flush_source);
         g_source_unref(w->flush_source);
         bridge_send_batch_free(w->batch);
+        g_main_loop_unref(w->loop);
+        g_main_context_unref(w->context); /* finalizes what is left, recv sources too */
         bridge_recv_batch_free(w->recv_batch);
         bridge_poller_free(w->poller);
-        g_main_loop_unref(w->loop);
-        g_main_context_unref(w->context);
         g_free(w);
     }
     g_ptr_array_unref(pool->workers);

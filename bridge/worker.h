@@ -17,6 +17,9 @@
 
 G_BEGIN_DECLS
 
+/* The longest the loop reads media in passes of its own before GLib's next (worker.c). */
+#define BRIDGE_WORKER_OWN_PASSES_MS 10
+
 typedef struct _BridgeWorker BridgeWorker;
 typedef struct _BridgeWorkerPool BridgeWorkerPool;
 

@@ -171,7 +171,11 @@ pair_libnice(gint fd, GIOCondition condition, gpointer data)
 {
     Pair *p = data;
     guint8 buf[2048];
-    if (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+    gssize n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    /* Media too when the recv source stands aside after a stall of the worker (1 ms busy) */
+    if (n >= 4 && buf[0] >= 128)
+        pair_media(buf, (gsize)n, p);
+    else if (n > 0)
         g_atomic_int_inc(&p->libnice_got);
     return G_SOURCE_CONTINUE;
 }
